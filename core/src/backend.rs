@@ -1,0 +1,136 @@
+//! The backend vtable: what the base asks of an I/O multiplexer (libevent's `struct eventop`).
+//!
+//! # The contract
+//!
+//! A backend watches file descriptors for readiness on behalf of one event base. The base keeps a
+//! count per fd and per kind of interest (`READ`, `WRITE`, `CLOSED`) and talks to the backend only
+//! when a kind of interest for an fd starts (0 → 1 events want it) or stops (1 → 0). Everything the
+//! base knows about events, callbacks and timers stays above this line.
+//!
+//! **Interest.** The interest in an fd is a subset of [`What::IO`], plus [`What::ET`] when it is
+//! edge-triggered. [`add`](Backend::add) and [`del`](Backend::del) receive the interest the fd had
+//! before (`old`) and the bits that change; the backend computes the new interest as `old | added`
+//! or `old & !removed`. The base never passes an fd below zero, never adds a bit already in `old`
+//! and never removes one not in it. `ET` may accompany either call and means the fd's remaining
+//! interest is edge-triggered. A backend without [`Features::ET`] ignores it; one without
+//! [`Features::EARLY_CLOSE`] treats `CLOSED` as `READ` (a read then sees the end of the stream).
+//!
+//! **Per-fd word.** Each fd the base knows has one [`FdInfo`] word, zero when the fd is first seen,
+//! kept by the base between calls and handed to `add` and `del`. A backend that reports a nonzero
+//! [`Info::fdinfo_len`] may keep anything there (poll keeps its pollfd index plus one, for O(1)
+//! deletion); others leave it alone. When [`Info::changelist`] is set, the word belongs to the
+//! changelist instead.
+//!
+//! **Changelist backends.** When [`Info::changelist`] is set, the base does not call `add` and `del`;
+//! it records changes in a [`Changelist`](crate::Changelist) and, before each dispatch (or when the
+//! changelist's storage is full), hands the batch to [`apply`](Backend::apply): at most one
+//! [`Change`] per fd, each with the interest the fd had before the batch and what to add or delete.
+//! A change may be a no-op (an add that a delete cancelled); the backend skips it. `apply` may submit
+//! the changes at once (epoll) or stage them for the next `dispatch` (kqueue submits changes and the
+//! wait in one call); either way they must take effect before that dispatch waits.
+//!
+//! **Errors.** An `add` that fails leaves the fd's interest as `old`; the base then undoes its count
+//! and reports the error to the caller. A backend reports an fd it cannot watch at all (a regular
+//! file under epoll) as [`Error::Unpollable`], never by failing silently. A `del` for an fd that the
+//! kernel has already forgotten (closed, `ENOENT`, `EBADF`) succeeds. `apply` tries every change even
+//! when one fails and returns the first error.
+//!
+//! **Dispatch.** [`dispatch`](Backend::dispatch) waits until an fd is ready, the timeout passes
+//! (`None` waits indefinitely, `Some(Duration::ZERO)` only polls) or a signal interrupts the wait,
+//! then calls [`Sink::ready`] for each ready fd with a non-empty subset of [`What::IO`] and returns
+//! how many reports it made. An interrupted wait (`EINTR`) returns `Ok(0)`: the base recomputes the
+//! timeout and comes back. A backend must not return before the timeout with nothing to report for
+//! any other reason, and rounds the timeout up, never down, where its clock is coarser. It may report
+//! an fd more than once in one dispatch (kqueue reports reads and writes apart); the base merges the
+//! reports. Errors on the fd itself (`EPOLLERR`, `POLLHUP`, `POLLNVAL`) are reported as
+//! `READ | WRITE` so the fd's owner finds out with a read or write, rather than the loop spinning on
+//! it. `Err` from dispatch means the backend can no longer wait; the loop stops with that error.
+//! `dispatch` never calls back into the base: it only calls the sink, which only records.
+//!
+//! **Buffers.** A backend that needs memory takes a [`Storage`](crate::Storage) when it is
+//! constructed. When a dispatch fills its buffer of ready events, it asks the storage to grow;
+//! fixed storage simply stays as it is, and the remaining ready fds are reported next time.
+//!
+//! **Fork.** After `fork()` a backend whose [`Info::need_reinit`] is set is unusable in the child
+//! (an epoll set is shared with the parent; a kqueue is not inherited). The base then calls
+//! [`reinit`](Backend::reinit), which must drop every registration and kernel object and leave the
+//! backend as it was when constructed, without touching the parent's objects; the base re-adds every
+//! fd afterwards, with each fd's word reset to zero.
+//!
+//! **Teardown** is `Drop`: close the kernel objects; never close a watched fd, which is not the
+//! backend's.
+
+use core::time::Duration;
+
+use crate::changelist::Change;
+use crate::{Error, Features, RawFd, What};
+
+/// What a backend is (libevent's `eventop` constants).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Info {
+    /// The name selection and `EVENT_NO<NAME>` match (`"epoll"`, `"poll"`, …).
+    pub name: &'static str,
+    /// What it can do.
+    pub features: Features,
+    /// Whether it must be re-initialised in a forked child.
+    pub need_reinit: bool,
+    /// How many bytes of the per-fd word it uses: 0 or 4.
+    pub fdinfo_len: u8,
+    /// Whether interest changes go through [`Backend::apply`] instead of `add`/`del`.
+    pub changelist: bool,
+}
+
+/// The per-fd word a backend may keep (see the [module docs](self)).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct FdInfo(pub u32);
+
+/// Where a backend reports readiness.
+pub trait Sink {
+    /// `fd` is ready for `what`, a non-empty subset of [`What::IO`].
+    fn ready(&mut self, fd: RawFd, what: What);
+}
+
+impl<F: FnMut(RawFd, What)> Sink for F {
+    #[inline]
+    fn ready(&mut self, fd: RawFd, what: What) {
+        self(fd, what)
+    }
+}
+
+/// An I/O multiplexer driven by an event base. The [module docs](self) are its contract.
+pub trait Backend {
+    /// Name, features and needs.
+    fn info(&self) -> Info;
+
+    /// Starts watching `added` on `fd`, which was watched for `old` (empty if not watched).
+    fn add(&mut self, fd: RawFd, old: What, added: What, fdinfo: &mut FdInfo) -> Result<(), Error>;
+
+    /// Stops watching `removed` on `fd`, which was watched for `old`.
+    fn del(
+        &mut self,
+        fd: RawFd,
+        old: What,
+        removed: What,
+        fdinfo: &mut FdInfo,
+    ) -> Result<(), Error>;
+
+    /// Applies a batch of coalesced changes (changelist backends only; others never see a call).
+    fn apply(&mut self, changes: &[Change]) -> Result<(), Error> {
+        let _ = changes;
+        Err(Error::Invalid("this backend has no changelist"))
+    }
+
+    /// Waits for readiness and reports it into `sink`; returns the number of reports.
+    fn dispatch<S: Sink>(
+        &mut self,
+        timeout: Option<Duration>,
+        sink: &mut S,
+    ) -> Result<usize, Error>;
+
+    /// Starts afresh after `fork()`: every registration dropped, the parent's objects untouched.
+    fn reinit(&mut self) -> Result<(), Error> {
+        Ok(())
+    }
+}

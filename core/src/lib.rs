@@ -1,0 +1,43 @@
+//! eventide-core: libevent's event-loop core with no `std` and no allocator.
+//!
+//! The pieces, bottom up:
+//!
+//! - [`Backend`]: the vtable an I/O multiplexer implements (libevent's `eventop`), with its
+//!   contract in the [`backend`] module docs; [`sys`] has epoll, kqueue, poll and select over `libc`
+//!   (feature `hosted`).
+//! - [`selection`]: an ordered table of backends and libevent's rules for picking one.
+//! - [`Changelist`]: interest changes coalesced per fd between dispatches.
+//! - [`Storage`]: every table lives in a buffer the caller supplies; full fixed storage is an error
+//!   (or, for the changelist, a flush), never a panic and never a silent loss.
+//!
+//! Errors are small `Copy` values: [`Error`], and [`selection::NoBackend`].
+#![no_std]
+#![deny(missing_docs)]
+#![cfg_attr(
+    not(test),
+    warn(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+
+#[macro_use]
+mod log;
+
+pub mod backend;
+pub mod changelist;
+mod error;
+mod flags;
+pub mod selection;
+mod storage;
+#[cfg(feature = "hosted")]
+pub mod sys;
+
+#[cfg(test)]
+extern crate std;
+
+pub use backend::{Backend, FdInfo, Info, Sink};
+pub use changelist::{Change, ChangeOp, Changelist};
+pub use error::{Errno, Error, Resource};
+pub use flags::{BaseFlags, Features, LoopFlags, What};
+pub use storage::Storage;
+
+/// A file descriptor (or, for a signal event, the signal number).
+pub type RawFd = i32;
