@@ -22,7 +22,9 @@
 mod log;
 
 pub mod backend;
+pub mod base;
 pub mod changelist;
+pub mod clock;
 mod error;
 mod flags;
 pub mod selection;

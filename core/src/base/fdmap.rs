@@ -1,0 +1,154 @@
+//! The fd map and the signal map: for each fd (or signal number), the events that wait on it and
+//! how many want each kind of interest, so the backend hears only of 0 ↔ 1 transitions.
+
+use super::slots::NIL;
+use crate::storage::Storage;
+use crate::{Error, FdInfo, RawFd, Resource, What};
+
+/// One fd's entry. Opaque outside the base; public so callers can size storage.
+#[derive(Clone, Copy, Debug)]
+pub struct FdEntry {
+    /// The newest event on the fd; the list runs newest first, as libevent's does.
+    pub(crate) head: u32,
+    pub(crate) nread: u16,
+    pub(crate) nwrite: u16,
+    pub(crate) nclose: u16,
+    pub(crate) nevents: u16,
+    /// Whether the fd's events are edge-triggered (they must all agree).
+    pub(crate) et: bool,
+    /// The backend's (or changelist's) per-fd word.
+    pub(crate) info: FdInfo,
+}
+
+impl Default for FdEntry {
+    fn default() -> Self {
+        FdEntry {
+            head: NIL,
+            nread: 0,
+            nwrite: 0,
+            nclose: 0,
+            nevents: 0,
+            et: false,
+            info: FdInfo(0),
+        }
+    }
+}
+
+impl FdEntry {
+    /// The interest the backend has for this fd, ET included.
+    #[inline]
+    pub(crate) fn interest(&self) -> What {
+        let mut w = What::empty();
+        w.set(What::READ, self.nread > 0);
+        w.set(What::WRITE, self.nwrite > 0);
+        w.set(What::CLOSED, self.nclose > 0);
+        w.set(What::ET, self.et && !w.is_empty());
+        w
+    }
+
+    /// Counts `events` in (`up`) or out, saturating-free: callers check the limit first.
+    pub(crate) fn count(&mut self, events: What, up: bool) {
+        for (bit, n) in [
+            (What::READ, &mut self.nread),
+            (What::WRITE, &mut self.nwrite),
+            (What::CLOSED, &mut self.nclose),
+        ] {
+            if events.contains(bit) {
+                *n = if up { *n + 1 } else { *n - 1 };
+            }
+        }
+        self.nevents = if up {
+            self.nevents + 1
+        } else {
+            self.nevents - 1
+        };
+    }
+}
+
+/// The fd map: entries indexed by fd, grown on demand through the storage.
+#[derive(Debug)]
+pub(crate) struct FdMap<S> {
+    pub(crate) storage: S,
+}
+
+impl<S: Storage<FdEntry>> FdMap<S> {
+    /// The entry for `fd`, growing the map to reach it.
+    pub(crate) fn entry(&mut self, fd: RawFd) -> Result<&mut FdEntry, Error> {
+        let i = usize::try_from(fd).map_err(|_| Error::BadFd(fd))?;
+        if i >= self.storage.len() && !self.storage.grow(i + 1, FdEntry::default()) {
+            return Err(Error::Full(Resource::FdMap));
+        }
+        self.storage
+            .as_mut_slice()
+            .get_mut(i)
+            .ok_or(Error::Full(Resource::FdMap))
+    }
+}
+
+/// Signal numbers the signal map covers: `1..MAX_SIGNAL`.
+pub const MAX_SIGNAL: usize = 65;
+
+/// One signal's events.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct SigEntry {
+    pub(crate) head: u32,
+    pub(crate) count: u16,
+}
+
+/// The signal map, inline (it is small and fixed by the OS).
+#[derive(Debug)]
+pub(crate) struct SigMap {
+    pub(crate) entries: [SigEntry; MAX_SIGNAL],
+}
+
+impl SigMap {
+    pub(crate) fn new() -> Self {
+        SigMap {
+            entries: [SigEntry {
+                head: NIL,
+                count: 0,
+            }; MAX_SIGNAL],
+        }
+    }
+
+    pub(crate) fn entry(&mut self, sig: i32) -> Result<&mut SigEntry, Error> {
+        match usize::try_from(sig) {
+            Ok(i) if i > 0 => self.entries.get_mut(i).ok_or(Error::BadSignal(sig)),
+            _ => Err(Error::BadSignal(sig)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn interest_follows_counts() {
+        let mut e = FdEntry {
+            et: true,
+            ..FdEntry::default()
+        };
+        assert_eq!(e.interest(), What::empty(), "ET alone is no interest");
+        e.count(What::READ | What::PERSIST, true);
+        e.count(What::READ | What::WRITE, true);
+        assert_eq!(e.interest(), What::READ | What::WRITE | What::ET);
+        e.count(What::READ | What::WRITE, false);
+        assert_eq!(e.interest(), What::READ | What::ET);
+        assert_eq!(e.nevents, 1);
+    }
+
+    #[test]
+    fn maps_refuse_what_they_cannot_hold() {
+        let mut m = FdMap {
+            storage: heapless::Vec::<FdEntry, 4>::new(),
+        };
+        assert!(m.entry(3).is_ok());
+        assert_eq!(m.entry(4).err(), Some(Error::Full(Resource::FdMap)));
+        assert_eq!(m.entry(-1).err(), Some(Error::BadFd(-1)));
+        let mut s = SigMap::new();
+        assert!(s.entry(64).is_ok());
+        assert_eq!(s.entry(0).err(), Some(Error::BadSignal(0)));
+        assert_eq!(s.entry(65).err(), Some(Error::BadSignal(65)));
+    }
+}

@@ -1,0 +1,752 @@
+//! The event base: events, fd and signal maps, timers, priorities and loop control, over storage
+//! the caller supplies.
+//!
+//! # Storage
+//!
+//! A base keeps four tables, each in a [`Storage`] the caller hands in through [`Parts`]: event
+//! slots ([`Slot`], one per pending or active event), the fd map ([`FdEntry`], indexed by fd), the
+//! timer heap ([`Timer`], one per event with a timeout) and the changelist ([`Change`], one per fd
+//! changed since the last dispatch). The [`Tables`] trait names their types; [`Fixed<N>`] is
+//! `heapless::Vec` of `N` each, and the std adapter has growable ones. A table that is full and
+//! cannot grow makes the operation fail with [`Error::Full`] naming it, and the base is left
+//! exactly as it was. The active queues and the signal map are small and live inline.
+//!
+//! # Events and handles
+//!
+//! What defines an event (fd, interest, priority and the adapter's token, in a [`Spec`]) belongs to
+//! the adapter. The base takes a slot when the event becomes pending or active and gives it back
+//! when it is deleted or, if not persistent, when it runs. The [`Handle`] it returns is checked on
+//! every use together with the token, so a stale handle is an [`Error::StaleHandle`], never a
+//! wrong event.
+//!
+//! # The loop, pulled
+//!
+//! The base never calls user code. [`EventBase::start`] begins a run; [`EventBase::step`] does the
+//! work (waits on the backend, expires timers, queues active events) and returns the next event to
+//! run as [`Step::Run`]; the adapter runs its callback with no borrow of the base held, so the
+//! callback may add, delete, activate or free any event, and calls `step` again, until
+//! [`Step::Done`]. See `run.rs` for the iteration, which follows libevent's `event_base_loop`.
+
+mod fdmap;
+mod queues;
+mod run;
+mod slots;
+#[cfg(test)]
+mod tests;
+pub mod timers;
+
+use core::marker::PhantomData;
+use core::time::Duration;
+
+pub use fdmap::{FdEntry, MAX_SIGNAL};
+pub use queues::MAX_PRIORITIES;
+pub use run::{Outcome, Ready, Step};
+pub use slots::{Handle, Slot};
+pub use timers::Timer;
+
+use self::fdmap::{FdMap, SigMap};
+use self::queues::Queues;
+use self::slots::{state, Slots, NIL};
+use self::timers::TimerHeap;
+use crate::changelist::{Op, Request};
+use crate::clock::Clock;
+use crate::storage::Storage;
+use crate::{Backend, BaseFlags, Change, Changelist, Error, FdInfo, RawFd, Resource, What};
+
+/// The storage types of a base's tables.
+pub trait Tables {
+    /// Event slots.
+    type Slots: Storage<Slot>;
+    /// The fd map.
+    type Fds: Storage<FdEntry>;
+    /// The timer heap.
+    type Timers: Storage<Timer>;
+    /// The changelist.
+    type Changes: Storage<Change>;
+}
+
+/// The tables themselves, handed to [`EventBase::new`].
+pub struct Parts<T: Tables> {
+    /// Event slots: one per pending or active event.
+    pub slots: T::Slots,
+    /// The fd map: one entry per fd number up to the highest in use.
+    pub fds: T::Fds,
+    /// The timer heap: one entry per event with a timeout.
+    pub timers: T::Timers,
+    /// The changelist: one entry per fd changed between dispatches.
+    pub changes: T::Changes,
+}
+
+/// `heapless::Vec` of `N` for every table.
+#[derive(Debug)]
+pub struct Fixed<const N: usize>;
+
+impl<const N: usize> Tables for Fixed<N> {
+    type Slots = heapless::Vec<Slot, N>;
+    type Fds = heapless::Vec<FdEntry, N>;
+    type Timers = heapless::Vec<Timer, N>;
+    type Changes = heapless::Vec<Change, N>;
+}
+
+/// Slices the caller owns, for every table.
+#[derive(Debug)]
+pub struct Borrowed<'a>(PhantomData<&'a mut ()>);
+
+impl<'a> Tables for Borrowed<'a> {
+    type Slots = &'a mut [Slot];
+    type Fds = &'a mut [FdEntry];
+    type Timers = &'a mut [Timer];
+    type Changes = &'a mut [Change];
+}
+
+impl<T: Tables> Default for Parts<T>
+where
+    T::Slots: Default,
+    T::Fds: Default,
+    T::Timers: Default,
+    T::Changes: Default,
+{
+    fn default() -> Self {
+        Parts {
+            slots: Default::default(),
+            fds: Default::default(),
+            timers: Default::default(),
+            changes: Default::default(),
+        }
+    }
+}
+
+/// What defines an event, as its adapter keeps it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Spec {
+    /// The fd, or the signal number for a [`What::SIGNAL`] event, or -1 for none.
+    pub fd: RawFd,
+    /// The interest: I/O bits or `SIGNAL`, with `PERSIST` and `ET`.
+    pub events: What,
+    /// The priority: 0 runs first; below [`EventBase::priorities`].
+    pub priority: u8,
+    /// The adapter's token, returned in [`Ready`] and checked with every handle.
+    pub token: usize,
+}
+
+/// How many events the base holds, by where they are (libevent's `event_base_get_num_events`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counts {
+    /// Events inserted (waiting for I/O or a signal) plus events waiting for a timeout: an event
+    /// that does both counts twice, as libevent counts it.
+    pub added: u32,
+    /// Events in an active queue.
+    pub active: u32,
+    /// Virtual events (held by an adapter to keep the loop running).
+    pub virtual_: u32,
+}
+
+/// What the base knows of one event, for iteration and dumps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EventInfo {
+    /// Its handle.
+    pub handle: Handle,
+    /// The adapter's token.
+    pub token: usize,
+    /// Its fd or signal number.
+    pub fd: RawFd,
+    /// Its interest.
+    pub events: What,
+    /// Its priority.
+    pub priority: u8,
+    /// Waiting for I/O or a signal.
+    pub inserted: bool,
+    /// Active, with this result (empty if not active).
+    pub active: What,
+    /// Its timeout's deadline on the base's clock, if it has one pending.
+    pub deadline: Option<u64>,
+}
+
+/// libevent's event loop over a backend `B`, a clock `C` and tables `T`.
+pub struct EventBase<B, C, T: Tables> {
+    backend: B,
+    clock: C,
+    flags: BaseFlags,
+    changelist: bool,
+    closed_as_read: bool,
+    slots: Slots<T::Slots>,
+    fds: FdMap<T::Fds>,
+    timers: TimerHeap<T::Timers>,
+    changes: Changelist<T::Changes>,
+    sigs: SigMap,
+    queues: Queues,
+    npriorities: u8,
+    nvirtual: u32,
+    /// The iteration's time, read at most once (see [`EventBase::now`]).
+    cached_now: Option<u64>,
+    /// A deferred backend error (a changelist batch that failed), kept for the caller.
+    deferred: Option<Error>,
+    #[cfg(feature = "hosted")]
+    sigpipe: Option<(crate::sys::signal::SignalPipe, FdInfo)>,
+    run: run::LoopState,
+}
+
+impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
+    /// A base over `backend`, reading time from `clock`, with its tables in `parts`. One priority
+    /// to start with, as libevent.
+    pub fn new(backend: B, clock: C, parts: Parts<T>, flags: BaseFlags) -> Self {
+        let info = backend.info();
+        EventBase {
+            backend,
+            clock,
+            flags,
+            changelist: info.changelist,
+            closed_as_read: !info.features.contains(crate::Features::EARLY_CLOSE),
+            slots: Slots::new(parts.slots),
+            fds: FdMap { storage: parts.fds },
+            timers: TimerHeap::new(parts.timers),
+            changes: Changelist::new(parts.changes),
+            sigs: SigMap::new(),
+            queues: Queues::new(),
+            npriorities: 1,
+            nvirtual: 0,
+            cached_now: None,
+            deferred: None,
+            #[cfg(feature = "hosted")]
+            sigpipe: None,
+            run: run::LoopState::default(),
+        }
+    }
+
+    /// The backend.
+    pub fn backend(&self) -> &B {
+        &self.backend
+    }
+
+    /// The base's flags.
+    pub fn flags(&self) -> BaseFlags {
+        self.flags
+    }
+
+    /// The number of priorities.
+    pub fn priorities(&self) -> u8 {
+        self.npriorities
+    }
+
+    /// Sets the number of priorities, `1..=255` (libevent's `event_base_priority_init`). Refused
+    /// while events are active.
+    pub fn set_priorities(&mut self, n: u8) -> Result<(), Error> {
+        if n == 0 {
+            return Err(Error::Invalid("at least one priority"));
+        }
+        if self.queues.len > 0 {
+            return Err(Error::Invalid(
+                "priorities cannot change while events are active",
+            ));
+        }
+        self.npriorities = n;
+        Ok(())
+    }
+
+    /// The default priority of a new event: the middle one, as libevent.
+    pub fn default_priority(&self) -> u8 {
+        self.npriorities / 2
+    }
+
+    /// The iteration's time: while a run is in progress, read from the clock once per iteration
+    /// and cached (unless [`BaseFlags::NO_CACHE_TIME`]); outside a run, read afresh.
+    pub fn now(&mut self) -> u64 {
+        if self.flags.contains(BaseFlags::NO_CACHE_TIME) || !self.is_running() {
+            return self.clock.now();
+        }
+        match self.cached_now {
+            Some(t) => t,
+            None => {
+                let t = self.clock.now();
+                self.cached_now = Some(t);
+                t
+            }
+        }
+    }
+
+    /// Forgets the cached time, so the next [`now`](Self::now) reads the clock.
+    pub fn update_cache_time(&mut self) {
+        self.cached_now = None;
+    }
+
+    /// Counts of events by where they are.
+    pub fn counts(&self) -> Counts {
+        let mut added = 0;
+        for i in self.slots.iter_used() {
+            let s = self.slots.get(i);
+            added += u32::from(s.state & state::INSERTED != 0) + u32::from(s.heap != NIL);
+        }
+        Counts {
+            added,
+            active: self.queues.len,
+            virtual_: self.nvirtual,
+        }
+    }
+
+    /// Adds a virtual event: it keeps the loop from exiting for lack of events.
+    pub fn add_virtual(&mut self) {
+        self.nvirtual += 1;
+    }
+
+    /// Removes a virtual event.
+    pub fn del_virtual(&mut self) {
+        self.nvirtual = self.nvirtual.saturating_sub(1);
+    }
+
+    /// Takes the error of a changelist batch that failed at dispatch, if any. Such an error cannot
+    /// be returned by the `add` that caused it (the change was applied later); it is kept here
+    /// instead of being dropped.
+    pub fn take_deferred_error(&mut self) -> Option<Error> {
+        self.deferred.take()
+    }
+
+    /// Makes the event pending: inserts it for its I/O or signal if it is not yet, and sets its
+    /// timeout if `timeout` is given (replacing an earlier one; `None` keeps an earlier one).
+    ///
+    /// `current` is the handle from an earlier call, if the adapter has one; if it is stale (the
+    /// event ran or was deleted since) a new slot is taken. Returns the handle to keep. If the
+    /// event ends up neither inserted nor timed (a pure timer added with no timeout), nothing is
+    /// held and the handle returned is already stale, as libevent leaves such an event not pending.
+    /// On error the base is exactly as it was.
+    pub fn add(
+        &mut self,
+        current: Option<Handle>,
+        spec: &Spec,
+        timeout: Option<Duration>,
+    ) -> Result<Handle, Error> {
+        let (idx, fresh) = self.hold(current, spec)?;
+        let st = self.slots.get(idx).state;
+        let inserted_now = st & state::INSERTED == 0 && self.wants_insert(idx);
+        if inserted_now {
+            if let Err(e) = self.link(idx) {
+                self.drop_if_unheld(idx, fresh);
+                return Err(e);
+            }
+        }
+        if let Some(t) = timeout {
+            if let Err(e) = self.set_timeout(idx, t) {
+                if inserted_now {
+                    let _ = self.unlink_insert(idx);
+                }
+                self.drop_if_unheld(idx, fresh);
+                return Err(e);
+            }
+        }
+        let h = self.slots.handle(idx);
+        self.drop_if_unheld(idx, true);
+        Ok(h)
+    }
+
+    /// Deletes a pending or active event: it will not run. A stale handle is
+    /// [`Error::StaleHandle`] (for libevent's `event_del`, "not pending", which is not an error).
+    /// The event is deleted even if the backend reports an error, which is then returned.
+    pub fn del(&mut self, h: Handle, token: usize) -> Result<(), Error> {
+        let idx = self.slots.resolve(h, token)?;
+        let r = self.unlink(idx);
+        self.slots.release(idx);
+        r
+    }
+
+    /// Removes the event's timeout but keeps it inserted (libevent's `event_remove_timer`).
+    pub fn del_timer(&mut self, h: Handle, token: usize) -> Result<(), Error> {
+        let idx = self.slots.resolve(h, token)?;
+        self.unlink_timer(idx);
+        let s = self.slots.get_mut(idx);
+        s.state &= !(state::PERIODIC | state::TIMED_OUT);
+        self.drop_if_unheld(idx, true);
+        Ok(())
+    }
+
+    /// Activates the event with `res` (ORed into an earlier activation), whether it is pending or
+    /// not; a signal event's callback runs `ncalls` more times. Returns the handle to keep.
+    pub fn activate(
+        &mut self,
+        current: Option<Handle>,
+        spec: &Spec,
+        res: What,
+        ncalls: u16,
+    ) -> Result<Handle, Error> {
+        let (idx, _) = self.hold(current, spec)?;
+        self.activate_idx(idx, res, ncalls);
+        Ok(self.slots.handle(idx))
+    }
+
+    /// What the event is waiting for among `what` (libevent's `event_pending`): the I/O or signal
+    /// bits if inserted, `TIMEOUT` if its timeout is pending, and the bits it is active with; and
+    /// the deadline if it has one. A stale handle is pending for nothing.
+    pub fn pending(&self, h: Handle, token: usize, what: What) -> (What, Option<u64>) {
+        let Ok(idx) = self.slots.resolve(h, token) else {
+            return (What::empty(), None);
+        };
+        let s = self.slots.get(idx);
+        let mut flags = What::empty();
+        if s.state & state::INSERTED != 0 {
+            flags |= s.events & (What::IO | What::SIGNAL);
+        }
+        if s.heap != NIL {
+            flags |= What::TIMEOUT;
+        }
+        if s.state & state::ACTIVE != 0 {
+            flags |= s.res;
+        }
+        let deadline = if s.heap != NIL {
+            Some(s.deadline)
+        } else {
+            None
+        };
+        (
+            flags & what & (What::TIMEOUT | What::IO | What::SIGNAL),
+            deadline,
+        )
+    }
+
+    /// Whether the handle names a pending or active event carrying `token`.
+    pub fn is_held(&self, h: Handle, token: usize) -> bool {
+        self.slots.resolve(h, token).is_ok()
+    }
+
+    /// Every event the base holds, in slot order.
+    pub fn events(&self) -> impl Iterator<Item = EventInfo> + '_ {
+        self.slots.iter_used().map(move |i| {
+            let s = self.slots.get(i);
+            EventInfo {
+                handle: self.slots.handle(i),
+                token: s.token,
+                fd: s.fd,
+                events: s.events,
+                priority: s.pri,
+                inserted: s.state & state::INSERTED != 0,
+                active: if s.state & state::ACTIVE != 0 {
+                    s.res
+                } else {
+                    What::empty()
+                },
+                deadline: if s.heap != NIL {
+                    Some(s.deadline)
+                } else {
+                    None
+                },
+            }
+        })
+    }
+
+    /// A signal was delivered `count` times: activates its events. The hosted build does this
+    /// from its signal pipe; a custom runtime without one calls it from its own signal handling.
+    pub fn signal_delivered(&mut self, sig: i32, count: u16) -> Result<(), Error> {
+        let mut idx = self.sigs.entry(sig)?.head;
+        while idx != NIL {
+            let next = self.slots.get(idx).next;
+            self.activate_idx(idx, What::SIGNAL, count);
+            idx = next;
+        }
+        Ok(())
+    }
+
+    // ---- internals -------------------------------------------------------------------------
+
+    /// The slot for `spec`: the one `current` names, or a new one.
+    fn hold(&mut self, current: Option<Handle>, spec: &Spec) -> Result<(u32, bool), Error> {
+        if let Some(idx) = current.and_then(|h| self.slots.resolve(h, spec.token).ok()) {
+            return Ok((idx, false));
+        }
+        let io = spec.events.intersects(What::IO);
+        if spec.events.contains(What::SIGNAL) && io {
+            return Err(Error::Invalid("a signal event cannot also wait for I/O"));
+        }
+        if spec.priority >= self.npriorities {
+            return Err(Error::Invalid("priority out of range"));
+        }
+        let idx = self.slots.take(spec.token)?;
+        let s = self.slots.get_mut(idx);
+        s.fd = spec.fd;
+        s.events = spec.events;
+        s.pri = spec.priority;
+        Ok((idx, true))
+    }
+
+    fn wants_insert(&self, idx: u32) -> bool {
+        let s = self.slots.get(idx);
+        s.events.contains(What::SIGNAL) || (s.fd >= 0 && s.events.intersects(What::IO))
+    }
+
+    /// Gives the slot back if nothing holds it (`fresh`: it was taken by this call).
+    fn drop_if_unheld(&mut self, idx: u32, fresh: bool) {
+        let s = self.slots.get(idx);
+        let held = s.state & (state::INSERTED | state::ACTIVE) != 0 || s.heap != NIL;
+        if fresh && !held {
+            self.slots.release(idx);
+        }
+    }
+
+    fn set_timeout(&mut self, idx: u32, t: Duration) -> Result<(), Error> {
+        let interval = t.as_nanos().min(u128::from(u64::MAX / 2)) as u64;
+        let deadline = self.now().saturating_add(interval);
+        let s = self.slots.get(idx);
+        let (heap, st, res) = (s.heap, s.state, s.res);
+        let slots = &mut self.slots;
+        if heap != NIL {
+            self.timers
+                .reschedule(heap, deadline, &mut |i, at| slots.get_mut(i).heap = at);
+        } else {
+            self.timers
+                .push(deadline, idx, &mut |i, at| slots.get_mut(i).heap = at)?;
+        }
+        let s = self.slots.get_mut(idx);
+        s.deadline = deadline;
+        s.interval = interval;
+        s.state |= state::PERIODIC;
+        s.state &= !state::TIMED_OUT;
+        // Rescheduling a timeout that already fired, before its callback ran, cancels that firing
+        // (libevent's rule) but keeps any I/O result (where libevent loses it).
+        if st & state::ACTIVE != 0 && res.contains(What::TIMEOUT) {
+            s.res.remove(What::TIMEOUT);
+            if s.res.is_empty() {
+                self.queues.remove(&mut self.slots, idx);
+                self.slots.get_mut(idx).state &= !state::ACTIVE;
+            }
+        }
+        Ok(())
+    }
+
+    fn unlink_timer(&mut self, idx: u32) {
+        let heap = self.slots.get(idx).heap;
+        if heap != NIL {
+            let slots = &mut self.slots;
+            self.timers
+                .remove(heap, &mut |i, at| slots.get_mut(i).heap = at);
+            self.slots.get_mut(idx).heap = NIL;
+        }
+    }
+
+    /// Removes the event from everything: its fd or signal, the heap, the active queue.
+    fn unlink(&mut self, idx: u32) -> Result<(), Error> {
+        let r = self.unlink_insert(idx);
+        self.unlink_timer(idx);
+        if self.slots.get(idx).state & state::ACTIVE != 0 {
+            self.queues.remove(&mut self.slots, idx);
+        }
+        self.slots.get_mut(idx).state &= !(state::ACTIVE | state::INSERTED);
+        r
+    }
+
+    #[inline]
+    fn activate_idx(&mut self, idx: u32, res: What, ncalls: u16) {
+        run::activate(
+            &mut self.slots,
+            &mut self.queues,
+            &mut self.run,
+            idx,
+            res,
+            ncalls,
+        );
+    }
+
+    /// Inserts the event in its fd's or signal's list, telling the backend of new interest.
+    fn link(&mut self, idx: u32) -> Result<(), Error> {
+        let (fd, events) = {
+            let s = self.slots.get(idx);
+            (s.fd, s.events)
+        };
+        if events.contains(What::SIGNAL) {
+            return self.link_signal(idx, fd);
+        }
+        let entry = self.fds.entry(fd)?;
+        let et = events.contains(What::ET);
+        if entry.nevents > 0 && entry.et != et {
+            return Err(Error::Invalid(
+                "edge- and level-triggered events cannot share an fd",
+            ));
+        }
+        if entry.nevents == u16::MAX {
+            return Err(Error::Invalid("too many events on one fd"));
+        }
+        let old = entry.interest();
+        let mut after = *entry;
+        after.et = et;
+        after.count(events, true);
+        let added = (after.interest() - old) & What::IO;
+        if !added.is_empty() {
+            let bits = added | (after.interest() & What::ET);
+            let info = &mut entry.info;
+            notify(
+                &mut self.backend,
+                &mut self.changes,
+                &mut self.deferred,
+                self.changelist,
+                Request {
+                    op: Op::Add,
+                    fd,
+                    old,
+                    events: bits,
+                },
+                info,
+            )?;
+        }
+        let head = entry.head;
+        entry.count(events, true);
+        entry.et = et;
+        entry.head = idx;
+        if head != NIL {
+            self.slots.get_mut(head).prev = idx;
+        }
+        let s = self.slots.get_mut(idx);
+        s.next = head;
+        s.prev = NIL;
+        s.state |= state::INSERTED;
+        Ok(())
+    }
+
+    /// Takes the event out of its fd's or signal's list; tells the backend of interest lost.
+    fn unlink_insert(&mut self, idx: u32) -> Result<(), Error> {
+        let (fd, events, next, prev, st) = {
+            let s = self.slots.get(idx);
+            (s.fd, s.events, s.next, s.prev, s.state)
+        };
+        if st & state::INSERTED == 0 {
+            return Ok(());
+        }
+        self.slots.get_mut(idx).state &= !state::INSERTED;
+        if next != NIL {
+            self.slots.get_mut(next).prev = prev;
+        }
+        if prev != NIL {
+            self.slots.get_mut(prev).next = next;
+        }
+        if events.contains(What::SIGNAL) {
+            return self.unlink_signal(fd, prev, next);
+        }
+        let entry = self.fds.entry(fd)?;
+        if prev == NIL {
+            entry.head = next;
+        }
+        let old = entry.interest();
+        entry.count(events, false);
+        if entry.nevents == 0 {
+            entry.et = false;
+        }
+        let removed = (old - entry.interest()) & What::IO;
+        if removed.is_empty() {
+            return Ok(());
+        }
+        // ET travels with the delete when the remaining interest is edge-triggered, so a backend
+        // that rewrites the fd's registration keeps it (libevent loses it here).
+        let bits = removed | (entry.interest() & What::ET);
+        let info = &mut entry.info;
+        notify(
+            &mut self.backend,
+            &mut self.changes,
+            &mut self.deferred,
+            self.changelist,
+            Request {
+                op: Op::Del,
+                fd,
+                old,
+                events: bits,
+            },
+            info,
+        )
+    }
+
+    fn link_signal(&mut self, idx: u32, sig: RawFd) -> Result<(), Error> {
+        let first = self.sigs.entry(sig)?.count == 0;
+        if first {
+            self.watch_signal(sig)?;
+        }
+        let entry = self.sigs.entry(sig)?;
+        let head = entry.head;
+        entry.head = idx;
+        entry.count += 1;
+        if head != NIL {
+            self.slots.get_mut(head).prev = idx;
+        }
+        let s = self.slots.get_mut(idx);
+        s.next = head;
+        s.prev = NIL;
+        s.state |= state::INSERTED;
+        Ok(())
+    }
+
+    fn unlink_signal(&mut self, sig: RawFd, prev: u32, next: u32) -> Result<(), Error> {
+        let entry = self.sigs.entry(sig)?;
+        if prev == NIL {
+            entry.head = next;
+        }
+        entry.count -= 1;
+        if entry.count == 0 {
+            self.unwatch_signal(sig);
+        }
+        Ok(())
+    }
+
+    #[cfg(feature = "hosted")]
+    fn watch_signal(&mut self, sig: i32) -> Result<(), Error> {
+        use crate::sys::signal::SignalPipe;
+        if self.sigpipe.is_none() {
+            let pipe = SignalPipe::new()?;
+            let mut info = FdInfo::default();
+            let req = Request {
+                op: Op::Add,
+                fd: pipe.read_fd(),
+                old: What::empty(),
+                events: What::READ,
+            };
+            notify(
+                &mut self.backend,
+                &mut self.changes,
+                &mut self.deferred,
+                self.changelist,
+                req,
+                &mut info,
+            )?;
+            self.sigpipe = Some((pipe, info));
+        }
+        match &mut self.sigpipe {
+            Some((pipe, _)) => pipe.watch(sig),
+            None => Ok(()),
+        }
+    }
+
+    #[cfg(feature = "hosted")]
+    fn unwatch_signal(&mut self, sig: i32) {
+        if let Some((pipe, _)) = &mut self.sigpipe {
+            pipe.unwatch(sig);
+        }
+    }
+
+    /// Without the hosted signal pipe, the caller delivers signals through
+    /// [`signal_delivered`](Self::signal_delivered).
+    #[cfg(not(feature = "hosted"))]
+    fn watch_signal(&mut self, _sig: i32) -> Result<(), Error> {
+        Ok(())
+    }
+
+    #[cfg(not(feature = "hosted"))]
+    fn unwatch_signal(&mut self, _sig: i32) {}
+}
+
+/// Tells the backend of an interest change: at once, or through the changelist (flushing it when
+/// its storage is full; an error of that earlier batch is deferred, not returned for this change).
+fn notify<B: Backend, S: Storage<Change>>(
+    backend: &mut B,
+    changes: &mut Changelist<S>,
+    deferred: &mut Option<Error>,
+    changelist: bool,
+    req: Request,
+    info: &mut FdInfo,
+) -> Result<(), Error> {
+    if !changelist {
+        return match req.op {
+            Op::Add => backend.add(req.fd, req.old, req.events, info),
+            Op::Del => backend.del(req.fd, req.old, req.events, info),
+        };
+    }
+    let Err(req) = changes.record(req, info) else {
+        return Ok(());
+    };
+    if let Err(e) = changes.flush(backend) {
+        *deferred = Some(e);
+    }
+    changes
+        .record(req, info)
+        .map_err(|_| Error::Full(Resource::Changelist))
+}

@@ -1,0 +1,125 @@
+//! Active queues, one per priority, with a bitmap of the non-empty ones so the highest is found
+//! without scanning. Events are linked through their slots (intrusive, no storage of its own).
+
+use super::slots::{Slot, Slots, NIL};
+use crate::storage::Storage;
+
+/// The most priorities a base can have (libevent's `EVENT_MAX_PRIORITIES` is 256, exclusive).
+pub const MAX_PRIORITIES: usize = 255;
+
+#[derive(Clone, Copy, Debug)]
+struct Queue {
+    head: u32,
+    tail: u32,
+}
+
+/// The active queues.
+#[derive(Debug)]
+pub(crate) struct Queues {
+    queues: [Queue; MAX_PRIORITIES],
+    nonempty: [u64; 4],
+    pub(crate) len: u32,
+}
+
+impl Queues {
+    pub(crate) fn new() -> Self {
+        Queues {
+            queues: [Queue {
+                head: NIL,
+                tail: NIL,
+            }; MAX_PRIORITIES],
+            nonempty: [0; 4],
+            len: 0,
+        }
+    }
+
+    /// The highest non-empty priority (the smallest number).
+    #[inline]
+    pub(crate) fn highest(&self) -> Option<u8> {
+        for (w, &bits) in self.nonempty.iter().enumerate() {
+            if bits != 0 {
+                return Some((w * 64) as u8 + bits.trailing_zeros() as u8);
+            }
+        }
+        None
+    }
+
+    /// The first event of queue `pri`.
+    #[inline]
+    pub(crate) fn front(&self, pri: u8) -> u32 {
+        self.queues[pri as usize].head
+    }
+
+    #[inline]
+    pub(crate) fn push_back<S: Storage<Slot>>(&mut self, slots: &mut Slots<S>, idx: u32) {
+        let pri = slots.get(idx).pri;
+        let q = &mut self.queues[pri as usize];
+        let tail = q.tail;
+        {
+            let s = slots.get_mut(idx);
+            s.anext = NIL;
+            s.aprev = tail;
+        }
+        if tail == NIL {
+            q.head = idx;
+            self.nonempty[pri as usize / 64] |= 1 << (pri % 64);
+        } else {
+            slots.get_mut(tail).anext = idx;
+        }
+        q.tail = idx;
+        self.len += 1;
+    }
+
+    #[inline]
+    pub(crate) fn remove<S: Storage<Slot>>(&mut self, slots: &mut Slots<S>, idx: u32) {
+        let (pri, next, prev) = {
+            let s = slots.get(idx);
+            (s.pri, s.anext, s.aprev)
+        };
+        let q = &mut self.queues[pri as usize];
+        if prev == NIL {
+            q.head = next;
+        } else {
+            slots.get_mut(prev).anext = next;
+        }
+        if next == NIL {
+            q.tail = prev;
+        } else {
+            slots.get_mut(next).aprev = prev;
+        }
+        if q.head == NIL {
+            self.nonempty[pri as usize / 64] &= !(1 << (pri % 64));
+        }
+        self.len -= 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn highest_priority_first_fifo_within() {
+        let mut slots = Slots::new(heapless::Vec::<Slot, 8>::new());
+        let mut q = Queues::new();
+        let mut add = |slots: &mut Slots<_>, pri: u8| {
+            let i = slots.take(0).unwrap();
+            slots.get_mut(i).pri = pri;
+            q.push_back(slots, i);
+            i
+        };
+        let a = add(&mut slots, 200);
+        let b = add(&mut slots, 70);
+        let c = add(&mut slots, 70);
+        assert_eq!(q.highest(), Some(70));
+        assert_eq!(q.front(70), b);
+        q.remove(&mut slots, b);
+        assert_eq!(q.front(70), c);
+        q.remove(&mut slots, c);
+        assert_eq!(q.highest(), Some(200));
+        assert_eq!(q.front(200), a);
+        q.remove(&mut slots, a);
+        assert_eq!(q.highest(), None);
+        assert_eq!(q.len, 0);
+    }
+}

@@ -1,0 +1,498 @@
+//! One run of the loop, pulled by the adapter step by step (libevent's `event_base_loop`).
+//!
+//! Each iteration: stop if a break or a due exit was asked for; stop if nothing is left (unless
+//! `NO_EXIT_ON_EMPTY`); wait on the backend, for no time if events are active or the run is
+//! `NONBLOCK`, else until the earliest timer; expire timers; then run the highest-priority
+//! non-empty queue, one event per [`Step::Run`], until it is empty, a break, a `loopcontinue`, or
+//! an activation of a higher priority ends the iteration. `ONCE` stops after an iteration that ran
+//! callbacks and left none active; `NONBLOCK` stops after an iteration that found none active.
+
+use core::time::Duration;
+
+use super::queues::Queues;
+use super::slots::{state, Handle, Slot, Slots, NIL};
+use super::{notify, EventBase, Tables};
+use crate::changelist::{Op, Request};
+use crate::clock::Clock;
+use crate::storage::Storage;
+use crate::{Backend, Error, LoopFlags, RawFd, What};
+
+/// An event to run now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ready {
+    /// Its handle. Stale already if the event was not persistent (it was deleted so that its
+    /// callback can add it again).
+    pub handle: Handle,
+    /// The adapter's token.
+    pub token: usize,
+    /// Its fd or signal number.
+    pub fd: RawFd,
+    /// What happened: a non-empty subset of its interest, or `TIMEOUT`, or what `activate` gave.
+    pub res: What,
+}
+
+/// How a run ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Outcome {
+    /// Exit, break, or the end of a `ONCE` or `NONBLOCK` run (libevent returns 0).
+    Exited,
+    /// No event was pending or active (libevent returns 1).
+    Empty,
+}
+
+/// What [`EventBase::step`] asks the adapter to do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// Run this event's callback, then call `step` again.
+    Run(Ready),
+    /// The run is over.
+    Done(Outcome),
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+enum Phase {
+    #[default]
+    Idle,
+    Top,
+    Process,
+    Bottom,
+}
+
+/// The state of the current run.
+#[derive(Debug, Default)]
+pub(crate) struct LoopState {
+    phase: Phase,
+    flags: LoopFlags,
+    brk: bool,
+    cont: bool,
+    /// When the loop should exit, on the base's clock.
+    exit_at: Option<u64>,
+    /// The priority of the queue being run this iteration.
+    running: Option<u8>,
+    /// Callbacks run this iteration.
+    ran: u32,
+}
+
+/// Queues `idx` with `res`, or ORs `res` into its pending activation.
+#[inline]
+pub(crate) fn activate<S: Storage<Slot>>(
+    slots: &mut Slots<S>,
+    queues: &mut Queues,
+    run: &mut LoopState,
+    idx: u32,
+    res: What,
+    ncalls: u16,
+) {
+    let s = slots.get_mut(idx);
+    if s.state & state::ACTIVE != 0 {
+        s.res |= res;
+        s.ncalls = s.ncalls.saturating_add(ncalls);
+        return;
+    }
+    s.state |= state::ACTIVE;
+    s.res = res;
+    s.ncalls = ncalls;
+    let pri = s.pri;
+    queues.push_back(slots, idx);
+    if run.running.is_some_and(|r| pri < r) {
+        run.cont = true;
+    }
+}
+
+impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
+    /// Begins a run. A run already in progress (a callback calling back in) is
+    /// [`Error::Reentrant`]. A break asked for before the run is forgotten, as in libevent; an
+    /// exit asked for before it is not.
+    pub fn start(&mut self, flags: LoopFlags) -> Result<(), Error> {
+        if self.run.phase != Phase::Idle {
+            return Err(Error::Reentrant);
+        }
+        self.run.phase = Phase::Top;
+        self.cached_now = None;
+        self.run.flags = flags;
+        self.run.brk = false;
+        self.run.cont = false;
+        self.run.running = None;
+        Ok(())
+    }
+
+    /// Whether a run is in progress.
+    pub fn is_running(&self) -> bool {
+        self.run.phase != Phase::Idle
+    }
+
+    /// Ends the run after the current callback (libevent's `event_base_loopbreak`).
+    pub fn loopbreak(&mut self) {
+        self.run.brk = true;
+    }
+
+    /// Ends the current iteration after the current callback; the run goes on
+    /// (libevent's `event_base_loopcontinue`).
+    pub fn loopcontinue(&mut self) {
+        self.run.cont = true;
+    }
+
+    /// Ends the run once `after` has passed, at the end of the iteration that sees it pass
+    /// (`None`: at the end of this iteration). Kept until a run ends by it, even when asked for
+    /// with no run in progress. An earlier request stands if it is due sooner.
+    pub fn loopexit(&mut self, after: Option<Duration>) {
+        let after = after.map_or(0, |d| d.as_nanos().min(u128::from(u64::MAX / 2)) as u64);
+        let at = self.now().saturating_add(after);
+        self.run.exit_at = Some(self.run.exit_at.map_or(at, |e| e.min(at)));
+    }
+
+    /// Whether the last run ended by an exit request.
+    pub fn exit_pending(&self) -> bool {
+        self.run.exit_at.is_some()
+    }
+
+    /// The next thing to do in this run. See the [module docs](self).
+    pub fn step(&mut self) -> Result<Step, Error> {
+        loop {
+            match self.run.phase {
+                Phase::Idle => return Err(Error::Invalid("no run in progress: call start")),
+                Phase::Top => {
+                    if self.run.brk || self.exit_due() {
+                        return Ok(self.finish(Outcome::Exited));
+                    }
+                    if !self.run.flags.contains(LoopFlags::NO_EXIT_ON_EMPTY) && !self.has_events() {
+                        return Ok(self.finish(Outcome::Empty));
+                    }
+                    if let Err(e) = self.turn() {
+                        self.finish(Outcome::Exited);
+                        return Err(e);
+                    }
+                    self.run.ran = 0;
+                    self.run.phase = Phase::Process;
+                }
+                Phase::Process => {
+                    if self.run.brk {
+                        return Ok(self.finish(Outcome::Exited));
+                    }
+                    let next = self.queues.highest();
+                    let stop = self.run.cont
+                        || next.is_none()
+                        || (self.run.running.is_some() && next != self.run.running);
+                    match next {
+                        Some(pri) if !stop => {
+                            self.run.running = Some(pri);
+                            self.run.ran += 1;
+                            return Ok(Step::Run(self.pop(pri)));
+                        }
+                        _ => {
+                            self.run.cont = false;
+                            self.run.running = None;
+                            self.run.phase = Phase::Bottom;
+                        }
+                    }
+                }
+                Phase::Bottom => {
+                    let flags = self.run.flags;
+                    let done = if self.run.ran > 0 {
+                        flags.contains(LoopFlags::ONCE) && self.queues.len == 0
+                    } else {
+                        flags.contains(LoopFlags::NONBLOCK)
+                    };
+                    if done || self.run.brk || self.exit_due() {
+                        return Ok(self.finish(Outcome::Exited));
+                    }
+                    self.run.phase = Phase::Top;
+                }
+            }
+        }
+    }
+
+    fn finish(&mut self, how: Outcome) -> Step {
+        self.run.phase = Phase::Idle;
+        self.cached_now = None;
+        self.run.running = None;
+        self.run.brk = false;
+        Step::Done(how)
+    }
+
+    /// Whether a requested exit is due; consumes it if so.
+    fn exit_due(&mut self) -> bool {
+        let Some(at) = self.run.exit_at else {
+            return false;
+        };
+        if at > self.now() {
+            return false;
+        }
+        self.run.exit_at = None;
+        true
+    }
+
+    fn has_events(&self) -> bool {
+        self.slots.used > 0 || self.nvirtual > 0 || self.run.exit_at.is_some()
+    }
+
+    /// How long the backend may wait: not at all with events active or in a `NONBLOCK` run,
+    /// else until the earliest timer or exit, else indefinitely.
+    fn wait_time(&mut self) -> Option<Duration> {
+        if self.queues.len > 0 || self.run.flags.contains(LoopFlags::NONBLOCK) {
+            return Some(Duration::ZERO);
+        }
+        let deadline = match (self.timers.peek(), self.run.exit_at) {
+            (Some(t), Some(e)) => t.deadline.min(e),
+            (Some(t), None) => t.deadline,
+            (None, Some(e)) => e,
+            (None, None) => return None,
+        };
+        Some(Duration::from_nanos(deadline.saturating_sub(self.now())))
+    }
+
+    /// One wait on the backend, then the activations it brings and the timers that expire.
+    fn turn(&mut self) -> Result<(), Error> {
+        let timeout = self.wait_time();
+        if self.changelist && !self.changes.is_empty() {
+            if let Err(e) = self.changes.flush(&mut self.backend) {
+                self.deferred = Some(e);
+            }
+        }
+        self.cached_now = None;
+        #[cfg(feature = "hosted")]
+        let sigfd = self.sigpipe.as_ref().map_or(-1, |(p, _)| p.read_fd());
+        #[cfg(not(feature = "hosted"))]
+        let sigfd = -1;
+        let mut sink = Activator {
+            fds: &self.fds.storage,
+            slots: &mut self.slots,
+            queues: &mut self.queues,
+            run: &mut self.run,
+            sigfd,
+            closed_as_read: self.closed_as_read,
+            signalled: false,
+            unwatched: false,
+        };
+        self.backend.dispatch(timeout, &mut sink)?;
+        let (signalled, unwatched) = (sink.signalled, sink.unwatched);
+        if signalled {
+            self.drain_signals();
+        }
+        if unwatched {
+            self.rebuild(false)?;
+        }
+        if !self.timers.is_empty() {
+            self.expire_timers();
+        }
+        Ok(())
+    }
+
+    #[cfg(feature = "hosted")]
+    fn drain_signals(&mut self) {
+        let mut counts = [0u32; super::MAX_SIGNAL];
+        if let Some((pipe, _)) = &mut self.sigpipe {
+            pipe.drain(|sig, n| {
+                if let Some(c) = counts.get_mut(sig as usize) {
+                    *c = c.saturating_add(n);
+                }
+            });
+        }
+        for (sig, &n) in counts.iter().enumerate() {
+            if n > 0 {
+                let _ = self.signal_delivered(sig as i32, n.min(u32::from(u16::MAX)) as u16);
+            }
+        }
+    }
+
+    #[cfg(not(feature = "hosted"))]
+    fn drain_signals(&mut self) {}
+
+    fn expire_timers(&mut self) {
+        let now = self.now();
+        while let Some(t) = self.timers.peek() {
+            if t.deadline > now {
+                break;
+            }
+            let idx = t.slot;
+            let s = *self.slots.get(idx);
+            let slots = &mut self.slots;
+            if s.events.contains(What::PERSIST) {
+                // Re-armed now, from the deadline it had, so the period does not drift; from now
+                // if that is already past. A zero period fires once per iteration.
+                let mut at = s.deadline.saturating_add(s.interval);
+                if at <= now {
+                    at = now.saturating_add(s.interval.max(1));
+                }
+                self.timers
+                    .reschedule(s.heap, at, &mut |i, h| slots.get_mut(i).heap = h);
+                self.slots.get_mut(idx).deadline = at;
+            } else {
+                self.timers
+                    .remove(s.heap, &mut |i, h| slots.get_mut(i).heap = h);
+                self.slots.get_mut(idx).heap = NIL;
+            }
+            self.slots.get_mut(idx).state |= state::TIMED_OUT;
+            self.activate_idx(idx, What::TIMEOUT, 0);
+        }
+    }
+
+    /// Takes the first event of queue `pri` and readies it to run.
+    fn pop(&mut self, pri: u8) -> Ready {
+        let idx = self.queues.front(pri);
+        let s = *self.slots.get(idx);
+        let ready = Ready {
+            handle: self.slots.handle(idx),
+            token: s.token,
+            fd: s.fd,
+            res: s.res,
+        };
+        // A persistent signal event runs once per delivery: it stays first in its queue until
+        // its count runs out (a delete stops the repeats).
+        if s.ncalls > 1 && s.events.contains(What::PERSIST | What::SIGNAL) {
+            self.slots.get_mut(idx).ncalls -= 1;
+            return ready;
+        }
+        self.queues.remove(&mut self.slots, idx);
+        {
+            let s = self.slots.get_mut(idx);
+            s.state &= !state::ACTIVE;
+            s.res = What::empty();
+            s.ncalls = 0;
+        }
+        if !s.events.contains(What::PERSIST) {
+            // Deleted before its callback, so the callback can add it again.
+            if let Err(e) = self.unlink(idx) {
+                self.deferred = Some(e);
+            }
+            self.slots.release(idx);
+            return ready;
+        }
+        if s.state & state::PERIODIC != 0 && s.state & state::TIMED_OUT == 0 {
+            // Activated by I/O or by hand: the timeout counts again from now. (libevent counts
+            // from the old deadline here, so a timer activated by hand waits two periods.)
+            let at = self.now().saturating_add(s.interval);
+            let slots = &mut self.slots;
+            if s.heap != NIL {
+                self.timers
+                    .reschedule(s.heap, at, &mut |i, h| slots.get_mut(i).heap = h);
+                self.slots.get_mut(idx).deadline = at;
+            }
+        }
+        let s = self.slots.get_mut(idx);
+        s.state &= !state::TIMED_OUT;
+        if s.state & state::INSERTED == 0 && s.heap == NIL {
+            self.slots.release(idx);
+        }
+        ready
+    }
+
+    /// Starts the backend afresh and registers every fd again, after `fork()` in the child
+    /// (libevent's `event_reinit`): a new kernel object and a new signal pipe, so nothing the
+    /// child does touches the parent's registrations.
+    pub fn reinit(&mut self) -> Result<(), Error> {
+        self.rebuild(true)
+    }
+
+    /// Rebuilds the backend's registrations from the fd map; with `fork`, the signal pipe too.
+    /// Also used when the kernel reports an fd nothing watches: its registration outlived a close
+    /// through a dup elsewhere, and would be reported forever (libevent spins there).
+    fn rebuild(&mut self, fork: bool) -> Result<(), Error> {
+        self.changes.clear();
+        self.backend.reinit()?;
+        #[cfg(feature = "hosted")]
+        if let Some((pipe, info)) = &mut self.sigpipe {
+            if fork {
+                pipe.reinit()?;
+            }
+            *info = crate::FdInfo::default();
+            let req = Request {
+                op: Op::Add,
+                fd: pipe.read_fd(),
+                old: What::empty(),
+                events: What::READ,
+            };
+            let (changes, deferred) = (&mut self.changes, &mut self.deferred);
+            notify(
+                &mut self.backend,
+                changes,
+                deferred,
+                self.changelist,
+                req,
+                info,
+            )?;
+        }
+        #[cfg(not(feature = "hosted"))]
+        let _ = fork;
+        self.rebuild_interest()
+    }
+
+    fn rebuild_interest(&mut self) -> Result<(), Error> {
+        let mut first = None;
+        for fd in 0..self.fds.storage.len() {
+            let Some(entry) = self.fds.storage.as_mut_slice().get_mut(fd) else {
+                break;
+            };
+            entry.info = crate::FdInfo::default();
+            let interest = entry.interest();
+            if interest.intersects(What::IO) {
+                let req = Request {
+                    op: Op::Add,
+                    fd: fd as RawFd,
+                    old: What::empty(),
+                    events: interest,
+                };
+                let (changes, deferred) = (&mut self.changes, &mut self.deferred);
+                let r = notify(
+                    &mut self.backend,
+                    changes,
+                    deferred,
+                    self.changelist,
+                    req,
+                    &mut entry.info,
+                );
+                if let Err(e) = r {
+                    first.get_or_insert(e);
+                }
+            }
+        }
+        first.map_or(Ok(()), Err)
+    }
+}
+
+/// The sink a dispatch reports into: maps `(fd, what)` to the fd's events and queues them.
+struct Activator<'a, F, S> {
+    fds: &'a F,
+    slots: &'a mut Slots<S>,
+    queues: &'a mut Queues,
+    run: &'a mut LoopState,
+    sigfd: RawFd,
+    /// The backend has no early-close report: a READ may be a peer's close, so it wakes CLOSED
+    /// interest too (the contract's "treats CLOSED as READ").
+    closed_as_read: bool,
+    signalled: bool,
+    unwatched: bool,
+}
+
+impl<F: Storage<super::FdEntry>, S: Storage<Slot>> crate::Sink for Activator<'_, F, S> {
+    #[inline]
+    fn ready(&mut self, fd: RawFd, what: What) {
+        if fd == self.sigfd {
+            self.signalled = true;
+            return;
+        }
+        let entry = usize::try_from(fd)
+            .ok()
+            .and_then(|i| self.fds.as_slice().get(i));
+        let Some(entry) = entry.filter(|e| e.nevents > 0) else {
+            self.unwatched = true;
+            return;
+        };
+        let mut what = what;
+        if self.closed_as_read && what.contains(What::READ) {
+            what |= What::CLOSED;
+        }
+        let mut idx = entry.head;
+        while idx != NIL {
+            let s = self.slots.get(idx);
+            let next = s.next;
+            let mut res = s.events & what & What::IO;
+            if !res.is_empty() {
+                res |= s.events & What::ET;
+                activate(self.slots, self.queues, self.run, idx, res, 0);
+            }
+            idx = next;
+        }
+    }
+}

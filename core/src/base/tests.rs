@@ -1,0 +1,493 @@
+//! Loop semantics over a scripted backend and a manual clock.
+//!
+//! The subject here is the base's own logic (queues, timers, loop control, capacity), so the
+//! backend is a script, not a kernel: it records the interest it is told and reports the
+//! readiness a test puts in front of it. Real kernels are exercised in `tests/tests/base_*.rs`.
+
+extern crate std;
+
+use core::cell::Cell;
+use core::time::Duration;
+use std::vec::Vec;
+
+use super::*;
+use crate::clock::Clock;
+use crate::{Features, Info, LoopFlags, Sink};
+
+#[derive(Default)]
+struct Script {
+    interest: [What; 16],
+    ready: Vec<(RawFd, What)>,
+    waits: Vec<Option<Duration>>,
+    calls: usize,
+}
+
+impl Backend for Script {
+    fn info(&self) -> Info {
+        Info {
+            name: "script",
+            features: Features::ET,
+            need_reinit: false,
+            fdinfo_len: 0,
+            changelist: false,
+        }
+    }
+    fn add(&mut self, fd: RawFd, old: What, added: What, _: &mut FdInfo) -> Result<(), Error> {
+        if fd == 13 {
+            return Err(Error::Os {
+                call: "script_add",
+                errno: crate::Errno(9),
+            });
+        }
+        assert_eq!(self.interest[fd as usize] & What::IO, old & What::IO);
+        self.interest[fd as usize] = old | added;
+        self.calls += 1;
+        Ok(())
+    }
+    fn del(&mut self, fd: RawFd, old: What, removed: What, _: &mut FdInfo) -> Result<(), Error> {
+        assert_eq!(self.interest[fd as usize] & What::IO, old & What::IO);
+        self.interest[fd as usize] = (old - removed) | (removed & What::ET);
+        self.calls += 1;
+        Ok(())
+    }
+    fn dispatch<S: Sink>(
+        &mut self,
+        timeout: Option<Duration>,
+        sink: &mut S,
+    ) -> Result<usize, Error> {
+        self.waits.push(timeout);
+        if self.ready.is_empty() {
+            let wait = timeout.unwrap_or(Duration::from_secs(3600));
+            set_now(now() + wait.as_nanos() as u64);
+        }
+        let n = self.ready.len();
+        for (fd, what) in self.ready.drain(..) {
+            sink.ready(fd, what);
+        }
+        Ok(n)
+    }
+}
+
+std::thread_local!(static NOW: Cell<u64> = const { Cell::new(0) });
+
+fn now() -> u64 {
+    NOW.with(Cell::get)
+}
+
+fn set_now(t: u64) {
+    NOW.with(|c| c.set(t));
+}
+
+/// This test thread's clock; the script's dispatch moves it by the time it was asked to wait.
+struct TestClock;
+
+impl Clock for TestClock {
+    fn now(&mut self) -> u64 {
+        now()
+    }
+}
+
+type Base = EventBase<Script, TestClock, Fixed<32>>;
+
+fn base() -> Base {
+    EventBase::new(
+        Script::default(),
+        TestClock,
+        Parts::default(),
+        BaseFlags::empty(),
+    )
+}
+
+fn spec(fd: RawFd, events: What, token: usize) -> Spec {
+    Spec {
+        fd,
+        events,
+        priority: 0,
+        token,
+    }
+}
+
+const MS: u64 = 1_000_000;
+
+/// Runs the loop, handing each ready event to `f` with the base, as an adapter does.
+fn run(
+    b: &mut Base,
+    flags: LoopFlags,
+    mut f: impl FnMut(&mut Base, Ready),
+) -> Result<Outcome, Error> {
+    b.start(flags)?;
+    loop {
+        match b.step()? {
+            Step::Run(r) => f(b, r),
+            Step::Done(o) => return Ok(o),
+        }
+    }
+}
+
+#[test]
+fn empty_base_returns_empty() {
+    let mut b = base();
+    assert_eq!(
+        run(&mut b, LoopFlags::empty(), |_, _| {}),
+        Ok(Outcome::Empty)
+    );
+}
+
+#[test]
+fn due_timers_fire_exactly_when_the_clock_says() {
+    let mut b = base();
+    for (token, ms) in [(1, 500u64), (2, 1000), (3, 1500)] {
+        b.add(
+            None,
+            &spec(-1, What::empty(), token),
+            Some(Duration::from_millis(ms)),
+        )
+        .unwrap();
+    }
+    set_now(1000 * MS);
+    b.update_cache_time();
+    let mut fired = Vec::new();
+    run(&mut b, LoopFlags::NONBLOCK, |_, r| {
+        fired.push((r.token, r.res))
+    })
+    .unwrap();
+    assert_eq!(fired, [(1, What::TIMEOUT), (2, What::TIMEOUT)]);
+    assert_eq!(b.counts().added, 1);
+    // The wait asked of the backend is exactly the time to the earliest deadline.
+    run(&mut b, LoopFlags::ONCE, |_, _| {}).ok();
+    assert_eq!(
+        b.backend().waits.last(),
+        Some(&Some(Duration::from_millis(500)))
+    );
+}
+
+#[test]
+fn equal_deadlines_fire_in_the_order_added() {
+    let mut b = base();
+    for token in 0..20 {
+        b.add(
+            None,
+            &spec(-1, What::empty(), token),
+            Some(Duration::from_millis(5)),
+        )
+        .unwrap();
+    }
+    set_now(5 * MS);
+    let mut fired = Vec::new();
+    run(&mut b, LoopFlags::empty(), |_, r| fired.push(r.token)).unwrap();
+    assert_eq!(fired, (0..20).collect::<Vec<_>>());
+}
+
+#[test]
+fn several_events_on_one_fd_run_newest_first_with_their_own_res() {
+    let mut b = base();
+    b.add(None, &spec(3, What::READ, 1), None).unwrap();
+    b.add(None, &spec(3, What::WRITE, 2), None).unwrap();
+    b.add(None, &spec(3, What::READ | What::WRITE, 3), None)
+        .unwrap();
+    assert_eq!(
+        b.backend().calls,
+        2,
+        "the backend hears of 0 -> 1 transitions only"
+    );
+    b.backend.ready.push((3, What::READ | What::WRITE));
+    let mut seen = Vec::new();
+    run(&mut b, LoopFlags::ONCE, |_, r| seen.push((r.token, r.res))).unwrap();
+    assert_eq!(
+        seen,
+        [
+            (3, What::READ | What::WRITE),
+            (2, What::WRITE),
+            (1, What::READ)
+        ]
+    );
+    assert_eq!(
+        b.counts(),
+        Counts::default(),
+        "non-persistent events are gone"
+    );
+    assert_eq!(b.backend().interest[3] & What::IO, What::empty());
+}
+
+#[test]
+fn callbacks_add_delete_activate_and_free_events_including_themselves() {
+    let mut b = base();
+    let me = b
+        .add(None, &spec(4, What::READ | What::PERSIST, 10), None)
+        .unwrap();
+    let other = b
+        .add(None, &spec(5, What::READ | What::PERSIST, 20), None)
+        .unwrap();
+    b.backend.ready.push((4, What::READ));
+    b.backend.ready.push((5, What::READ));
+    let mut log = Vec::new();
+    let mut readded = None;
+    run(&mut b, LoopFlags::ONCE, |b, r| {
+        log.push(r.token);
+        match r.token {
+            10 => {
+                // Delete a sibling that is already active (it must not run), then ourselves.
+                b.del(other, 20).unwrap();
+                b.del(r.handle, 10).unwrap();
+                assert_eq!(b.del(r.handle, 10), Err(Error::StaleHandle));
+                // Activate a new event and add ourselves again with a timeout.
+                b.activate(None, &spec(-1, What::empty(), 30), What::TIMEOUT, 0)
+                    .unwrap();
+                readded = Some(
+                    b.add(None, &spec(4, What::READ, 10), Some(Duration::from_secs(1)))
+                        .unwrap(),
+                );
+                // A callback cannot start another run.
+                assert_eq!(b.start(LoopFlags::empty()), Err(Error::Reentrant));
+            }
+            30 => {}
+            t => panic!("unexpected {t}"),
+        }
+    })
+    .unwrap();
+    assert_eq!(log, [10, 30]);
+    assert!(b.is_held(readded.unwrap(), 10));
+    assert!(!b.is_held(me, 10));
+    assert_eq!(b.counts().added, 2, "fd 4 inserted plus its timeout");
+}
+
+#[test]
+fn only_the_highest_priority_queue_runs_and_higher_activations_preempt() {
+    let mut b = base();
+    b.set_priorities(3).unwrap();
+    let ev = |t, p| Spec {
+        fd: -1,
+        events: What::empty(),
+        priority: p,
+        token: t,
+    };
+    b.activate(None, &ev(1, 1), What::TIMEOUT, 0).unwrap();
+    b.activate(None, &ev(2, 1), What::TIMEOUT, 0).unwrap();
+    b.activate(None, &ev(3, 2), What::TIMEOUT, 0).unwrap();
+    let mut order = Vec::new();
+    run(&mut b, LoopFlags::NONBLOCK, |b, r| {
+        order.push(r.token);
+        if r.token == 1 {
+            b.activate(None, &ev(9, 0), What::TIMEOUT, 0).unwrap();
+        }
+    })
+    .unwrap();
+    // 1 runs, activates 9 at priority 0, which preempts 2; then 2, then 3.
+    assert_eq!(order, [1, 9, 2, 3]);
+    assert_eq!(
+        b.set_priorities(0),
+        Err(Error::Invalid("at least one priority"))
+    );
+    b.activate(None, &ev(1, 1), What::TIMEOUT, 0).unwrap();
+    assert!(b.set_priorities(5).is_err(), "refused while active");
+    assert_eq!(
+        b.activate(None, &ev(1, 7), What::TIMEOUT, 0),
+        Err(Error::Invalid("priority out of range"))
+    );
+}
+
+#[test]
+fn activate_ors_res_and_timeout_keeps_io_result() {
+    let mut b = base();
+    let h = b
+        .add(
+            None,
+            &spec(6, What::READ, 1),
+            Some(Duration::from_millis(10)),
+        )
+        .unwrap();
+    b.activate(Some(h), &spec(6, What::READ, 1), What::WRITE, 0)
+        .unwrap();
+    b.backend.ready.push((6, What::READ));
+    set_now(10 * MS);
+    let mut res = What::empty();
+    run(&mut b, LoopFlags::ONCE, |_, r| res = r.res).unwrap();
+    assert_eq!(res, What::READ | What::WRITE | What::TIMEOUT);
+}
+
+#[test]
+fn persistent_timer_rearms_from_its_deadline_and_from_now_when_activated_by_hand() {
+    let mut b = base();
+    let s = spec(-1, What::PERSIST, 1);
+    let h = b.add(None, &s, Some(Duration::from_millis(100))).unwrap();
+    set_now(130 * MS); // 30 ms late
+    run(&mut b, LoopFlags::ONCE, |_, _| {}).unwrap();
+    assert_eq!(b.pending(h, 1, What::TIMEOUT).1, Some(200 * MS), "no drift");
+    // Activated by hand at 150 ms: next firing one period later, not two (libevent: 300 ms).
+    set_now(150 * MS);
+    b.update_cache_time();
+    b.activate(Some(h), &s, What::TIMEOUT, 0).unwrap();
+    run(&mut b, LoopFlags::ONCE, |_, _| {}).unwrap();
+    assert_eq!(b.pending(h, 1, What::TIMEOUT).1, Some(250 * MS));
+}
+
+#[test]
+fn et_survives_deleting_a_sibling_and_mixing_is_refused() {
+    let mut b = base();
+    let a = b
+        .add(None, &spec(7, What::READ | What::ET, 1), None)
+        .unwrap();
+    b.add(None, &spec(7, What::WRITE | What::ET, 2), None)
+        .unwrap();
+    assert_eq!(
+        b.add(None, &spec(7, What::READ, 3), None),
+        Err(Error::Invalid(
+            "edge- and level-triggered events cannot share an fd"
+        ))
+    );
+    b.del(a, 1).unwrap();
+    assert_eq!(b.backend().interest[7], What::WRITE | What::ET);
+    b.backend.ready.push((7, What::WRITE));
+    let mut res = What::empty();
+    run(&mut b, LoopFlags::ONCE, |_, r| res = r.res).unwrap();
+    assert_eq!(res, What::WRITE | What::ET, "never ET alone, and ET kept");
+}
+
+#[test]
+fn full_tables_fail_and_leave_the_base_as_it_was() {
+    let mut slots = [Slot::default(); 2];
+    let mut fds = [FdEntry::default(); 14];
+    let mut timers = [Timer::default(); 1];
+    let mut changes = [Change::default(); 1];
+    let parts = Parts::<Borrowed<'_>> {
+        slots: &mut slots[..],
+        fds: &mut fds[..],
+        timers: &mut timers[..],
+        changes: &mut changes[..],
+    };
+    let mut b = EventBase::new(Script::default(), TestClock, parts, BaseFlags::empty());
+    b.add(None, &spec(1, What::READ, 1), Some(Duration::from_secs(1)))
+        .unwrap();
+    let before = (b.counts(), b.backend().calls);
+    // Timer heap full: the I/O insert that preceded it is undone.
+    assert_eq!(
+        b.add(None, &spec(2, What::READ, 2), Some(Duration::from_secs(1))),
+        Err(Error::Full(Resource::Timers))
+    );
+    assert_eq!(b.counts(), before.0);
+    assert_eq!(b.backend().interest[2], What::empty());
+    // fd map full, bad fd, backend refusal: nothing held.
+    assert_eq!(
+        b.add(None, &spec(14, What::READ, 3), None),
+        Err(Error::Full(Resource::FdMap))
+    );
+    assert_eq!(
+        b.add(None, &spec(13, What::READ, 3), None)
+            .unwrap_err()
+            .errno(),
+        Some(crate::Errno(9))
+    );
+    b.add(None, &spec(2, What::READ, 2), None).unwrap();
+    assert_eq!(
+        b.add(None, &spec(3, What::READ, 4), None),
+        Err(Error::Full(Resource::Slots))
+    );
+    assert_eq!(
+        b.add(None, &spec(1, What::SIGNAL | What::READ, 5), None)
+            .unwrap_err(),
+        Error::Invalid("a signal event cannot also wait for I/O")
+    );
+    assert_eq!(b.counts().added, 3);
+    assert_eq!(b.events().count(), 2);
+}
+
+#[test]
+fn loop_control() {
+    let mut b = base();
+    // loopexit while idle is kept for the next run.
+    b.add(
+        None,
+        &spec(-1, What::PERSIST, 1),
+        Some(Duration::from_millis(1)),
+    )
+    .unwrap();
+    b.loopexit(None);
+    assert_eq!(
+        run(&mut b, LoopFlags::empty(), |_, _| panic!("exit first")),
+        Ok(Outcome::Exited)
+    );
+    // loopbreak while idle is forgotten, as libevent forgets it.
+    b.loopbreak();
+    let mut n = 0;
+    let r = run(&mut b, LoopFlags::empty(), |b, _| {
+        n += 1;
+        set_now(now() + MS);
+        if n == 3 {
+            b.loopbreak();
+        }
+    });
+    assert_eq!((r, n), (Ok(Outcome::Exited), 3));
+    // loopexit after a delay: ends the run once the clock passes it, with NO_EXIT_ON_EMPTY.
+    let mut b = base();
+    b.loopexit(Some(Duration::from_millis(5)));
+    assert_eq!(b.backend().waits.len(), 0);
+    set_now(now() + 5 * MS);
+    assert_eq!(
+        run(&mut b, LoopFlags::NO_EXIT_ON_EMPTY, |_, _| {}),
+        Ok(Outcome::Exited)
+    );
+    // loopcontinue ends the iteration: the rest of the queue runs in the next one.
+    b.activate(None, &spec(-1, What::empty(), 1), What::TIMEOUT, 0)
+        .unwrap();
+    b.activate(None, &spec(-1, What::empty(), 2), What::TIMEOUT, 0)
+        .unwrap();
+    let waits = b.backend().waits.len();
+    run(&mut b, LoopFlags::empty(), |b, r| {
+        if r.token == 1 {
+            b.loopcontinue()
+        }
+    })
+    .unwrap();
+    assert_eq!(b.backend().waits.len(), waits + 2, "two iterations");
+    assert_eq!(
+        b.step(),
+        Err(Error::Invalid("no run in progress: call start"))
+    );
+}
+
+#[test]
+fn signals_run_once_per_delivery_and_del_stops_the_repeats() {
+    let mut b = base();
+    let s = spec(10, What::SIGNAL | What::PERSIST, 1);
+    let h = b.add(None, &s, None).unwrap();
+    b.signal_delivered(10, 3).unwrap();
+    let mut n = 0;
+    run(&mut b, LoopFlags::ONCE, |_, r| {
+        assert_eq!(r.res, What::SIGNAL);
+        n += 1;
+    })
+    .unwrap();
+    assert_eq!(n, 3);
+    b.signal_delivered(10, 3).unwrap();
+    n = 0;
+    run(&mut b, LoopFlags::ONCE, |b, _| {
+        n += 1;
+        b.del(h, 1).unwrap();
+    })
+    .unwrap();
+    assert_eq!(n, 1);
+    assert_eq!(b.signal_delivered(99, 1), Err(Error::BadSignal(99)));
+}
+
+#[test]
+fn pending_reports_what_and_when() {
+    let mut b = base();
+    let s = spec(2, What::READ | What::PERSIST, 1);
+    let h = b.add(None, &s, Some(Duration::from_millis(3))).unwrap();
+    assert_eq!(
+        b.pending(h, 1, What::all()),
+        (What::READ | What::TIMEOUT, Some(3 * MS))
+    );
+    assert_eq!(b.pending(h, 1, What::WRITE), (What::empty(), Some(3 * MS)));
+    assert_eq!(
+        b.pending(h, 2, What::all()),
+        (What::empty(), None),
+        "foreign token"
+    );
+    b.del_timer(h, 1).unwrap();
+    assert_eq!(b.pending(h, 1, What::all()), (What::READ, None));
+    // A pure timer added without a timeout is not pending, and holds no slot.
+    let t = b.add(None, &spec(-1, What::empty(), 5), None).unwrap();
+    assert!(!b.is_held(t, 5));
+    assert_eq!(b.events().count(), 1);
+}

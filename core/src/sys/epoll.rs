@@ -1,0 +1,615 @@
+//! epoll(7) backend.
+//!
+//! Interest changes go straight to `epoll_ctl(2)`, or, with the changelist, in one batch per fd
+//! before each dispatch. The wait is `epoll_pwait2(2)` (Linux 5.11), which takes a `timespec` and
+//! so keeps sub-millisecond timeouts in one syscall; where the kernel lacks it the backend falls
+//! back to `epoll_wait(2)` with the timeout rounded up to the millisecond, once and for good.
+
+use core::time::Duration;
+
+use libc::c_int;
+
+use super::{errno, os, timeout};
+use crate::backend::{Backend, FdInfo, Info, Sink};
+use crate::changelist::Change;
+use crate::storage::Storage;
+use crate::{Errno, Error, Features, RawFd, Resource, What};
+
+/// The element of the ready-events buffer.
+pub type Event = libc::epoll_event;
+
+/// Edge triggering, O(1) operations and `EPOLLRDHUP` for [`What::CLOSED`].
+pub const FEATURES: Features = Features::ET
+    .union(Features::O1)
+    .union(Features::EARLY_CLOSE);
+
+/// The buffer's first size, and the size beyond which it is not asked to grow (libevent's).
+const INITIAL_EVENTS: usize = 32;
+const MAX_EVENTS: usize = 4096;
+
+const EMPTY: Event = libc::epoll_event { events: 0, u64: 0 };
+
+const IN: u32 = libc::EPOLLIN as u32;
+const OUT: u32 = libc::EPOLLOUT as u32;
+const ERR: u32 = libc::EPOLLERR as u32;
+const HUP: u32 = libc::EPOLLHUP as u32;
+const RDHUP: u32 = libc::EPOLLRDHUP as u32;
+const ET: u32 = libc::EPOLLET as u32;
+
+/// An epoll instance and its buffer of ready events.
+pub struct Epoll<S: Storage<Event>> {
+    epfd: c_int,
+    events: S,
+    changelist: bool,
+    /// Whether to wait with `epoll_pwait2`; cleared for good when the kernel refuses it.
+    pwait2: bool,
+}
+
+impl<S: Storage<Event>> Epoll<S> {
+    /// A new epoll instance whose ready events land in `events`, grown to 32 if it can grow.
+    /// `changelist` selects batched interest changes through [`Backend::apply`].
+    ///
+    /// Fails with [`Error::Full`]`(`[`Resource::BackendEvents`]`)` if `events` has no room for even
+    /// one event, or with the error of `epoll_create1`.
+    pub fn new(mut events: S, changelist: bool) -> Result<Self, Error> {
+        if !events.grow(INITIAL_EVENTS, EMPTY) && events.is_empty() && !events.grow(1, EMPTY) {
+            return Err(Error::Full(Resource::BackendEvents));
+        }
+        Ok(Epoll {
+            epfd: create()?,
+            events,
+            changelist,
+            pwait2: true,
+        })
+    }
+
+    /// Moves `fd` from interest `old` to `new` with one `epoll_ctl`, or two when the kernel's view
+    /// differs from the base's.
+    fn change(&self, fd: RawFd, old: What, new: What, et: bool) -> Result<(), Error> {
+        let (old, new) = (old & What::IO, new & What::IO);
+        let result = if new.is_empty() {
+            if old.is_empty() {
+                return Ok(());
+            }
+            match self.ctl(libc::EPOLL_CTL_DEL, fd, 0) {
+                // The fd was closed (the kernel forgot it) or never could be registered: either
+                // way nothing is watched any more (LIBEVENT-SEMANTICS, epoll retries).
+                Err(libc::ENOENT | libc::EBADF | libc::EPERM) => Ok(()),
+                r => r,
+            }
+        } else {
+            let events = mask(new, et);
+            if old.is_empty() {
+                match self.ctl(libc::EPOLL_CTL_ADD, fd, events) {
+                    // Already registered: a dup(2)/dup2(2) of a registered fd landed on this
+                    // number, and the kernel keys its entries by (file, fd).
+                    Err(libc::EEXIST) => self.ctl(libc::EPOLL_CTL_MOD, fd, events),
+                    r => r,
+                }
+            } else {
+                match self.ctl(libc::EPOLL_CTL_MOD, fd, events) {
+                    // Not registered: the fd was closed (which unregisters it) and reopened.
+                    Err(libc::ENOENT) => self.ctl(libc::EPOLL_CTL_ADD, fd, events),
+                    r => r,
+                }
+            }
+        };
+        result.map_err(|e| match e {
+            // epoll_ctl(2): "EPERM The target file fd does not support epoll. This error can
+            // occur if fd refers to, for example, a regular file or a directory."
+            libc::EPERM => Error::Unpollable(fd),
+            e => Error::Os {
+                call: "epoll_ctl",
+                errno: Errno(e),
+            },
+        })
+    }
+
+    /// One `epoll_ctl`; `Err` carries the errno.
+    #[inline]
+    fn ctl(&self, op: c_int, fd: RawFd, events: u32) -> Result<(), c_int> {
+        let mut ev = libc::epoll_event {
+            events,
+            u64: u64::from(fd as u32),
+        };
+        // SAFETY: `ev` is a valid epoll_event for the duration of the call.
+        if unsafe { libc::epoll_ctl(self.epfd, op, fd, &mut ev) } == 0 {
+            Ok(())
+        } else {
+            Err(errno().0)
+        }
+    }
+}
+
+/// A new close-on-exec epoll fd.
+fn create() -> Result<c_int, Error> {
+    // SAFETY: no pointers are involved.
+    let fd = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
+    if fd < 0 {
+        Err(os("epoll_create1"))
+    } else {
+        Ok(fd)
+    }
+}
+
+/// The epoll event mask for `interest`.
+#[inline]
+fn mask(interest: What, et: bool) -> u32 {
+    let mut m = 0;
+    if interest.contains(What::READ) {
+        m |= IN;
+    }
+    if interest.contains(What::WRITE) {
+        m |= OUT;
+    }
+    if interest.contains(What::CLOSED) {
+        m |= RDHUP;
+    }
+    if et {
+        m |= ET;
+    }
+    m
+}
+
+/// What a ready event means to the base. An error, or a hang-up that is not a peer's close,
+/// is `READ | WRITE` so whoever reads or writes finds out.
+#[inline(always)]
+fn readiness(e: u32) -> What {
+    if e & ERR != 0 || e & (HUP | RDHUP) == HUP {
+        return What::READ | What::WRITE;
+    }
+    let mut what = What::empty();
+    if e & IN != 0 {
+        what |= What::READ;
+    }
+    if e & OUT != 0 {
+        what |= What::WRITE;
+    }
+    if e & RDHUP != 0 {
+        what |= What::CLOSED;
+    }
+    what
+}
+
+/// `epoll_pwait2(2)` through `syscall(2)`: glibc has a wrapper only since 2.35, and a binary that
+/// links it neither builds nor loads against an older glibc (RHEL 9 ships 2.34); musl and bionic
+/// have none.
+#[inline]
+fn pwait2(epfd: c_int, events: *mut Event, max: c_int, timeout: Option<Duration>) -> c_int {
+    /// The kernel's `struct __kernel_timespec`: 64-bit fields on every architecture.
+    #[repr(C)]
+    struct KernelTimespec {
+        tv_sec: i64,
+        tv_nsec: i64,
+    }
+    // `time_t` and `c_long` are 32 bits on some targets: the conversions are not useless there.
+    #[allow(clippy::useless_conversion)]
+    let ts = timeout.map(|d| {
+        let t = timeout::timespec(d);
+        KernelTimespec {
+            tv_sec: i64::from(t.tv_sec),
+            tv_nsec: i64::from(t.tv_nsec),
+        }
+    });
+    let tsp = ts
+        .as_ref()
+        .map_or(core::ptr::null(), |t| t as *const KernelTimespec);
+    // SAFETY: `events` has room for `max` events, `tsp` is null or points to a valid timespec that
+    // outlives the call, and a null sigmask makes the kernel ignore the size argument.
+    unsafe {
+        libc::syscall(
+            libc::SYS_epoll_pwait2,
+            libc::c_long::from(epfd),
+            events,
+            libc::c_long::from(max),
+            tsp,
+            core::ptr::null::<libc::sigset_t>(),
+            0 as libc::c_long,
+        ) as c_int
+    }
+}
+
+impl<S: Storage<Event>> Backend for Epoll<S> {
+    fn info(&self) -> Info {
+        Info {
+            name: if self.changelist {
+                "epoll (with changelist)"
+            } else {
+                "epoll"
+            },
+            features: FEATURES,
+            need_reinit: true,
+            fdinfo_len: if self.changelist { 4 } else { 0 },
+            changelist: self.changelist,
+        }
+    }
+
+    fn add(&mut self, fd: RawFd, old: What, added: What, _: &mut FdInfo) -> Result<(), Error> {
+        self.change(fd, old, old | added, added.contains(What::ET))
+    }
+
+    fn del(&mut self, fd: RawFd, old: What, removed: What, _: &mut FdInfo) -> Result<(), Error> {
+        self.change(fd, old, old - removed, removed.contains(What::ET))
+    }
+
+    fn apply(&mut self, changes: &[Change]) -> Result<(), Error> {
+        let mut first = Ok(());
+        for c in changes.iter().filter(|c| !c.is_noop()) {
+            let r = self.change(c.fd, c.old, c.new_interest(), c.edge_triggered());
+            if first.is_ok() {
+                first = r;
+            }
+        }
+        first
+    }
+
+    #[inline]
+    fn dispatch<K: Sink>(
+        &mut self,
+        timeout: Option<Duration>,
+        sink: &mut K,
+    ) -> Result<usize, Error> {
+        let buf = self.events.as_mut_slice();
+        let len = buf.len();
+        let max = len.min(c_int::MAX as usize) as c_int;
+        let n = loop {
+            let r = if self.pwait2 {
+                pwait2(self.epfd, buf.as_mut_ptr(), max, timeout)
+            } else {
+                let ms = timeout::millis(timeout, timeout::EPOLL_MAX_MS);
+                // SAFETY: `buf` has room for `max` events.
+                unsafe { libc::epoll_wait(self.epfd, buf.as_mut_ptr(), max, ms) }
+            };
+            if r >= 0 {
+                break r as usize;
+            }
+            match errno().0 {
+                libc::EINTR => return Ok(0),
+                // ENOSYS before Linux 5.11; EPERM where a seccomp filter refuses syscalls it
+                // does not know (Docker before 20.10's moby#42836), since epoll_wait(2) lists no
+                // EPERM of its own.
+                libc::ENOSYS | libc::EPERM if self.pwait2 => self.pwait2 = false,
+                e => {
+                    return Err(Error::Os {
+                        call: if self.pwait2 {
+                            "epoll_pwait2"
+                        } else {
+                            "epoll_wait"
+                        },
+                        errno: Errno(e),
+                    })
+                }
+            }
+        };
+        let mut reported = 0;
+        for ev in buf.get(..n).unwrap_or_default() {
+            let what = readiness(ev.events);
+            if !what.is_empty() {
+                sink.ready(ev.u64 as u32 as RawFd, what);
+                reported += 1;
+            }
+        }
+        if n == len && len < MAX_EVENTS {
+            // The storage decides; a fixed one stays as it is and the rest come next time.
+            let _ = self.events.grow(len * 2, EMPTY);
+        }
+        Ok(reported)
+    }
+
+    fn reinit(&mut self) -> Result<(), Error> {
+        let old = core::mem::replace(&mut self.epfd, -1);
+        if old >= 0 {
+            // SAFETY: `old` is our own epoll fd; closing it in a forked child drops only the
+            // child's reference, and the parent's registrations stay.
+            unsafe { libc::close(old) };
+        }
+        self.epfd = create()?;
+        Ok(())
+    }
+}
+
+impl<S: Storage<Event>> Drop for Epoll<S> {
+    fn drop(&mut self) {
+        if self.epfd >= 0 {
+            // SAFETY: `epfd` is our own epoll fd, closed exactly once.
+            unsafe { libc::close(self.epfd) };
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::vec::Vec;
+
+    use super::*;
+    use crate::sys::poll::fixtures::*;
+    use crate::ChangeOp;
+
+    fn epoll() -> Epoll<GrowVec<Event>> {
+        Epoll::new(GrowVec::default(), false).unwrap()
+    }
+
+    fn add<B: Backend>(b: &mut B, fd: RawFd, old: What, added: What) -> Result<(), Error> {
+        b.add(fd, old, added, &mut FdInfo::default())
+    }
+
+    fn del<B: Backend>(b: &mut B, fd: RawFd, old: What, removed: What) -> Result<(), Error> {
+        b.del(fd, old, removed, &mut FdInfo::default())
+    }
+
+    #[test]
+    fn info_and_features() {
+        assert_eq!(FEATURES.bits(), 0xb);
+        let e = epoll();
+        let i = e.info();
+        assert_eq!((i.name, i.fdinfo_len, i.changelist), ("epoll", 0, false));
+        assert!(i.need_reinit);
+        let c = Epoll::new(GrowVec::default(), true).unwrap();
+        let i = c.info();
+        assert_eq!(
+            (i.name, i.fdinfo_len, i.changelist),
+            ("epoll (with changelist)", 4, true)
+        );
+        assert_eq!(c.events.0.len(), INITIAL_EVENTS);
+    }
+
+    #[test]
+    fn empty_storage_is_full() {
+        let r = Epoll::new(&mut [][..], false);
+        assert_eq!(r.err(), Some(Error::Full(Resource::BackendEvents)));
+    }
+
+    #[test]
+    fn readiness_mapping() {
+        let rw = What::READ | What::WRITE;
+        assert_eq!(readiness(ERR), rw);
+        assert_eq!(readiness(ERR | RDHUP | IN), rw);
+        assert_eq!(readiness(HUP), rw);
+        assert_eq!(readiness(HUP | IN), rw);
+        assert_eq!(readiness(HUP | RDHUP | IN), What::READ | What::CLOSED);
+        assert_eq!(readiness(RDHUP), What::CLOSED);
+        assert_eq!(readiness(IN | OUT), rw);
+        assert_eq!(readiness(libc::EPOLLPRI as u32), What::empty());
+    }
+
+    #[test]
+    fn readable_and_writable() {
+        let mut e = epoll();
+        let (a, b) = socketpair();
+        add(&mut e, a.0, What::empty(), What::READ | What::WRITE).unwrap();
+        assert_eq!(collect(&mut e, Some(Duration::ZERO)), [(a.0, What::WRITE)]);
+        write(&b);
+        assert_eq!(
+            collect(&mut e, Some(Duration::ZERO)),
+            [(a.0, What::READ | What::WRITE)]
+        );
+    }
+
+    #[test]
+    fn add_mod_del_transitions() {
+        let mut e = epoll();
+        let (a, b) = socketpair();
+        write(&b);
+        let z = Some(Duration::ZERO);
+        add(&mut e, a.0, What::empty(), What::READ).unwrap(); // ADD
+        assert_eq!(collect(&mut e, z), [(a.0, What::READ)]);
+        add(&mut e, a.0, What::READ, What::WRITE).unwrap(); // MOD
+        assert_eq!(collect(&mut e, z), [(a.0, What::READ | What::WRITE)]);
+        del(&mut e, a.0, What::READ | What::WRITE, What::READ).unwrap(); // MOD
+        assert_eq!(collect(&mut e, z), [(a.0, What::WRITE)]);
+        del(&mut e, a.0, What::WRITE, What::WRITE).unwrap(); // DEL
+        assert_eq!(collect(&mut e, z), []);
+        // Gone from the kernel: a MOD would now fail, and an ADD succeeds without a retry.
+        assert_eq!(e.ctl(libc::EPOLL_CTL_MOD, a.0, IN), Err(libc::ENOENT));
+        add(&mut e, a.0, What::empty(), What::READ).unwrap();
+        assert_eq!(collect(&mut e, z), [(a.0, What::READ)]);
+    }
+
+    #[test]
+    fn add_of_a_dup_on_the_same_number_retries_as_mod() {
+        let mut e = epoll();
+        let (a, b) = socketpair();
+        add(&mut e, a.0, What::empty(), What::READ).unwrap();
+        // Close `a` while a dup keeps its file open, then put the dup back on `a`'s number: the
+        // kernel still has (file, a) registered, the base thinks nothing is.
+        let d = Fd(dup(a.0));
+        // SAFETY: both are our fds; dup2 closes a.0's old reference and reuses the number.
+        assert!(unsafe { libc::dup2(d.0, a.0) } >= 0);
+        assert_eq!(e.ctl(libc::EPOLL_CTL_ADD, a.0, OUT), Err(libc::EEXIST));
+        add(&mut e, a.0, What::empty(), What::WRITE).unwrap();
+        write(&b);
+        // The MOD replaced the mask: WRITE only.
+        assert_eq!(collect(&mut e, Some(Duration::ZERO)), [(a.0, What::WRITE)]);
+    }
+
+    #[test]
+    fn mod_of_a_reopened_fd_retries_as_add() {
+        let mut e = epoll();
+        let (a, _b) = socketpair();
+        add(&mut e, a.0, What::empty(), What::WRITE).unwrap();
+        // Close a.0 (which unregisters it) and reopen another socket on the same number.
+        let (c, d) = socketpair();
+        // SAFETY: our fds; dup2 closes the old file on a.0 and reuses the number.
+        assert!(unsafe { libc::dup2(c.0, a.0) } >= 0);
+        drop(c);
+        assert_eq!(e.ctl(libc::EPOLL_CTL_MOD, a.0, IN), Err(libc::ENOENT));
+        add(&mut e, a.0, What::WRITE, What::READ).unwrap();
+        write(&d);
+        assert_eq!(
+            collect(&mut e, Some(Duration::ZERO)),
+            [(a.0, What::READ | What::WRITE)]
+        );
+    }
+
+    #[test]
+    fn del_of_a_closed_fd_succeeds() {
+        let mut e = epoll();
+        let (a, _b) = socketpair();
+        let fd = a.0;
+        add(&mut e, fd, What::empty(), What::READ).unwrap();
+        drop(a);
+        del(&mut e, fd, What::READ, What::READ).unwrap();
+    }
+
+    #[test]
+    fn files_and_directories_are_unpollable() {
+        let mut e = epoll();
+        for f in [regular_file(), directory()] {
+            assert_eq!(
+                add(&mut e, f.0, What::empty(), What::READ),
+                Err(Error::Unpollable(f.0))
+            );
+        }
+        assert_eq!(collect(&mut e, Some(Duration::ZERO)), []);
+        let r = add(&mut e, 1 << 30, What::empty(), What::READ);
+        assert_eq!(r.unwrap_err().errno(), Some(Errno(libc::EBADF)));
+    }
+
+    #[test]
+    fn apply_skips_noops_tries_all_and_returns_the_first_error() {
+        let mut e = Epoll::new(GrowVec::default(), true).unwrap();
+        let (a, b) = socketpair();
+        let f = regular_file();
+        write(&b);
+        let changes = [
+            Change {
+                fd: b.0,
+                read: ChangeOp::empty(),
+                ..Change::default()
+            },
+            Change {
+                fd: f.0,
+                read: ChangeOp::ADD,
+                ..Change::default()
+            },
+            Change {
+                fd: a.0,
+                read: ChangeOp::ADD,
+                write: ChangeOp::ADD,
+                ..Change::default()
+            },
+        ];
+        assert_eq!(e.apply(&changes), Err(Error::Unpollable(f.0)));
+        let z = Some(Duration::ZERO);
+        assert_eq!(collect(&mut e, z), [(a.0, What::READ | What::WRITE)]);
+        // A redundant re-add is a MOD; a delete of everything a DEL.
+        let re = Change {
+            fd: a.0,
+            old: What::READ | What::WRITE,
+            read: ChangeOp::ADD,
+            write: ChangeOp::DEL,
+            ..Change::default()
+        };
+        e.apply(&[re]).unwrap();
+        assert_eq!(collect(&mut e, z), [(a.0, What::READ)]);
+        let gone = Change {
+            fd: a.0,
+            old: What::READ,
+            read: ChangeOp::DEL,
+            ..Change::default()
+        };
+        e.apply(&[gone]).unwrap();
+        assert_eq!(collect(&mut e, z), []);
+    }
+
+    #[test]
+    fn edge_triggered_reports_once() {
+        let mut e = epoll();
+        let (a, b) = socketpair();
+        add(&mut e, a.0, What::empty(), What::READ | What::ET).unwrap();
+        write(&b);
+        let z = Some(Duration::ZERO);
+        assert_eq!(collect(&mut e, z), [(a.0, What::READ)]);
+        assert_eq!(collect(&mut e, z), []);
+        write(&b);
+        assert_eq!(collect(&mut e, z), [(a.0, What::READ)]);
+    }
+
+    #[test]
+    fn hangup_and_peer_close() {
+        let mut e = epoll();
+        let (a, b) = socketpair();
+        let (c, d) = socketpair();
+        add(&mut e, a.0, What::empty(), What::READ).unwrap();
+        add(&mut e, c.0, What::empty(), What::CLOSED).unwrap();
+        drop(b);
+        // SAFETY: our fd.
+        unsafe { libc::shutdown(d.0, libc::SHUT_WR) };
+        let mut got = collect(&mut e, Some(Duration::ZERO));
+        got.sort_by_key(|r| r.0);
+        assert_eq!(got, [(a.0, What::READ | What::WRITE), (c.0, What::CLOSED)]);
+    }
+
+    #[test]
+    fn a_full_fixed_buffer_loses_nothing() {
+        let mut buf = [EMPTY; 2];
+        let mut e = Epoll::new(&mut buf[..], false).unwrap();
+        let pairs: Vec<_> = (0..5).map(|_| socketpair()).collect();
+        for (a, b) in &pairs {
+            add(&mut e, a.0, What::empty(), What::READ).unwrap();
+            write(b);
+        }
+        let mut seen = Vec::new();
+        for _ in 0..3 {
+            let got = collect(&mut e, Some(Duration::ZERO));
+            assert!(got.len() <= 2);
+            seen.extend(got.iter().map(|r| r.0));
+        }
+        seen.sort();
+        seen.dedup();
+        assert_eq!(seen.len(), 5);
+    }
+
+    #[test]
+    fn a_full_growable_buffer_grows() {
+        let mut e = epoll();
+        let pairs: Vec<_> = (0..40).map(|_| socketpair()).collect();
+        for (a, _) in &pairs {
+            add(&mut e, a.0, What::empty(), What::WRITE).unwrap();
+        }
+        assert_eq!(collect(&mut e, Some(Duration::ZERO)).len(), 32);
+        assert_eq!(e.events.0.len(), 64);
+        assert_eq!(collect(&mut e, Some(Duration::ZERO)).len(), 40);
+    }
+
+    #[test]
+    fn timeouts_are_never_early() {
+        for pwait2 in [true, false] {
+            let mut e = epoll();
+            e.pwait2 = pwait2;
+            for us in [0, 1, 100, 1_500, 3_000, 10_000] {
+                let asked = Duration::from_micros(us);
+                let t = now();
+                assert_eq!(e.dispatch(Some(asked), &mut |_, _| {}), Ok(0));
+                let took = now() - t;
+                assert!(
+                    took >= asked,
+                    "pwait2={pwait2}: asked {asked:?}, took {took:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_signal_interrupts_the_wait() {
+        for pwait2 in [true, false] {
+            let mut e = epoll();
+            e.pwait2 = pwait2;
+            let t = now();
+            let r = interrupted(|| e.dispatch(Some(Duration::from_secs(10)), &mut |_, _| {}));
+            assert_eq!(r, Ok(0));
+            assert!(now() - t < Duration::from_secs(5));
+        }
+    }
+
+    #[test]
+    fn reinit_drops_every_registration() {
+        let mut e = epoll();
+        let (a, _b) = socketpair();
+        add(&mut e, a.0, What::empty(), What::WRITE).unwrap();
+        e.reinit().unwrap();
+        assert_eq!(collect(&mut e, Some(Duration::ZERO)), []);
+        add(&mut e, a.0, What::empty(), What::WRITE).unwrap();
+        assert_eq!(collect(&mut e, Some(Duration::ZERO)), [(a.0, What::WRITE)]);
+    }
+}

@@ -1,0 +1,227 @@
+//! The hosted backends behind one type, and libevent's table of them in order of preference.
+//!
+//! [`Hosted`] is an enum of every backend compiled for the target, so a base can hold whichever
+//! selection picks without an allocator. Its buffers' types come from a [`Buffers`]:
+//! [`FixedBuffers<N>`] here, growable ones in the std adapter.
+
+use core::time::Duration;
+
+use super::{poll, select};
+use crate::selection::{self, Config, Descriptor, NoBackend, Selected};
+use crate::storage::Storage;
+use crate::{Backend, BaseFlags, Change, Error, FdInfo, Info, RawFd, Sink, What};
+
+#[cfg(any(target_os = "linux", target_os = "android"))]
+use super::epoll;
+#[cfg(any(
+    target_os = "freebsd",
+    target_os = "netbsd",
+    target_os = "openbsd",
+    target_os = "dragonfly",
+    target_os = "macos",
+    target_os = "ios",
+    eventide_libkqueue,
+))]
+use super::kqueue;
+
+/// The buffer types the hosted backends are built with.
+pub trait Buffers {
+    /// epoll's ready events.
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    type Epoll: Storage<epoll::Event> + Default;
+    /// kqueue's changes and ready events.
+    #[cfg(any(
+        target_os = "freebsd",
+        target_os = "netbsd",
+        target_os = "openbsd",
+        target_os = "dragonfly",
+        target_os = "macos",
+        target_os = "ios",
+        eventide_libkqueue,
+    ))]
+    type Kqueue: Storage<kqueue::Event> + Default;
+    /// poll's pollfd array.
+    type Poll: Storage<poll::Event> + Default;
+    /// select's bitmaps.
+    type Select: Storage<select::Word> + Default;
+}
+
+/// `heapless::Vec` of `N` for every backend buffer.
+#[derive(Debug)]
+pub struct FixedBuffers<const N: usize>;
+
+impl<const N: usize> Buffers for FixedBuffers<N> {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    type Epoll = heapless::Vec<epoll::Event, N>;
+    #[cfg(any(
+        target_os = "freebsd",
+        target_os = "netbsd",
+        target_os = "openbsd",
+        target_os = "dragonfly",
+        target_os = "macos",
+        target_os = "ios",
+        eventide_libkqueue,
+    ))]
+    type Kqueue = heapless::Vec<kqueue::Event, N>;
+    type Poll = heapless::Vec<poll::Event, N>;
+    type Select = heapless::Vec<select::Word, N>;
+}
+
+/// Whichever hosted backend selection picked.
+pub enum Hosted<F: Buffers> {
+    /// epoll, with or without the changelist.
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    Epoll(epoll::Epoll<F::Epoll>),
+    /// kqueue.
+    #[cfg(any(
+        target_os = "freebsd",
+        target_os = "netbsd",
+        target_os = "openbsd",
+        target_os = "dragonfly",
+        target_os = "macos",
+        target_os = "ios",
+        eventide_libkqueue,
+    ))]
+    Kqueue(kqueue::Kqueue<F::Kqueue>),
+    /// poll.
+    Poll(poll::Poll<F::Poll>),
+    /// select.
+    Select(select::Select<F::Select>),
+}
+
+/// Calls `$e` on whichever backend `$self` holds, as `$b`.
+macro_rules! each {
+    ($self:expr, $b:ident => $e:expr) => {
+        match $self {
+            #[cfg(any(target_os = "linux", target_os = "android"))]
+            Hosted::Epoll($b) => $e,
+            #[cfg(any(
+                target_os = "freebsd",
+                target_os = "netbsd",
+                target_os = "openbsd",
+                target_os = "dragonfly",
+                target_os = "macos",
+                target_os = "ios",
+                eventide_libkqueue,
+            ))]
+            Hosted::Kqueue($b) => $e,
+            Hosted::Poll($b) => $e,
+            Hosted::Select($b) => $e,
+        }
+    };
+}
+
+impl<F: Buffers + 'static> Hosted<F> {
+    /// The backends compiled for this target, in libevent's order of preference (kqueue, epoll,
+    /// poll, select). On Linux a kqueue built over libkqueue comes last: it is there to be tested,
+    /// not preferred.
+    pub const TABLE: &'static [Descriptor<Self>] = &[
+        #[cfg(all(
+            any(
+                target_os = "freebsd",
+                target_os = "netbsd",
+                target_os = "openbsd",
+                target_os = "dragonfly",
+                target_os = "macos",
+                target_os = "ios",
+            ),
+            not(eventide_libkqueue)
+        ))]
+        Descriptor {
+            name: "kqueue",
+            features: kqueue::FEATURES,
+            init: Self::new_kqueue,
+        },
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        Descriptor {
+            name: "epoll",
+            features: epoll::FEATURES,
+            init: Self::new_epoll,
+        },
+        Descriptor {
+            name: "poll",
+            features: poll::FEATURES,
+            init: Self::new_poll,
+        },
+        Descriptor {
+            name: "select",
+            features: select::FEATURES,
+            init: Self::new_select,
+        },
+        #[cfg(all(eventide_libkqueue, any(target_os = "linux", target_os = "android")))]
+        Descriptor {
+            name: "kqueue",
+            features: kqueue::FEATURES,
+            init: Self::new_kqueue,
+        },
+    ];
+
+    /// Picks a backend from [`TABLE`](Self::TABLE) by libevent's rules, reading the process
+    /// environment (see [`super::env::is_set`]).
+    // The error is a few hundred bytes on a cold path, and core has no Box to shrink it with.
+    #[allow(clippy::result_large_err)]
+    pub fn select(config: &Config<'_>) -> Result<Selected<Self>, NoBackend> {
+        selection::select(Self::TABLE, config, &mut super::env::is_set)
+    }
+
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    fn new_epoll(flags: BaseFlags) -> Result<Self, Error> {
+        let changelist = flags.contains(BaseFlags::EPOLL_USE_CHANGELIST);
+        epoll::Epoll::new(F::Epoll::default(), changelist).map(Hosted::Epoll)
+    }
+
+    #[cfg(any(
+        target_os = "freebsd",
+        target_os = "netbsd",
+        target_os = "openbsd",
+        target_os = "dragonfly",
+        target_os = "macos",
+        target_os = "ios",
+        eventide_libkqueue,
+    ))]
+    fn new_kqueue(_: BaseFlags) -> Result<Self, Error> {
+        kqueue::Kqueue::new(F::Kqueue::default()).map(Hosted::Kqueue)
+    }
+
+    fn new_poll(_: BaseFlags) -> Result<Self, Error> {
+        poll::Poll::new(F::Poll::default()).map(Hosted::Poll)
+    }
+
+    fn new_select(_: BaseFlags) -> Result<Self, Error> {
+        select::Select::new(F::Select::default()).map(Hosted::Select)
+    }
+}
+
+impl<F: Buffers> Backend for Hosted<F> {
+    fn info(&self) -> Info {
+        each!(self, b => b.info())
+    }
+    #[inline]
+    fn add(&mut self, fd: RawFd, old: What, added: What, fdinfo: &mut FdInfo) -> Result<(), Error> {
+        each!(self, b => b.add(fd, old, added, fdinfo))
+    }
+    #[inline]
+    fn del(
+        &mut self,
+        fd: RawFd,
+        old: What,
+        removed: What,
+        fdinfo: &mut FdInfo,
+    ) -> Result<(), Error> {
+        each!(self, b => b.del(fd, old, removed, fdinfo))
+    }
+    fn apply(&mut self, changes: &[Change]) -> Result<(), Error> {
+        each!(self, b => b.apply(changes))
+    }
+    #[inline]
+    fn dispatch<S: Sink>(
+        &mut self,
+        timeout: Option<Duration>,
+        sink: &mut S,
+    ) -> Result<usize, Error> {
+        each!(self, b => b.dispatch(timeout, sink))
+    }
+    fn reinit(&mut self) -> Result<(), Error> {
+        each!(self, b => b.reinit())
+    }
+}

@@ -1,0 +1,666 @@
+//! poll(2) backend.
+//!
+//! The pollfd array lives in the caller's storage; its first `used` entries are passed to
+//! `poll(2)`. Each fd's [`FdInfo`] word holds its entry's index plus one. A delete moves the last
+//! entry into the hole, which leaves the moved fd's word stale (the base owns that word and the
+//! backend only sees the word of the fd it is called for), so a word is trusted only if it points
+//! below `used` at an entry for the same fd. Otherwise the entry is found by a scan and the word
+//! repaired: add, modify and delete are O(1) except for the first call on an fd after a delete
+//! moved it, which costs one scan of the array, no more than the `poll(2)` call itself.
+
+use core::mem::MaybeUninit;
+use core::time::Duration;
+
+use libc::c_short;
+
+use super::{errno, os, timeout};
+use crate::backend::{Backend, FdInfo, Info, Sink};
+use crate::storage::Storage;
+use crate::{Error, Features, RawFd, Resource, What};
+
+/// An entry of the pollfd array.
+pub type Event = libc::pollfd;
+
+cfg_if::cfg_if! {
+    if #[cfg(any(target_os = "linux", target_os = "android"))] {
+        /// Any fd, and `POLLRDHUP` (Linux) for [`What::CLOSED`].
+        pub const FEATURES: Features = Features::FDS.union(Features::EARLY_CLOSE);
+        const CLOSED: c_short = libc::POLLRDHUP;
+    } else {
+        /// Any fd. [`What::CLOSED`] is watched as `READ`.
+        pub const FEATURES: Features = Features::FDS;
+        const CLOSED: c_short = libc::POLLIN;
+    }
+}
+
+const INITIAL_FDS: usize = 32;
+
+const EMPTY: Event = libc::pollfd {
+    fd: -1,
+    events: 0,
+    revents: 0,
+};
+
+/// A pollfd array in caller storage.
+pub struct Poll<S: Storage<Event>> {
+    fds: S,
+    used: usize,
+    /// Where the next result scan starts, for fairness.
+    next: usize,
+}
+
+impl<S: Storage<Event>> Poll<S> {
+    /// A poll backend over `fds`, grown to 32 entries if it can grow. Never fails: with fixed
+    /// storage, an add beyond its length fails instead.
+    pub fn new(mut fds: S) -> Result<Self, Error> {
+        let _ = fds.grow(INITIAL_FDS, EMPTY);
+        Ok(Poll {
+            fds,
+            used: 0,
+            next: 0,
+        })
+    }
+
+    /// The index of `fd`'s entry, repairing a stale word.
+    #[inline]
+    fn find(&self, fd: RawFd, info: &mut FdInfo) -> Option<usize> {
+        let fds = self.fds.as_slice().get(..self.used).unwrap_or_default();
+        let i = (info.0 as usize).wrapping_sub(1);
+        if fds.get(i).is_some_and(|p| p.fd == fd) {
+            return Some(i);
+        }
+        // A delete moved the entry into the hole it left (see the module docs).
+        let i = fds.iter().rposition(|p| p.fd == fd)?;
+        info.0 = i as u32 + 1;
+        Some(i)
+    }
+
+    /// Appends an entry for `fd`, leaving everything as it was if there is no room.
+    fn push(&mut self, fd: RawFd, events: c_short, info: &mut FdInfo) -> Result<(), Error> {
+        if self.used == self.fds.len() && !self.fds.grow(self.used + 1, EMPTY) {
+            return Err(Error::Full(Resource::BackendFds));
+        }
+        let slot = self
+            .fds
+            .as_mut_slice()
+            .get_mut(self.used)
+            .ok_or(Error::Full(Resource::BackendFds))?;
+        *slot = libc::pollfd {
+            fd,
+            events,
+            revents: 0,
+        };
+        self.used += 1;
+        info.0 = self.used as u32;
+        Ok(())
+    }
+}
+
+/// Refuses what `poll(2)` would always report ready, as epoll does (the project's rule: the same
+/// on every backend), and a closed fd with a clear error.
+pub(crate) fn check_pollable(fd: RawFd) -> Result<(), Error> {
+    let mut st = MaybeUninit::<libc::stat>::uninit();
+    // SAFETY: `st` has room for a `struct stat`.
+    if unsafe { libc::fstat(fd, st.as_mut_ptr()) } < 0 {
+        return Err(os("fstat"));
+    }
+    // SAFETY: fstat succeeded and filled `st`.
+    let mode = unsafe { st.assume_init() }.st_mode & libc::S_IFMT;
+    if mode == libc::S_IFREG || mode == libc::S_IFDIR {
+        Err(Error::Unpollable(fd))
+    } else {
+        Ok(())
+    }
+}
+
+/// The poll event mask for `interest`.
+#[inline]
+fn mask(interest: What) -> c_short {
+    let mut m = 0;
+    if interest.contains(What::READ) {
+        m |= libc::POLLIN;
+    }
+    if interest.contains(What::WRITE) {
+        m |= libc::POLLOUT;
+    }
+    if interest.contains(What::CLOSED) {
+        m |= CLOSED;
+    }
+    m
+}
+
+/// What `revents` means to the base: a hang-up, an error or a closed fd is `READ | WRITE`, so
+/// whoever reads or writes finds out.
+#[inline(always)]
+fn readiness(mut r: c_short) -> What {
+    if r & (libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) != 0 {
+        r |= libc::POLLIN | libc::POLLOUT;
+    }
+    let mut what = What::empty();
+    if r & libc::POLLIN != 0 {
+        what |= What::READ;
+    }
+    if r & libc::POLLOUT != 0 {
+        what |= What::WRITE;
+    }
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    if r & libc::POLLRDHUP != 0 {
+        what |= What::CLOSED;
+    }
+    what
+}
+
+impl<S: Storage<Event>> Backend for Poll<S> {
+    fn info(&self) -> Info {
+        Info {
+            name: "poll",
+            features: FEATURES,
+            need_reinit: true,
+            fdinfo_len: 4,
+            changelist: false,
+        }
+    }
+
+    fn add(&mut self, fd: RawFd, old: What, added: What, info: &mut FdInfo) -> Result<(), Error> {
+        let events = mask((old | added) & What::IO);
+        if (old & What::IO).is_empty() {
+            check_pollable(fd)?;
+            return self.push(fd, events, info);
+        }
+        match self.find(fd, info) {
+            Some(i) => {
+                if let Some(p) = self.fds.as_mut_slice().get_mut(i) {
+                    p.events = events;
+                }
+                Ok(())
+            }
+            // The base says the fd is watched but it is not: watch it.
+            None => self.push(fd, events, info),
+        }
+    }
+
+    fn del(&mut self, fd: RawFd, old: What, removed: What, info: &mut FdInfo) -> Result<(), Error> {
+        let new = (old - removed) & What::IO;
+        let Some(i) = self.find(fd, info) else {
+            return Ok(());
+        };
+        let fds = self.fds.as_mut_slice();
+        if !new.is_empty() {
+            if let Some(p) = fds.get_mut(i) {
+                p.events = mask(new);
+            }
+            return Ok(());
+        }
+        let last = self.used - 1;
+        fds.swap(i, last);
+        self.used = last;
+        info.0 = 0;
+        Ok(())
+    }
+
+    #[inline]
+    fn dispatch<K: Sink>(
+        &mut self,
+        timeout: Option<Duration>,
+        sink: &mut K,
+    ) -> Result<usize, Error> {
+        let used = self.used;
+        let fds = self.fds.as_mut_slice().get_mut(..used).unwrap_or_default();
+        let ms = timeout::millis(timeout, timeout::POLL_MAX_MS);
+        // SAFETY: `fds` holds `used` initialised pollfds.
+        let r = unsafe { libc::poll(fds.as_mut_ptr(), used as libc::nfds_t, ms) };
+        if r < 0 {
+            return match errno().0 {
+                libc::EINTR => Ok(0),
+                _ => Err(os("poll")),
+            };
+        }
+        let mut left = r as usize;
+        if left == 0 {
+            return Ok(0);
+        }
+        // Start each scan one entry further on, so that no fd is always reported first.
+        let start = if self.next < used { self.next } else { 0 };
+        self.next = start + 1;
+        let (before, after) = fds.split_at(start);
+        let mut reported = 0;
+        for p in after.iter().chain(before) {
+            if p.revents == 0 {
+                continue;
+            }
+            let what = readiness(p.revents);
+            if !what.is_empty() {
+                sink.ready(p.fd, what);
+                reported += 1;
+            }
+            left -= 1;
+            if left == 0 {
+                break;
+            }
+        }
+        Ok(reported)
+    }
+
+    fn reinit(&mut self) -> Result<(), Error> {
+        self.used = 0;
+        self.next = 0;
+        Ok(())
+    }
+}
+
+/// Test fixtures shared by the backends' tests: real fds, a monotonic clock, signals.
+#[cfg(test)]
+pub(crate) mod fixtures {
+    use core::sync::atomic::{AtomicBool, Ordering};
+    use core::time::Duration;
+    use std::sync::Arc;
+    use std::vec::Vec;
+
+    use crate::{Backend, RawFd, Storage, What};
+
+    /// An fd closed on drop.
+    #[derive(Debug)]
+    pub struct Fd(pub RawFd);
+
+    impl Drop for Fd {
+        fn drop(&mut self) {
+            // SAFETY: the fd is ours.
+            unsafe { libc::close(self.0) };
+        }
+    }
+
+    /// Storage that doubles, like the std adapter's.
+    pub struct GrowVec<T>(pub Vec<T>);
+
+    impl<T> Default for GrowVec<T> {
+        fn default() -> Self {
+            GrowVec(Vec::new())
+        }
+    }
+
+    impl<T: Clone> Storage<T> for GrowVec<T> {
+        fn as_slice(&self) -> &[T] {
+            &self.0
+        }
+        fn as_mut_slice(&mut self) -> &mut [T] {
+            &mut self.0
+        }
+        fn grow(&mut self, min_len: usize, fill: T) -> bool {
+            if self.0.len() < min_len {
+                let len = min_len.max(self.0.len() * 2);
+                self.0.resize(len, fill);
+            }
+            true
+        }
+    }
+
+    fn nonblocking(fd: RawFd) {
+        // SAFETY: plain fcntl on our fd.
+        unsafe {
+            let fl = libc::fcntl(fd, libc::F_GETFL);
+            libc::fcntl(fd, libc::F_SETFL, fl | libc::O_NONBLOCK);
+        }
+    }
+
+    /// A connected pair of non-blocking Unix stream sockets.
+    pub fn socketpair() -> (Fd, Fd) {
+        let mut fds = [0; 2];
+        // SAFETY: `fds` has room for two fds.
+        let r = unsafe { libc::socketpair(libc::AF_UNIX, libc::SOCK_STREAM, 0, fds.as_mut_ptr()) };
+        assert_eq!(r, 0);
+        nonblocking(fds[0]);
+        nonblocking(fds[1]);
+        (Fd(fds[0]), Fd(fds[1]))
+    }
+
+    /// A pipe: (read end, write end).
+    pub fn pipe() -> (Fd, Fd) {
+        let mut fds = [0; 2];
+        // SAFETY: `fds` has room for two fds.
+        assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+        nonblocking(fds[0]);
+        (Fd(fds[0]), Fd(fds[1]))
+    }
+
+    /// Writes one byte.
+    pub fn write(fd: &Fd) {
+        // SAFETY: one byte from a valid buffer.
+        assert_eq!(unsafe { libc::write(fd.0, b"x".as_ptr().cast(), 1) }, 1);
+    }
+
+    /// A duplicate of `fd`.
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+    pub fn dup(fd: RawFd) -> RawFd {
+        // SAFETY: plain dup.
+        let d = unsafe { libc::dup(fd) };
+        assert!(d >= 0);
+        d
+    }
+
+    /// A duplicate of `fd` numbered at least `min`, raising the soft fd limit if needed.
+    pub fn dup_above(fd: RawFd, min: RawFd) -> Fd {
+        let mut lim = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: `lim` is a valid rlimit.
+        unsafe {
+            libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim);
+            let want = (min as libc::rlim_t + 16).min(lim.rlim_max);
+            if lim.rlim_cur < want {
+                lim.rlim_cur = want;
+                libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+            }
+        }
+        // SAFETY: plain fcntl on our fd.
+        let d = unsafe { libc::fcntl(fd, libc::F_DUPFD, min) };
+        assert!(d >= min, "cannot dup above {min}");
+        Fd(d)
+    }
+
+    /// Where closed-fd tests put their fds: above what other tests open (the `dup_above(_, 1500)`
+    /// ones included), so that no other test thread reuses the number once it is closed.
+    pub const HIGH: RawFd = 3000;
+
+    /// An fd number that is surely not open.
+    pub fn closed_fd() -> RawFd {
+        let (r, _w) = pipe();
+        dup_above(r.0, HIGH).0
+    }
+
+    /// An unlinked regular file.
+    pub fn regular_file() -> Fd {
+        let mut name = *b"/tmp/eventide-test-XXXXXX\0";
+        // SAFETY: `name` is a writable NUL-terminated template.
+        let fd = unsafe { libc::mkstemp(name.as_mut_ptr().cast()) };
+        assert!(fd >= 0);
+        // SAFETY: `name` now holds the file's NUL-terminated path.
+        unsafe { libc::unlink(name.as_ptr().cast()) };
+        Fd(fd)
+    }
+
+    /// The root directory, opened.
+    pub fn directory() -> Fd {
+        // SAFETY: a NUL-terminated path.
+        let fd = unsafe { libc::open(c"/".as_ptr(), libc::O_RDONLY) };
+        assert!(fd >= 0);
+        Fd(fd)
+    }
+
+    /// CLOCK_MONOTONIC.
+    pub fn now() -> Duration {
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: `ts` is a valid timespec.
+        unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+        Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+    }
+
+    /// One dispatch's reports; panics on error.
+    pub fn collect<B: Backend>(b: &mut B, timeout: Option<Duration>) -> Vec<(RawFd, What)> {
+        let mut got = Vec::new();
+        let n = b
+            .dispatch(timeout, &mut |fd, what| got.push((fd, what)))
+            .unwrap();
+        assert_eq!(n, got.len());
+        got
+    }
+
+    extern "C" fn noop(_: libc::c_int) {}
+
+    /// Runs `f` while another thread sends this thread SIGUSR1 every 20 ms (a no-op handler
+    /// installed without `SA_RESTART`), so that a blocking wait in `f` is interrupted.
+    pub fn interrupted<R>(f: impl FnOnce() -> R) -> R {
+        // SAFETY: installs a handler that does nothing; a zeroed sigaction is valid.
+        unsafe {
+            let mut sa: libc::sigaction = core::mem::zeroed();
+            sa.sa_sigaction = noop as extern "C" fn(libc::c_int) as libc::sighandler_t;
+            sa.sa_flags = 0;
+            libc::sigemptyset(&mut sa.sa_mask);
+            assert_eq!(
+                libc::sigaction(libc::SIGUSR1, &sa, core::ptr::null_mut()),
+                0
+            );
+        }
+        // SAFETY: no arguments.
+        let me = unsafe { libc::pthread_self() };
+        let done = Arc::new(AtomicBool::new(false));
+        let flag = done.clone();
+        let killer = std::thread::spawn(move || {
+            while !flag.load(Ordering::SeqCst) {
+                std::thread::sleep(Duration::from_millis(20));
+                // SAFETY: `me` is alive until this thread is joined.
+                unsafe { libc::pthread_kill(me, libc::SIGUSR1) };
+            }
+        });
+        let r = f();
+        done.store(true, Ordering::SeqCst);
+        killer.join().unwrap();
+        r
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::vec::Vec;
+
+    use super::fixtures::*;
+    use super::*;
+
+    fn poll() -> Poll<GrowVec<Event>> {
+        Poll::new(GrowVec::default()).unwrap()
+    }
+
+    const Z: Option<Duration> = Some(Duration::ZERO);
+
+    fn sorted(mut v: Vec<(RawFd, What)>) -> Vec<(RawFd, What)> {
+        v.sort_by_key(|r| r.0);
+        v
+    }
+
+    #[test]
+    fn info_and_features() {
+        let p = poll();
+        let i = p.info();
+        assert_eq!((i.name, i.fdinfo_len, i.changelist), ("poll", 4, false));
+        #[cfg(target_os = "linux")]
+        assert_eq!(FEATURES.bits(), 0xc);
+        assert_eq!(p.fds.0.len(), INITIAL_FDS);
+    }
+
+    #[test]
+    fn readable_writable_and_transitions() {
+        let mut p = poll();
+        let (a, b) = socketpair();
+        let mut ia = FdInfo::default();
+        p.add(a.0, What::empty(), What::READ, &mut ia).unwrap();
+        assert_eq!(ia, FdInfo(1));
+        assert_eq!(collect(&mut p, Z), []);
+        write(&b);
+        assert_eq!(collect(&mut p, Z), [(a.0, What::READ)]);
+        p.add(a.0, What::READ, What::WRITE, &mut ia).unwrap();
+        assert_eq!(collect(&mut p, Z), [(a.0, What::READ | What::WRITE)]);
+        p.del(a.0, What::READ | What::WRITE, What::READ, &mut ia)
+            .unwrap();
+        assert_eq!(collect(&mut p, Z), [(a.0, What::WRITE)]);
+        p.del(a.0, What::WRITE, What::WRITE, &mut ia).unwrap();
+        assert_eq!((p.used, ia), (0, FdInfo(0)));
+        assert_eq!(collect(&mut p, Z), []);
+    }
+
+    #[test]
+    fn delete_moves_the_last_entry_and_stale_words_are_repaired() {
+        let mut p = poll();
+        let pairs: Vec<_> = (0..3).map(|_| socketpair()).collect();
+        let mut info = [FdInfo::default(); 3];
+        for (k, (a, _)) in pairs.iter().enumerate() {
+            p.add(a.0, What::empty(), What::READ, &mut info[k]).unwrap();
+        }
+        let fd = |k: usize| pairs[k].0 .0;
+        // Deleting the first moves the third into its hole; the third's word says 3.
+        p.del(fd(0), What::READ, What::READ, &mut info[0]).unwrap();
+        assert_eq!((p.used, info[2]), (2, FdInfo(3)));
+        assert_eq!(p.fds.0[0].fd, fd(2));
+        p.add(fd(2), What::READ, What::WRITE, &mut info[2]).unwrap();
+        assert_eq!(info[2], FdInfo(1));
+        p.del(fd(1), What::READ, What::READ, &mut info[1]).unwrap();
+        write(&pairs[2].1);
+        assert_eq!(collect(&mut p, Z), [(fd(2), What::READ | What::WRITE)]);
+        // A stale word pointing at another fd's entry is not trusted either.
+        let mut wrong = FdInfo(1);
+        p.add(fd(0), What::empty(), What::WRITE, &mut wrong)
+            .unwrap();
+        assert_eq!(wrong, FdInfo(2));
+        p.del(
+            fd(2),
+            What::READ | What::WRITE,
+            What::READ | What::WRITE,
+            &mut FdInfo(2),
+        )
+        .unwrap();
+        assert_eq!(collect(&mut p, Z), [(fd(0), What::WRITE)]);
+    }
+
+    #[test]
+    fn full_fixed_storage_changes_nothing() {
+        let mut buf = [EMPTY; 2];
+        let mut p = Poll::new(&mut buf[..]).unwrap();
+        let pairs: Vec<_> = (0..3).map(|_| socketpair()).collect();
+        let mut info = [FdInfo::default(); 3];
+        for k in 0..2 {
+            p.add(pairs[k].0 .0, What::empty(), What::WRITE, &mut info[k])
+                .unwrap();
+        }
+        let r = p.add(pairs[2].0 .0, What::empty(), What::WRITE, &mut info[2]);
+        assert_eq!(r, Err(Error::Full(Resource::BackendFds)));
+        assert_eq!((p.used, info[2]), (2, FdInfo(0)));
+        let got = sorted(collect(&mut p, Z));
+        assert_eq!(
+            got,
+            [(pairs[0].0 .0, What::WRITE), (pairs[1].0 .0, What::WRITE)]
+        );
+    }
+
+    #[test]
+    fn grows_with_growable_storage() {
+        let mut p = poll();
+        let pairs: Vec<_> = (0..40).map(|_| socketpair()).collect();
+        for (a, _) in &pairs {
+            p.add(a.0, What::empty(), What::WRITE, &mut FdInfo::default())
+                .unwrap();
+        }
+        assert_eq!(p.fds.0.len(), 64);
+        assert_eq!(collect(&mut p, Z).len(), 40);
+    }
+
+    #[test]
+    fn unpollable_and_closed_fds_are_refused() {
+        let mut p = poll();
+        for f in [regular_file(), directory()] {
+            let r = p.add(f.0, What::empty(), What::READ, &mut FdInfo::default());
+            assert_eq!(r, Err(Error::Unpollable(f.0)));
+        }
+        let e = p.add(
+            closed_fd(),
+            What::empty(),
+            What::READ,
+            &mut FdInfo::default(),
+        );
+        assert_eq!(
+            e,
+            Err(Error::Os {
+                call: "fstat",
+                errno: crate::Errno(libc::EBADF)
+            })
+        );
+        assert_eq!(p.used, 0);
+    }
+
+    #[test]
+    fn hangup_error_and_closed() {
+        let mut p = poll();
+        let (a, b) = socketpair();
+        let (c, d) = socketpair();
+        let (r, w) = pipe();
+        p.add(a.0, What::empty(), What::READ, &mut FdInfo::default())
+            .unwrap();
+        p.add(c.0, What::empty(), What::CLOSED, &mut FdInfo::default())
+            .unwrap();
+        p.add(r.0, What::empty(), What::READ, &mut FdInfo::default())
+            .unwrap();
+        drop(b);
+        drop(w);
+        // SAFETY: our fd.
+        unsafe { libc::shutdown(d.0, libc::SHUT_WR) };
+        let got = sorted(collect(&mut p, Z));
+        let rw = What::READ | What::WRITE;
+        #[cfg(target_os = "linux")]
+        let closed = What::CLOSED;
+        #[cfg(not(target_os = "linux"))]
+        let closed = What::READ;
+        let mut want = [(a.0, rw), (c.0, closed), (r.0, rw)];
+        want.sort_by_key(|r| r.0);
+        // A fully closed peer is HUP (and RDHUP, so CLOSED comes with it on Linux).
+        assert_eq!(got[0].0, want[0].0);
+        for (g, w) in got.iter().zip(&want) {
+            assert_eq!(g.0, w.0);
+            assert!(g.1.contains(w.1), "{g:?} lacks {w:?}");
+        }
+        // A closed fd still in the set is POLLNVAL: reported, not spun on silently.
+        let high = dup_above(r.0, HIGH);
+        let fd = high.0;
+        p.add(fd, What::empty(), What::READ, &mut FdInfo::default())
+            .unwrap();
+        drop(high);
+        assert!(collect(&mut p, Z).contains(&(fd, rw)));
+    }
+
+    #[test]
+    fn results_rotate() {
+        let mut p = poll();
+        let pairs: Vec<_> = (0..3).map(|_| socketpair()).collect();
+        for (a, _) in &pairs {
+            p.add(a.0, What::empty(), What::WRITE, &mut FdInfo::default())
+                .unwrap();
+        }
+        let firsts: Vec<_> = (0..3).map(|_| collect(&mut p, Z)[0].0).collect();
+        assert_eq!(firsts, [pairs[0].0 .0, pairs[1].0 .0, pairs[2].0 .0]);
+        assert_eq!(collect(&mut p, Z).len(), 3);
+    }
+
+    #[test]
+    fn timeouts_are_never_early() {
+        let mut p = poll();
+        for us in [0, 1, 100, 1_500, 3_000, 10_000] {
+            let asked = Duration::from_micros(us);
+            let t = now();
+            assert_eq!(p.dispatch(Some(asked), &mut |_, _| {}), Ok(0));
+            let took = now() - t;
+            assert!(took >= asked, "asked {asked:?}, took {took:?}");
+        }
+    }
+
+    #[test]
+    fn a_signal_interrupts_the_wait() {
+        let mut p = poll();
+        let (a, _b) = socketpair();
+        p.add(a.0, What::empty(), What::READ, &mut FdInfo::default())
+            .unwrap();
+        let t = now();
+        let r = interrupted(|| p.dispatch(Some(Duration::from_secs(10)), &mut |_, _| {}));
+        assert_eq!(r, Ok(0));
+        assert!(now() - t < Duration::from_secs(5));
+    }
+
+    #[test]
+    fn reinit_forgets_everything() {
+        let mut p = poll();
+        let (a, _b) = socketpair();
+        p.add(a.0, What::empty(), What::WRITE, &mut FdInfo::default())
+            .unwrap();
+        p.reinit().unwrap();
+        assert_eq!(collect(&mut p, Z), []);
+    }
+}

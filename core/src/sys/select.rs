@@ -1,0 +1,394 @@
+//! select(2) backend.
+//!
+//! The bitmaps are the backend's own, sized to the highest fd, so fds at or above `FD_SETSIZE`
+//! work (glibc's fortified `FD_SET` aborts on them, and libevent with it). One storage holds four
+//! equal regions: read-in, write-in, read-out, write-out. The in-sets record the interest; each
+//! dispatch copies the words up to the highest fd into the out-sets, which `select(2)` overwrites.
+
+use core::time::Duration;
+
+use super::{errno, os, poll::check_pollable, timeout};
+use crate::backend::{Backend, FdInfo, Info, Sink};
+use crate::storage::Storage;
+use crate::{Error, Features, RawFd, Resource, What};
+
+cfg_if::cfg_if! {
+    if #[cfg(any(
+        target_os = "macos",
+        target_os = "ios",
+        target_os = "netbsd",
+        target_os = "openbsd",
+    ))] {
+        /// A word of an `fd_set` (`__fd_mask`): 32 bits here.
+        pub type Word = u32;
+    } else {
+        /// A word of an `fd_set` (`__fd_mask`): an `unsigned long` here.
+        pub type Word = libc::c_ulong;
+    }
+}
+
+/// Any fd. [`What::CLOSED`] is watched as `READ`.
+pub const FEATURES: Features = Features::FDS;
+
+const BITS: usize = Word::BITS as usize;
+
+/// Words per region at first: one `FD_SETSIZE` (1024 fds).
+const INITIAL_WORDS: usize = 1024 / BITS;
+
+/// Four fd bitmaps in caller storage.
+pub struct Select<S: Storage<Word>> {
+    sets: S,
+    /// The length of each of the four regions, in words.
+    words: usize,
+    /// The highest fd with any interest, or -1.
+    maxfd: RawFd,
+}
+
+impl<S: Storage<Word>> Select<S> {
+    /// A select backend over `sets`, grown to room for 1024 fds if it can grow, and cleared.
+    /// Never fails: with fixed storage, an add of an fd beyond its room fails instead.
+    pub fn new(mut sets: S) -> Result<Self, Error> {
+        let _ = sets.grow(4 * INITIAL_WORDS, 0);
+        sets.as_mut_slice().fill(0);
+        Ok(Select {
+            words: sets.len() / 4,
+            sets,
+            maxfd: -1,
+        })
+    }
+
+    /// Makes the regions long enough for `fd`, moving the write-in region up and clearing the
+    /// new words; leaves everything as it was if the storage cannot grow.
+    fn reserve(&mut self, fd: usize) -> Result<(), Error> {
+        let need = fd / BITS + 1;
+        if need <= self.words {
+            return Ok(());
+        }
+        if !self.sets.grow(4 * need, 0) {
+            return Err(Error::Full(Resource::BackendFds));
+        }
+        let (old, new) = (self.words, self.sets.len() / 4);
+        let s = self.sets.as_mut_slice();
+        // In bounds: 4 * new <= len and old < new. The out-sets need no moving: each dispatch
+        // rewrites them.
+        s.copy_within(old..2 * old, new);
+        s[old..new].fill(0);
+        s[new + old..2 * new].fill(0);
+        self.words = new;
+        Ok(())
+    }
+
+    /// Sets `fd`'s bits in the in-sets to `interest` (`fd` is below the regions' room).
+    #[inline]
+    fn set(&mut self, fd: usize, interest: What) {
+        let (i, bit) = (fd / BITS, 1 << (fd % BITS));
+        let w = self.words;
+        let s = self.sets.as_mut_slice();
+        for (k, on) in [
+            (i, interest.intersects(What::READ | What::CLOSED)),
+            (w + i, interest.contains(What::WRITE)),
+        ] {
+            if let Some(word) = s.get_mut(k) {
+                if on {
+                    *word |= bit;
+                } else {
+                    *word &= !bit;
+                }
+            }
+        }
+    }
+
+    /// The highest fd with any interest, at most the current `maxfd`; -1 if none.
+    fn highest(&self) -> RawFd {
+        let s = self.sets.as_slice();
+        let w = self.words;
+        let top = (self.maxfd.max(0) as usize / BITS).min(w.saturating_sub(1));
+        for i in (0..=top).rev() {
+            let m = s.get(i).copied().unwrap_or(0) | s.get(w + i).copied().unwrap_or(0);
+            if m != 0 {
+                return (i * BITS + (BITS - 1 - m.leading_zeros() as usize)) as RawFd;
+            }
+        }
+        -1
+    }
+}
+
+impl<S: Storage<Word>> Backend for Select<S> {
+    fn info(&self) -> Info {
+        Info {
+            name: "select",
+            features: FEATURES,
+            need_reinit: true,
+            fdinfo_len: 0,
+            changelist: false,
+        }
+    }
+
+    fn add(&mut self, fd: RawFd, old: What, added: What, _: &mut FdInfo) -> Result<(), Error> {
+        let Ok(ufd) = usize::try_from(fd) else {
+            return Err(Error::BadFd(fd));
+        };
+        if (old & What::IO).is_empty() {
+            check_pollable(fd)?;
+        }
+        self.reserve(ufd)?;
+        self.set(ufd, (old | added) & What::IO);
+        self.maxfd = self.maxfd.max(fd);
+        Ok(())
+    }
+
+    fn del(&mut self, fd: RawFd, old: What, removed: What, _: &mut FdInfo) -> Result<(), Error> {
+        let Ok(ufd) = usize::try_from(fd) else {
+            return Err(Error::BadFd(fd));
+        };
+        if ufd / BITS >= self.words {
+            return Ok(());
+        }
+        let new = (old - removed) & What::IO;
+        self.set(ufd, new);
+        if new.is_empty() && fd == self.maxfd {
+            self.maxfd = self.highest();
+        }
+        Ok(())
+    }
+
+    #[inline]
+    fn dispatch<K: Sink>(
+        &mut self,
+        timeout: Option<Duration>,
+        sink: &mut K,
+    ) -> Result<usize, Error> {
+        let nfds = self.maxfd + 1;
+        let n = (nfds as usize).div_ceil(BITS);
+        let w = self.words;
+        let (ins, outs) = self.sets.as_mut_slice().split_at_mut(2 * w);
+        let (rin, win) = ins.split_at(w);
+        let (rout, wout) = outs.split_at_mut(w);
+        let (Some(rout), Some(wout)) = (rout.get_mut(..n), wout.get_mut(..n)) else {
+            return Err(Error::Invalid(
+                "select: bitmaps shorter than the highest fd",
+            ));
+        };
+        let (Some(rin), Some(win)) = (rin.get(..n), win.get(..n)) else {
+            return Err(Error::Invalid(
+                "select: bitmaps shorter than the highest fd",
+            ));
+        };
+        rout.copy_from_slice(rin);
+        wout.copy_from_slice(win);
+        let mut tv = timeout.map(timeout::timeval);
+        let tvp = tv
+            .as_mut()
+            .map_or(core::ptr::null_mut(), |t| t as *mut libc::timeval);
+        // SAFETY: each set holds `n` words, enough bits for `nfds` fds (the kernel reads whole
+        // words up to nfds), and has the alignment of an fd_set's words; `tvp` is null or valid.
+        let r = unsafe {
+            libc::select(
+                nfds,
+                rout.as_mut_ptr().cast(),
+                wout.as_mut_ptr().cast(),
+                core::ptr::null_mut(),
+                tvp,
+            )
+        };
+        if r < 0 {
+            return match errno().0 {
+                libc::EINTR => Ok(0),
+                // EBADF (a watched fd was closed) lands here too, with its errno.
+                _ => Err(os("select")),
+            };
+        }
+        // `r` counts set bits in both sets; stop scanning once all are found.
+        let mut left = r as usize;
+        let mut reported = 0;
+        for (i, (&r, &w)) in rout.iter().zip(wout.iter()).enumerate() {
+            let mut m = r | w;
+            while m != 0 {
+                let b = m.trailing_zeros() as usize;
+                let bit: Word = 1 << b;
+                m &= m - 1;
+                let mut what = What::empty();
+                if r & bit != 0 {
+                    what |= What::READ;
+                    left = left.saturating_sub(1);
+                }
+                if w & bit != 0 {
+                    what |= What::WRITE;
+                    left = left.saturating_sub(1);
+                }
+                sink.ready((i * BITS + b) as RawFd, what);
+                reported += 1;
+            }
+            if left == 0 {
+                break;
+            }
+        }
+        Ok(reported)
+    }
+
+    fn reinit(&mut self) -> Result<(), Error> {
+        self.sets.as_mut_slice().fill(0);
+        self.maxfd = -1;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::vec::Vec;
+
+    use super::*;
+    use crate::sys::poll::fixtures::*;
+
+    const Z: Option<Duration> = Some(Duration::ZERO);
+
+    fn select() -> Select<GrowVec<Word>> {
+        Select::new(GrowVec::default()).unwrap()
+    }
+
+    fn add<B: Backend>(b: &mut B, fd: RawFd, old: What, added: What) -> Result<(), Error> {
+        b.add(fd, old, added, &mut FdInfo::default())
+    }
+
+    fn del<B: Backend>(b: &mut B, fd: RawFd, old: What, removed: What) -> Result<(), Error> {
+        b.del(fd, old, removed, &mut FdInfo::default())
+    }
+
+    fn sorted(mut v: Vec<(RawFd, What)>) -> Vec<(RawFd, What)> {
+        v.sort_by_key(|r| r.0);
+        v
+    }
+
+    #[test]
+    fn info_and_room() {
+        let s = select();
+        let i = s.info();
+        assert_eq!((i.name, i.fdinfo_len, i.changelist), ("select", 0, false));
+        assert_eq!(FEATURES.bits(), 0x4);
+        assert_eq!(s.words * BITS, 1024);
+    }
+
+    #[test]
+    fn readable_writable_and_transitions() {
+        let mut s = select();
+        let (a, b) = socketpair();
+        add(&mut s, a.0, What::empty(), What::READ).unwrap();
+        assert_eq!(collect(&mut s, Z), []);
+        write(&b);
+        assert_eq!(collect(&mut s, Z), [(a.0, What::READ)]);
+        add(&mut s, a.0, What::READ, What::WRITE).unwrap();
+        assert_eq!(collect(&mut s, Z), [(a.0, What::READ | What::WRITE)]);
+        del(&mut s, a.0, What::READ | What::WRITE, What::READ).unwrap();
+        assert_eq!(collect(&mut s, Z), [(a.0, What::WRITE)]);
+        del(&mut s, a.0, What::WRITE, What::WRITE).unwrap();
+        assert_eq!((s.maxfd, collect(&mut s, Z)), (-1, Vec::new()));
+    }
+
+    #[test]
+    fn closed_is_watched_as_read() {
+        let mut s = select();
+        let (a, b) = socketpair();
+        add(&mut s, a.0, What::empty(), What::CLOSED).unwrap();
+        assert_eq!(collect(&mut s, Z), []);
+        // SAFETY: our fd.
+        unsafe { libc::shutdown(b.0, libc::SHUT_WR) };
+        assert_eq!(collect(&mut s, Z), [(a.0, What::READ)]);
+    }
+
+    #[test]
+    fn fds_above_fd_setsize_work_and_the_sets_move() {
+        let mut s = select();
+        let (a, b) = socketpair();
+        let (c, d) = socketpair();
+        add(&mut s, a.0, What::empty(), What::WRITE).unwrap();
+        add(&mut s, b.0, What::empty(), What::READ).unwrap();
+        let high = dup_above(c.0, 1500);
+        add(&mut s, high.0, What::empty(), What::READ).unwrap();
+        assert!(s.words * BITS > 1500);
+        assert_eq!(s.maxfd, high.0);
+        write(&d);
+        write(&a);
+        let got = sorted(collect(&mut s, Z));
+        let mut want = [(a.0, What::WRITE), (b.0, What::READ), (high.0, What::READ)];
+        want.sort_by_key(|r| r.0);
+        assert_eq!(got, want);
+        del(&mut s, high.0, What::READ, What::READ).unwrap();
+        assert_eq!(s.maxfd, a.0.max(b.0));
+    }
+
+    #[test]
+    fn full_fixed_storage_changes_nothing() {
+        let mut buf = [!0 as Word; 4 * INITIAL_WORDS];
+        let mut s = Select::new(&mut buf[..]).unwrap();
+        let (a, _b) = socketpair();
+        add(&mut s, a.0, What::empty(), What::WRITE).unwrap();
+        let high = dup_above(a.0, 1500);
+        assert_eq!(
+            add(&mut s, high.0, What::empty(), What::WRITE),
+            Err(Error::Full(Resource::BackendFds))
+        );
+        assert_eq!(s.maxfd, a.0);
+        assert_eq!(collect(&mut s, Z), [(a.0, What::WRITE)]);
+    }
+
+    #[test]
+    fn unpollable_and_closed_fds_are_refused() {
+        let mut s = select();
+        for f in [regular_file(), directory()] {
+            assert_eq!(
+                add(&mut s, f.0, What::empty(), What::READ),
+                Err(Error::Unpollable(f.0))
+            );
+        }
+        let (r, _w) = pipe();
+        let high = dup_above(r.0, HIGH);
+        let fd = high.0;
+        add(&mut s, fd, What::empty(), What::READ).unwrap();
+        drop(high);
+        // select(2) reports a closed fd in the sets as EBADF: a clear error, not a spin.
+        let e = s.dispatch(Z, &mut |_, _| {});
+        assert_eq!(
+            e,
+            Err(Error::Os {
+                call: "select",
+                errno: crate::Errno(libc::EBADF)
+            })
+        );
+        assert_eq!(
+            add(&mut select(), fd, What::empty(), What::READ).map_err(|e| e.errno()),
+            Err(Some(crate::Errno(libc::EBADF)))
+        );
+    }
+
+    #[test]
+    fn timeouts_are_never_early() {
+        let mut s = select();
+        for us in [0, 1, 100, 1_500, 3_000, 10_000] {
+            let asked = Duration::from_micros(us);
+            let t = now();
+            assert_eq!(s.dispatch(Some(asked), &mut |_, _| {}), Ok(0));
+            let took = now() - t;
+            assert!(took >= asked, "asked {asked:?}, took {took:?}");
+        }
+    }
+
+    #[test]
+    fn a_signal_interrupts_the_wait() {
+        let mut s = select();
+        let (a, _b) = socketpair();
+        add(&mut s, a.0, What::empty(), What::READ).unwrap();
+        let t = now();
+        let r = interrupted(|| s.dispatch(Some(Duration::from_secs(10)), &mut |_, _| {}));
+        assert_eq!(r, Ok(0));
+        assert!(now() - t < Duration::from_secs(5));
+    }
+
+    #[test]
+    fn reinit_forgets_everything() {
+        let mut s = select();
+        let (a, _b) = socketpair();
+        add(&mut s, a.0, What::empty(), What::WRITE).unwrap();
+        s.reinit().unwrap();
+        assert_eq!(collect(&mut s, Z), []);
+    }
+}
