@@ -10,7 +10,34 @@
 //! - [`Storage`]: every table lives in a buffer the caller supplies; full fixed storage is an error
 //!   (or, for the changelist, a flush), never a panic and never a silent loss.
 //!
+//! - [`base::EventBase`]: libevent's event loop over a backend, a [`clock::Clock`] and four
+//!   tables of caller storage, driven step by step so callbacks run with no borrow of it held.
+//!
 //! Errors are small `Copy` values: [`Error`], and [`selection::NoBackend`].
+//!
+//! ```
+//! # #[cfg(target_os = "linux")] {
+//! use core::time::Duration;
+//! use eventide_core::base::{EventBase, Fixed, Parts, Spec, Step};
+//! use eventide_core::sys::{clock::Monotonic, hosted::{FixedBuffers, Hosted}};
+//! use eventide_core::{selection::Config, LoopFlags, What};
+//!
+//! let backend = Hosted::<FixedBuffers<64>>::select(&Config::default()).unwrap().backend;
+//! let mut base = EventBase::new(backend, Monotonic, Parts::<Fixed<64>>::default(), Default::default());
+//! let tick = Spec { fd: -1, events: What::PERSIST, priority: 0, token: 1 };
+//! base.add(None, &tick, Some(Duration::from_millis(1))).unwrap();
+//! base.start(LoopFlags::empty()).unwrap();
+//! let mut n = 0;
+//! while let Ok(Step::Run(ev)) = base.step() {
+//!     assert_eq!(ev.token, 1);
+//!     n += 1;
+//!     if n == 3 {
+//!         base.loopbreak(); // what a callback does: call into the base
+//!     }
+//! }
+//! assert_eq!(n, 3);
+//! # }
+//! ```
 #![no_std]
 #![deny(missing_docs)]
 #![cfg_attr(

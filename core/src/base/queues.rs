@@ -36,6 +36,9 @@ impl Queues {
     /// The highest non-empty priority (the smallest number).
     #[inline]
     pub(crate) fn highest(&self) -> Option<u8> {
+        if self.len == 0 {
+            return None;
+        }
         for (w, &bits) in self.nonempty.iter().enumerate() {
             if bits != 0 {
                 return Some((w * 64) as u8 + bits.trailing_zeros() as u8);

@@ -244,6 +244,11 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
 
     /// One wait on the backend, then the activations it brings and the timers that expire.
     fn turn(&mut self) -> Result<(), Error> {
+        if self.run.ran > 0 && (!self.timers.is_empty() || self.run.exit_at.is_some()) {
+            // Callbacks ran since the time was read: a wait computed from it would be late by
+            // their duration. One more clock read, only when a deadline depends on it.
+            self.cached_now = None;
+        }
         let timeout = self.wait_time();
         if self.changelist && !self.changes.is_empty() {
             if let Err(e) = self.changes.flush(&mut self.backend) {
@@ -280,6 +285,8 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
     }
 
     #[cfg(feature = "hosted")]
+    #[cold]
+    #[inline(never)]
     fn drain_signals(&mut self) {
         let mut counts = [0u32; super::MAX_SIGNAL];
         if let Some((pipe, _)) = &mut self.sigpipe {
@@ -299,6 +306,7 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
     #[cfg(not(feature = "hosted"))]
     fn drain_signals(&mut self) {}
 
+    #[inline(never)]
     fn expire_timers(&mut self) {
         let now = self.now();
         while let Some(t) = self.timers.peek() {
@@ -329,53 +337,68 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
     }
 
     /// Takes the first event of queue `pri` and readies it to run.
+    #[inline]
     fn pop(&mut self, pri: u8) -> Ready {
         let idx = self.queues.front(pri);
-        let s = *self.slots.get(idx);
+        // Only the fields needed: a copy of the whole slot costs more than the rest of this.
+        let (gen, token, fd, res, ncalls, events) = {
+            let s = self.slots.get(idx);
+            (s.gen, s.token, s.fd, s.res, s.ncalls, s.events)
+        };
         let ready = Ready {
-            handle: self.slots.handle(idx),
-            token: s.token,
-            fd: s.fd,
-            res: s.res,
+            handle: Handle::new(idx, gen),
+            token,
+            fd,
+            res,
         };
         // A persistent signal event runs once per delivery: it stays first in its queue until
         // its count runs out (a delete stops the repeats).
-        if s.ncalls > 1 && s.events.contains(What::PERSIST | What::SIGNAL) {
+        if ncalls > 1 && events.contains(What::PERSIST | What::SIGNAL) {
             self.slots.get_mut(idx).ncalls -= 1;
             return ready;
         }
         self.queues.remove(&mut self.slots, idx);
-        {
-            let s = self.slots.get_mut(idx);
-            s.state &= !state::ACTIVE;
-            s.res = What::empty();
-            s.ncalls = 0;
-        }
-        if !s.events.contains(What::PERSIST) {
+        let s = self.slots.get_mut(idx);
+        s.state &= !state::ACTIVE;
+        s.res = What::empty();
+        s.ncalls = 0;
+        if !events.contains(What::PERSIST) {
             // Deleted before its callback, so the callback can add it again.
-            if let Err(e) = self.unlink(idx) {
-                self.deferred = Some(e);
-            }
-            self.slots.release(idx);
+            self.pop_oneshot(idx);
             return ready;
         }
-        if s.state & state::PERIODIC != 0 && s.state & state::TIMED_OUT == 0 {
+        let (st, heap, interval) = (s.state, s.heap, s.interval);
+        s.state = st & !state::TIMED_OUT;
+        if st & state::PERIODIC != 0 && st & state::TIMED_OUT == 0 {
             // Activated by I/O or by hand: the timeout counts again from now. (libevent counts
             // from the old deadline here, so a timer activated by hand waits two periods.)
-            let at = self.now().saturating_add(s.interval);
-            let slots = &mut self.slots;
-            if s.heap != NIL {
-                self.timers
-                    .reschedule(s.heap, at, &mut |i, h| slots.get_mut(i).heap = h);
-                self.slots.get_mut(idx).deadline = at;
-            }
+            self.rearm(idx, heap, interval);
         }
-        let s = self.slots.get_mut(idx);
-        s.state &= !state::TIMED_OUT;
-        if s.state & state::INSERTED == 0 && s.heap == NIL {
+        if st & state::INSERTED == 0 && heap == NIL {
             self.slots.release(idx);
         }
         ready
+    }
+
+    /// A non-persistent event about to run: deleted, its slot given back.
+    #[inline(never)]
+    fn pop_oneshot(&mut self, idx: u32) {
+        if let Err(e) = self.unlink(idx) {
+            self.deferred = Some(e);
+        }
+        self.slots.release(idx);
+    }
+
+    /// Re-arms a persistent event's timeout (at heap index `heap`) `interval` from now.
+    #[inline]
+    fn rearm(&mut self, idx: u32, heap: u32, interval: u64) {
+        let at = self.now().saturating_add(interval);
+        if heap != NIL {
+            let slots = &mut self.slots;
+            self.timers
+                .reschedule(heap, at, &mut |i, h| slots.get_mut(i).heap = h);
+            self.slots.get_mut(idx).deadline = at;
+        }
     }
 
     /// Starts the backend afresh and registers every fd again, after `fork()` in the child
@@ -388,6 +411,8 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
     /// Rebuilds the backend's registrations from the fd map; with `fork`, the signal pipe too.
     /// Also used when the kernel reports an fd nothing watches: its registration outlived a close
     /// through a dup elsewhere, and would be reported forever (libevent spins there).
+    #[cold]
+    #[inline(never)]
     fn rebuild(&mut self, fork: bool) -> Result<(), Error> {
         self.changes.clear();
         self.backend.reinit()?;

@@ -21,6 +21,10 @@ pub struct Handle {
 }
 
 impl Handle {
+    #[inline]
+    pub(crate) fn new(index: u32, gen: u32) -> Handle {
+        Handle { index, gen }
+    }
     /// The handle as one number, for an adapter that stores it in foreign memory.
     pub fn to_bits(self) -> u64 {
         (u64::from(self.gen) << 32) | u64::from(self.index)

@@ -1,0 +1,61 @@
+//! Prints the backend table, which backends this machine offers, and which one selection picks.
+//!
+//! Run: `cargo run -p eventide-core --example backends`. Try it with `EVENT_NOEPOLL=1`, or with
+//! `EVENT_NOEPOLL=1 EVENT_NOPOLL=1 EVENT_NOSELECT=1` for the "no backend" error.
+
+use eventide_core::selection::{Config, Skip};
+use eventide_core::sys::hosted::{FixedBuffers, Hosted};
+use eventide_core::{Backend, BaseFlags, Features};
+
+type Table = Hosted<FixedBuffers<64>>;
+
+fn features(f: Features) -> String {
+    let names: Vec<_> = f.iter_names().map(|(n, _)| n).collect();
+    format!("{:#04x} {}", f.bits(), names.join("|"))
+}
+
+fn main() {
+    println!("backend table, in order of preference:");
+    for d in Table::TABLE {
+        let offered = match (d.init)(BaseFlags::empty()) {
+            Ok(b) => format!("available (need_reinit={})", b.info().need_reinit),
+            Err(e) => format!("unavailable: {e}"),
+        };
+        println!(
+            "  {:<8} features {:<28} {offered}",
+            d.name,
+            features(d.features)
+        );
+    }
+
+    match Table::select(&Config::default()) {
+        Ok(s) => {
+            let info = s.backend.info();
+            println!(
+                "selection picks: {} (features {})",
+                info.name,
+                features(info.features)
+            );
+            if s.show_method {
+                println!("eventide using: {}", info.name);
+            }
+        }
+        Err(e) => {
+            println!("selection fails: {e}");
+            let env = e
+                .skipped()
+                .iter()
+                .filter(|(_, why)| *why == Skip::DisabledByEnv)
+                .count();
+            println!("({env} disabled by EVENT_NO* variables)");
+            std::process::exit(1);
+        }
+    }
+    let cfg = Config {
+        flags: BaseFlags::EPOLL_USE_CHANGELIST,
+        ..Config::default()
+    };
+    if let Ok(s) = Table::select(&cfg) {
+        println!("with EPOLL_USE_CHANGELIST: {}", s.backend.info().name);
+    }
+}
