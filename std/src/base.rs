@@ -1,0 +1,394 @@
+//! [`Base`]: the event loop, its events and their callbacks.
+
+use std::io;
+use std::os::fd::{AsRawFd, RawFd};
+use std::panic::{self, AssertUnwindSafe};
+use std::time::Duration;
+
+use eventide_core::base::{self as core_base, Outcome, Ready, Step};
+use eventide_core::sys::clock::Monotonic;
+use eventide_core::sys::hosted::Hosted;
+use eventide_core::{Backend, BaseFlags, Features, LoopFlags, What};
+
+use crate::error::to_io;
+use crate::event::{Callback, Event, Records};
+use crate::tables::Growable;
+use crate::waker::{Waker, WakerShared};
+
+pub(crate) type Core = core_base::EventBase<Hosted<Growable>, Monotonic, Growable>;
+
+/// How a run of the loop ended.
+pub type Exit = Outcome;
+
+/// An event loop: I/O, timers, signals and events activated by hand, each with a closure to call.
+///
+/// Callbacks get `&mut Base`, so they can add, delete, activate and free any event, their own
+/// included, and ask the loop to stop. An [`Event`] is a small `Copy` handle; using one whose event
+/// was freed is an error (`NotFound`), never another event. The base is `Send`: build it on one
+/// thread and run it on another; to reach it from other threads while it runs, use a [`Waker`].
+pub struct Base {
+    pub(crate) core: Core,
+    pub(crate) records: Records,
+    pub(crate) waker: Option<(std::sync::Arc<WakerShared>, Event)>,
+}
+
+impl Base {
+    /// A base with the default configuration: the best backend this machine has, one priority.
+    pub fn new() -> io::Result<Base> {
+        crate::Builder::new().build()
+    }
+
+    pub(crate) fn from_core(core: Core) -> Base {
+        Base {
+            core,
+            records: Records::default(),
+            waker: None,
+        }
+    }
+
+    /// The backend's name (`"epoll"`, `"poll"`, …).
+    pub fn backend_name(&self) -> &'static str {
+        self.core.backend().info().name
+    }
+
+    /// What the backend can do.
+    pub fn features(&self) -> Features {
+        self.core.backend().info().features
+    }
+
+    /// The base's flags, with the environment's applied.
+    pub fn flags(&self) -> BaseFlags {
+        self.core.flags()
+    }
+
+    /// Sets the number of priorities, 1 to 255 (refused while events are active). New events
+    /// get the middle one.
+    pub fn set_priorities(&mut self, n: u8) -> io::Result<()> {
+        self.core.set_priorities(n).map_err(to_io)
+    }
+
+    /// An event for I/O on `fd`: `what` is `READ`, `WRITE` and/or `CLOSED`, with `PERSIST` to stay
+    /// pending after it fires and `ET` for edge-triggering. Not pending until [`add`](Self::add).
+    /// `fd` is anything `AsRawFd`, usually `stream.as_raw_fd()` (so the stream itself can move
+    /// into the callback); it must stay open while the event is pending.
+    pub fn new_io<F, C>(&mut self, fd: F, what: What, callback: C) -> io::Result<Event>
+    where
+        F: AsRawFd,
+        C: FnMut(&mut Base, Event, What) + Send + 'static,
+    {
+        self.new_raw(fd.as_raw_fd(), what, Callback::Many(Box::new(callback)))
+    }
+
+    /// A timer: its callback runs when the timeout given to [`add`](Self::add) passes;
+    /// `persistent` makes it periodic.
+    pub fn new_timer<C>(&mut self, persistent: bool, callback: C) -> io::Result<Event>
+    where
+        C: FnMut(&mut Base, Event, What) + Send + 'static,
+    {
+        let what = if persistent {
+            What::PERSIST
+        } else {
+            What::empty()
+        };
+        self.new_raw(-1, what, Callback::Many(Box::new(callback)))
+    }
+
+    /// An event for signal `signal` (persistent): its callback runs once per delivery. Every
+    /// base watching a signal receives it.
+    pub fn new_signal<C>(&mut self, signal: i32, callback: C) -> io::Result<Event>
+    where
+        C: FnMut(&mut Base, Event, What) + Send + 'static,
+    {
+        self.new_raw(
+            signal,
+            What::SIGNAL | What::PERSIST,
+            Callback::Many(Box::new(callback)),
+        )
+    }
+
+    /// An event with nothing to wait for: it runs when [`activate`](Self::activate)d.
+    pub fn new_user<C>(&mut self, callback: C) -> io::Result<Event>
+    where
+        C: FnMut(&mut Base, Event, What) + Send + 'static,
+    {
+        self.new_raw(-1, What::empty(), Callback::Many(Box::new(callback)))
+    }
+
+    fn new_raw(&mut self, fd: RawFd, what: What, cb: Callback) -> io::Result<Event> {
+        if what.contains(What::SIGNAL) && what.intersects(What::IO) {
+            return Err(invalid("a signal event cannot also wait for I/O"));
+        }
+        if what.intersects(What::IO) && fd < 0 {
+            return Err(io::Error::from_raw_os_error(libc::EBADF));
+        }
+        let priority = self.core.default_priority();
+        Ok(self.records.insert(fd, what, priority, cb))
+    }
+
+    /// Runs `callback` once, after `timeout`, or when `fd` is ready for `what` (`READ`/`WRITE`),
+    /// whichever comes first (libevent's `event_base_once`). It gets what happened. `None` for
+    /// both means: at the next iteration.
+    pub fn once<F, C>(
+        &mut self,
+        fd: Option<F>,
+        what: What,
+        timeout: Option<Duration>,
+        callback: C,
+    ) -> io::Result<()>
+    where
+        F: AsRawFd,
+        C: FnOnce(&mut Base, What) + Send + 'static,
+    {
+        if what.intersects(What::SIGNAL | What::PERSIST) {
+            return Err(invalid("a once-event cannot be a signal or persistent"));
+        }
+        let fd = fd.map_or(-1, |fd| fd.as_raw_fd());
+        let io = what & What::IO;
+        if fd < 0 && !io.is_empty() {
+            return Err(io::Error::from_raw_os_error(libc::EBADF));
+        }
+        let ev = self.new_raw(fd, io, Callback::Once(Box::new(callback)))?;
+        let r = if io.is_empty() && timeout.is_none() {
+            self.activate(ev, What::TIMEOUT)
+        } else {
+            self.add(ev, timeout)
+        };
+        if r.is_err() {
+            let _ = self.free(ev);
+        }
+        r
+    }
+
+    /// Makes the event pending: waiting for its I/O or signal, and for `timeout` if given (a new
+    /// timeout replaces the old one; `None` keeps it).
+    pub fn add(&mut self, ev: Event, timeout: Option<Duration>) -> io::Result<()> {
+        let rec = self.records.get_mut(ev)?;
+        let (spec, current) = (rec.spec(ev), rec.handle);
+        let h = self.core.add(current, &spec, timeout).map_err(to_io)?;
+        self.records.get_mut(ev)?.handle = Some(h);
+        Ok(())
+    }
+
+    /// Makes the event not pending and not active. Deleting an event that is not pending is
+    /// not an error.
+    pub fn del(&mut self, ev: Event) -> io::Result<()> {
+        let rec = self.records.get_mut(ev)?;
+        let token = rec.token(ev);
+        match rec.handle.take() {
+            Some(h) => match self.core.del(h, token) {
+                Ok(()) | Err(eventide_core::Error::StaleHandle) => Ok(()),
+                Err(e) => Err(to_io(e)),
+            },
+            None => Ok(()),
+        }
+    }
+
+    /// Removes the event's timeout, keeping it pending for its I/O or signal.
+    pub fn del_timeout(&mut self, ev: Event) -> io::Result<()> {
+        let rec = self.records.get_mut(ev)?;
+        let token = rec.token(ev);
+        match rec.handle {
+            Some(h) if self.core.is_held(h, token) => self.core.del_timer(h, token).map_err(to_io),
+            _ => Ok(()),
+        }
+    }
+
+    /// Makes the event run with `what`, pending or not (ORed into an earlier activation).
+    pub fn activate(&mut self, ev: Event, what: What) -> io::Result<()> {
+        let rec = self.records.get_mut(ev)?;
+        let (spec, current) = (rec.spec(ev), rec.handle);
+        let h = self.core.activate(current, &spec, what, 1).map_err(to_io)?;
+        self.records.get_mut(ev)?.handle = Some(h);
+        Ok(())
+    }
+
+    /// Deletes the event and forgets it: its handle goes stale. A callback may free its own event.
+    pub fn free(&mut self, ev: Event) -> io::Result<()> {
+        self.del(ev)?;
+        self.records.remove(ev);
+        Ok(())
+    }
+
+    /// Sets the event's priority (0 runs first); refused while it is pending or active.
+    pub fn set_priority(&mut self, ev: Event, priority: u8) -> io::Result<()> {
+        if priority >= self.core.priorities() {
+            return Err(invalid("priority out of range"));
+        }
+        if !self.pending(ev, What::all())?.is_empty() {
+            return Err(invalid(
+                "the priority of a pending or active event cannot change",
+            ));
+        }
+        self.records.get_mut(ev)?.priority = priority;
+        Ok(())
+    }
+
+    /// Which of `what` the event is pending or active for: its I/O or signal bits, `TIMEOUT` if
+    /// its timeout is pending, and what it is active with.
+    pub fn pending(&self, ev: Event, what: What) -> io::Result<What> {
+        let rec = self.records.get(ev)?;
+        Ok(match rec.handle {
+            Some(h) => self.core.pending(h, rec.token(ev), what).0,
+            None => What::empty(),
+        })
+    }
+
+    /// How long until the event's timeout, if it has one pending.
+    pub fn remaining(&mut self, ev: Event) -> io::Result<Option<Duration>> {
+        let rec = self.records.get(ev)?;
+        let Some(h) = rec.handle else { return Ok(None) };
+        let (_, deadline) = self.core.pending(h, rec.token(ev), What::TIMEOUT);
+        let now = self.core.now();
+        Ok(deadline.map(|d| Duration::from_nanos(d.saturating_sub(now))))
+    }
+
+    /// How many events exist (pending or not).
+    pub fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    /// Whether no event exists.
+    pub fn is_empty(&self) -> bool {
+        self.records.len() == 0
+    }
+
+    /// Counts of pending, active and virtual events, as libevent's `event_base_get_num_events`.
+    pub fn counts(&self) -> core_base::Counts {
+        self.core.counts()
+    }
+
+    /// The pending and active events, as the core sees them, for debugging.
+    pub fn dump(&self) -> String {
+        let mut out = format!("base using {}:\n", self.backend_name());
+        for e in self.core.events() {
+            out += &format!(
+                "  fd {:>4} events {:?} priority {} inserted {} active {:?} deadline {:?}\n",
+                e.fd, e.events, e.priority, e.inserted, e.active, e.deadline
+            );
+        }
+        out
+    }
+
+    /// Runs until no event is pending or active, or an exit or break.
+    pub fn run(&mut self) -> io::Result<Exit> {
+        self.run_with(LoopFlags::empty())
+    }
+
+    /// Waits for events, runs one batch of callbacks, and returns.
+    pub fn run_once(&mut self) -> io::Result<Exit> {
+        self.run_with(LoopFlags::ONCE)
+    }
+
+    /// Runs what is ready now, without waiting, and returns.
+    pub fn run_nonblocking(&mut self) -> io::Result<Exit> {
+        self.run_with(LoopFlags::NONBLOCK)
+    }
+
+    /// Runs the loop with libevent's loop flags. A callback cannot start a run (`WouldBlock`).
+    /// If a callback panics, the run ends, the base stays usable (the event keeps its callback),
+    /// and the panic carries on out of this call.
+    pub fn run_with(&mut self, flags: LoopFlags) -> io::Result<Exit> {
+        self.core.start(flags).map_err(to_io)?;
+        loop {
+            match self.core.step().map_err(to_io)? {
+                Step::Run(ready) => self.run_callback(ready),
+                Step::Done(how) => return Ok(how),
+            }
+        }
+    }
+
+    fn run_callback(&mut self, ready: Ready) {
+        let Some((ev, cb)) = self.records.take_callback(ready.token) else {
+            return;
+        };
+        let res = ready.res;
+        let outcome = panic::catch_unwind(AssertUnwindSafe(|| match cb {
+            Callback::Many(mut f) => {
+                f(self, ev, res);
+                Some(Callback::Many(f))
+            }
+            Callback::Once(f) => {
+                f(self, res);
+                None
+            }
+        }));
+        match outcome {
+            Ok(Some(cb)) => self.records.put_callback(ev, cb),
+            Ok(None) => {
+                let _ = self.free(ev);
+            }
+            Err(payload) => {
+                // End the run cleanly before the panic goes on, so the base can run again.
+                self.core.loopbreak();
+                let _ = self.core.step();
+                panic::resume_unwind(payload);
+            }
+        }
+    }
+
+    /// Ends the run after the current callback (libevent's `event_base_loopbreak`). A break asked
+    /// for while no run is in progress is forgotten, as in libevent; [`exit`](Self::exit) is not.
+    pub fn break_loop(&mut self) {
+        self.core.loopbreak();
+    }
+
+    /// Ends the current iteration after the current callback; the run goes on.
+    pub fn continue_loop(&mut self) {
+        self.core.loopcontinue();
+    }
+
+    /// Ends the run at the end of the current iteration (or the next run's first, if none is in
+    /// progress).
+    pub fn exit(&mut self) {
+        self.core.loopexit(None);
+    }
+
+    /// Ends the run once `after` has passed.
+    pub fn exit_after(&mut self, after: Duration) {
+        self.core.loopexit(Some(after));
+    }
+
+    /// A handle other threads use to wake this loop or hand it work. One per base; each call
+    /// returns a clone.
+    pub fn waker(&mut self) -> io::Result<Waker> {
+        if let Some((shared, _)) = &self.waker {
+            return Ok(Waker::from_shared(shared.clone()));
+        }
+        let shared = std::sync::Arc::new(WakerShared::new()?);
+        let reader = shared.clone();
+        let fd = shared.read_fd();
+        let ev = self.new_raw(
+            fd,
+            What::READ | What::PERSIST,
+            Callback::Many(Box::new(move |base: &mut Base, _, _| {
+                reader.drain();
+                for job in reader.take_jobs() {
+                    job(base);
+                }
+            })),
+        )?;
+        self.add(ev, None)?;
+        self.waker = Some((shared.clone(), ev));
+        Ok(Waker::from_shared(shared))
+    }
+
+    /// Starts the backend afresh in a child after `fork()`: a new kernel object, a new signal
+    /// pipe, every pending event registered again. The parent's registrations are not touched.
+    pub fn reinit(&mut self) -> io::Result<()> {
+        self.core.reinit().map_err(to_io)
+    }
+}
+
+impl std::fmt::Debug for Base {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Base")
+            .field("backend", &self.backend_name())
+            .field("events", &self.records.len())
+            .field("counts", &self.core.counts())
+            .finish()
+    }
+}
+
+pub(crate) fn invalid(why: &'static str) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidInput, why)
+}

@@ -1,0 +1,109 @@
+//! [`Builder`]: how a [`Base`] is configured (libevent's `event_config`).
+
+use std::io;
+
+use eventide_core::base::{EventBase, Parts};
+use eventide_core::selection::{self, Config};
+use eventide_core::sys::{clock::Monotonic, hosted::Hosted};
+use eventide_core::{Backend, BaseFlags, Features};
+
+use crate::Base;
+
+/// Configures and builds a [`Base`].
+///
+/// ```
+/// use eventide::{Builder, Features};
+/// let base = Builder::new().avoid("select").require(Features::O1).priorities(3).build()?;
+/// assert_eq!(base.backend_name(), "epoll");
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub struct Builder {
+    avoid: Vec<String>,
+    require: Features,
+    flags: BaseFlags,
+    priorities: u8,
+    env: Box<dyn FnMut(&str) -> bool>,
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Builder::new()
+    }
+}
+
+impl Builder {
+    /// The default: any backend, no flags, one priority, and the process environment's
+    /// `EVENT_*` variables (ignored in setuid and setgid processes, as libevent ignores them).
+    pub fn new() -> Builder {
+        Builder {
+            avoid: Vec::new(),
+            require: Features::empty(),
+            flags: BaseFlags::empty(),
+            priorities: 1,
+            env: Box::new(|name| !privileged() && std::env::var_os(name).is_some()),
+        }
+    }
+
+    /// Never use the backend called `name` (`"epoll"`, `"poll"`, `"select"`, `"kqueue"`).
+    pub fn avoid(mut self, name: impl Into<String>) -> Builder {
+        self.avoid.push(name.into());
+        self
+    }
+
+    /// Use only a backend with all of `features`.
+    pub fn require(mut self, features: Features) -> Builder {
+        self.require |= features;
+        self
+    }
+
+    /// Base flags, as libevent's `EVENT_BASE_FLAG_*`.
+    pub fn flags(mut self, flags: BaseFlags) -> Builder {
+        self.flags |= flags;
+        self
+    }
+
+    /// The number of priorities, 1 to 255.
+    pub fn priorities(mut self, n: u8) -> Builder {
+        self.priorities = n;
+        self
+    }
+
+    /// Where `EVENT_*` variables are looked up: `lookup(name)` says whether `name` is set.
+    pub fn env(mut self, lookup: impl FnMut(&str) -> bool + 'static) -> Builder {
+        self.env = Box::new(lookup);
+        self
+    }
+
+    /// Picks a backend and builds the base. No usable backend is an `Unsupported` error that says
+    /// which were skipped and why.
+    pub fn build(mut self) -> io::Result<Base> {
+        let avoid: Vec<&str> = self.avoid.iter().map(String::as_str).collect();
+        let config = Config {
+            avoid: &avoid,
+            require: self.require,
+            flags: self.flags,
+        };
+        let selected = selection::select(Hosted::TABLE, &config, &mut *self.env)
+            .map_err(|e| io::Error::new(io::ErrorKind::Unsupported, e))?;
+        if selected.show_method {
+            eprintln!("eventide using: {}", selected.backend.info().name);
+        }
+        let core = EventBase::new(
+            selected.backend,
+            Monotonic,
+            Parts::default(),
+            selected.flags,
+        );
+        let mut base = Base::from_core(core);
+        base.set_priorities(self.priorities).map_err(|e| {
+            io::Error::new(e.kind(), format!("priorities({}): {e}", self.priorities))
+        })?;
+        Ok(base)
+    }
+}
+
+/// Whether this process runs with ids it was not started with (setuid or setgid).
+fn privileged() -> bool {
+    // SAFETY: the id getters take no arguments and cannot fail.
+    unsafe { libc::getuid() != libc::geteuid() || libc::getgid() != libc::getegid() }
+}

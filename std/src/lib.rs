@@ -1,0 +1,51 @@
+//! eventide: libevent's event loop for Rust programs.
+//!
+//! A [`Base`] waits for I/O on file descriptors, timeouts, signals and events activated by hand,
+//! and calls a closure for each. Callbacks get the base itself, so they can add, delete, activate
+//! and free events (their own included) and stop the loop. Everything the OS reports is an
+//! `io::Error`; a stale [`Event`] handle is an error, never another event.
+//!
+//! ```
+//! use std::io::{Read, Write};
+//! use std::os::fd::AsRawFd;
+//! use std::os::unix::net::UnixStream;
+//! use std::time::Duration;
+//! use eventide::{Base, What};
+//!
+//! let mut base = Base::new()?;
+//! let (mut a, b) = UnixStream::pair()?;
+//! let reader = base.new_io(b.as_raw_fd(), What::READ | What::PERSIST, move |base, ev, what| {
+//!     let mut buf = [0; 16];
+//!     let n = (&b).read(&mut buf).unwrap();
+//!     println!("{what:?}: read {:?}", &buf[..n]);
+//!     base.free(ev).unwrap(); // a callback may free its own event
+//! })?;
+//! base.add(reader, None)?;
+//! let timer = base.new_timer(false, |_, _, what| assert_eq!(what, What::TIMEOUT))?;
+//! base.add(timer, Some(Duration::from_millis(5)))?;
+//! a.write_all(b"hello")?;
+//! base.run()?; // returns once nothing is pending
+//! assert!(base.add(reader, None).is_err(), "freed: the handle is stale");
+//! # Ok::<(), std::io::Error>(())
+//! ```
+//!
+//! Beyond libevent: [`Waker`] wakes a loop or hands it work from another thread, with no global
+//! threading switch, and the base is `Send`. Storage grows as needed (see [`storage`]); the
+//! no-allocator core underneath is `eventide-core`.
+#![deny(missing_docs)]
+
+mod base;
+mod builder;
+mod error;
+mod event;
+pub mod storage;
+mod tables;
+mod waker;
+
+pub use base::{Base, Exit};
+pub use builder::Builder;
+pub use event::Event;
+pub use eventide_core::base::Counts;
+pub use eventide_core::{BaseFlags, Features, LoopFlags, What};
+pub use tables::Growable;
+pub use waker::Waker;

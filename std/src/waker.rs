@@ -1,0 +1,129 @@
+//! [`Waker`]: wakes a loop from another thread, or hands it work to run.
+
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::{Arc, Mutex};
+
+use crate::Base;
+
+/// Work handed to a loop from another thread.
+type Job = Box<dyn FnOnce(&mut Base) + Send>;
+
+/// Wakes its [`Base`]'s loop from any thread, and schedules closures to run in it.
+///
+/// An eventfd on Linux (a pipe elsewhere), written once per wake; libevent needs its global
+/// threading switch for this, eventide needs nothing but this handle. Cheap to clone.
+#[derive(Clone)]
+pub struct Waker {
+    shared: Arc<WakerShared>,
+}
+
+/// What a waker and its base share.
+pub(crate) struct WakerShared {
+    /// eventfd, or a pipe's read end.
+    read: OwnedFd,
+    /// The pipe's write end (none with an eventfd: the same fd is written).
+    write: Option<OwnedFd>,
+    jobs: Mutex<Vec<Job>>,
+}
+
+impl Waker {
+    pub(crate) fn from_shared(shared: Arc<WakerShared>) -> Waker {
+        Waker { shared }
+    }
+
+    /// Wakes the loop: its current or next wait returns at once.
+    pub fn wake(&self) -> io::Result<()> {
+        self.shared.wake()
+    }
+
+    /// Runs `job` in the loop's thread, with the base, at its next iteration.
+    pub fn schedule<F: FnOnce(&mut Base) + Send + 'static>(&self, job: F) -> io::Result<()> {
+        self.shared
+            .jobs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(Box::new(job));
+        self.shared.wake()
+    }
+}
+
+impl std::fmt::Debug for Waker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Waker")
+            .field("fd", &self.shared.read.as_raw_fd())
+            .finish()
+    }
+}
+
+impl WakerShared {
+    pub(crate) fn new() -> io::Result<WakerShared> {
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        {
+            // SAFETY: eventfd takes no pointers.
+            let fd = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
+            if fd >= 0 {
+                // SAFETY: `fd` is a new descriptor that nothing else owns.
+                let read = unsafe { OwnedFd::from_raw_fd(fd) };
+                return Ok(WakerShared {
+                    read,
+                    write: None,
+                    jobs: Mutex::new(Vec::new()),
+                });
+            }
+        }
+        let mut fds = [-1; 2];
+        // SAFETY: `fds` has room for the two descriptors pipe writes.
+        if unsafe { libc::pipe(fds.as_mut_ptr()) } < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: both are new descriptors that nothing else owns.
+        let (read, write) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+        for fd in [read.as_raw_fd(), write.as_raw_fd()] {
+            // SAFETY: fcntl on descriptors we own, with integer arguments.
+            unsafe {
+                libc::fcntl(
+                    fd,
+                    libc::F_SETFL,
+                    libc::fcntl(fd, libc::F_GETFL) | libc::O_NONBLOCK,
+                );
+                libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
+            }
+        }
+        Ok(WakerShared {
+            read,
+            write: Some(write),
+            jobs: Mutex::new(Vec::new()),
+        })
+    }
+
+    pub(crate) fn read_fd(&self) -> RawFd {
+        self.read.as_raw_fd()
+    }
+
+    fn wake(&self) -> io::Result<()> {
+        let fd = self.write.as_ref().unwrap_or(&self.read).as_raw_fd();
+        let one = 1u64.to_ne_bytes();
+        // An eventfd takes 8 bytes; a pipe any number.
+        // SAFETY: `one` is valid for 8 bytes of reading.
+        let n = unsafe { libc::write(fd, one.as_ptr().cast(), one.len()) };
+        let err = io::Error::last_os_error();
+        // A full pipe or a saturated eventfd is already a pending wake.
+        if n < 0 && err.kind() != io::ErrorKind::WouldBlock {
+            return Err(err);
+        }
+        Ok(())
+    }
+
+    /// Reads every pending wake.
+    pub(crate) fn drain(&self) {
+        let mut buf = [0u8; 64];
+        // SAFETY: `buf` is valid for its length of writing.
+        while unsafe { libc::read(self.read.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) } > 0 {
+        }
+    }
+
+    pub(crate) fn take_jobs(&self) -> Vec<Job> {
+        std::mem::take(&mut *self.jobs.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+}
