@@ -102,6 +102,15 @@ impl Builder {
     }
 }
 
+/// The backends compiled in, in order of preference, whatever the environment says
+/// (libevent's `event_get_supported_methods`).
+pub fn supported_backends() -> Vec<&'static str> {
+    Hosted::<crate::Growable>::TABLE
+        .iter()
+        .map(|d| d.name)
+        .collect()
+}
+
 /// Whether this process runs with ids it was not started with (setuid or setgid).
 fn privileged() -> bool {
     // SAFETY: the id getters take no arguments and cannot fail.

@@ -43,7 +43,7 @@ mod tables;
 mod waker;
 
 pub use base::{Base, Exit};
-pub use builder::Builder;
+pub use builder::{supported_backends, Builder};
 pub use event::Event;
 pub use eventide_core::base::Counts;
 pub use eventide_core::{BaseFlags, Features, LoopFlags, What};
