@@ -49,3 +49,8 @@ pub use eventide_core::base::Counts;
 pub use eventide_core::{BaseFlags, Features, LoopFlags, What};
 pub use tables::Growable;
 pub use waker::Waker;
+
+/// The README's code, compiled and run as doctests so it stays true.
+#[doc = include_str!("../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
