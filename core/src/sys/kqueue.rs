@@ -9,9 +9,20 @@
 //! - `READ` becomes `EVFILT_READ` and `WRITE` becomes `EVFILT_WRITE`. kqueue has no early-close
 //!   filter here, so `CLOSED` is watched as `EVFILT_READ` (the end of the stream makes the fd
 //!   readable, and a read then sees it). An add is `EV_ADD`, plus `EV_CLEAR` when edge-triggered;
-//!   a delete is `EV_DELETE`.
-//! - A result is `READ` for `EVFILT_READ` (`EV_EOF` included) and `WRITE` for `EVFILT_WRITE`; an
-//!   fd with both ready is reported twice and the base merges the reports.
+//!   a delete is `EV_DELETE`. Two cases send more (see `plan`): an add that replaces a delete in
+//!   the same batch (the fd may have been closed and its number reused) deletes the filter first,
+//!   and a delete of one filter of an edge-triggered fd deletes and re-adds the other with
+//!   `EV_CLEAR`, both because libkqueue would otherwise miss the new file or lose the
+//!   edge-triggering.
+//! - The first add of an fd (`old` empty) is checked with one `fstat` when it is staged: a
+//!   regular file or a directory is refused with [`Error::Unpollable`] (kqueue would accept them
+//!   and report them always ready; the project refuses them on every backend), and a closed fd
+//!   fails with `fstat`'s `EBADF`. These errors thus come from [`apply`](Backend::apply), before
+//!   the wait; the change is dropped and the rest of the batch staged.
+//! - A result is `READ` for `EVFILT_READ` and `WRITE` for `EVFILT_WRITE`; an fd with both ready
+//!   is reported twice and the base merges the reports. `EV_EOF` on the read filter is the end of
+//!   the stream (`READ`), unless `fflags` carries the socket's error (a reset): that is an error
+//!   on the fd, reported `READ | WRITE`. `EV_EOF` on the write filter is reported `READ | WRITE`.
 //! - Failed changes come back as `EV_ERROR` results, handled as libevent does: `ENOENT`, `EINVAL`
 //!   and `EBADF` (and FreeBSD's `ENOTCAPABLE`) are ignored, as they are what a delete of a closed
 //!   or reopened fd gets; `EPERM` and `EPIPE` on an add (a pipe whose other end is closed) are
@@ -28,7 +39,8 @@
 //! - [`add`](Backend::add) and [`del`](Backend::del), which the base does not call on a changelist
 //!   backend, make the change at once (after submitting anything staged, to keep the order), for
 //!   runtimes that drive the backend directly. Their errors are returned, not reported as
-//!   readiness: a failed add (`EINVAL` being [`Error::Unpollable`]) leaves no filter behind.
+//!   readiness: a failed add (the `fstat` check's, or `EINVAL` as [`Error::Unpollable`]) leaves
+//!   no filter behind.
 //!
 //! **Fork.** A kqueue is not inherited by a child on the BSDs and macOS, and libkqueue closes its
 //! kqueues in a forked child by default (`NOTE_FORK_CLEANUP`). Either way, in the child the kqueue's
@@ -47,8 +59,12 @@
 //!
 //! The `-L` is needed because Rust's default linker on x86_64 Linux (`rust-lld`) does not search
 //! `/usr/local/lib`; a library elsewhere also needs `LD_LIBRARY_PATH` at run time. libkqueue differs
-//! from the kernels in two details this file allows for: it caps one call at 512 results, and it
-//! waits even after a change failed (the kernels return the errors at once).
+//! from the kernels in details this file allows for: it caps one call at 512 results; it waits
+//! even after a change failed (the kernels return the errors at once); it keeps a knote past the
+//! close of its fd and shares one epoll registration between an fd's two filters (hence the extra
+//! kevents above). One it cannot be helped with: to put a socket's error in `fflags` it calls
+//! `getsockopt(SO_ERROR)`, which on Linux clears the error, so after a reset is reported a read
+//! sees the end of the stream rather than `ECONNRESET` (the kernels leave the error in place).
 
 use core::fmt;
 use core::ptr;
@@ -56,7 +72,7 @@ use core::time::Duration;
 
 use libc::c_int;
 
-use super::{errno, os, timeout};
+use super::{errno, os, poll::check_pollable, timeout};
 use crate::backend::{Backend, FdInfo, Info, Sink};
 use crate::changelist::{Change, ChangeOp};
 use crate::storage::Storage;
@@ -74,8 +90,8 @@ cfg_if::cfg_if! {
         /// One kevent, change or result: the system's `struct kevent`.
         pub type Event = libc::kevent;
 
-        use libc::{kevent, EVFILT_READ, EVFILT_WRITE, EV_ADD, EV_CLEAR, EV_DELETE, EV_ERROR,
-            EV_RECEIPT};
+        use libc::{kevent, EVFILT_READ, EVFILT_WRITE, EV_ADD, EV_CLEAR, EV_DELETE, EV_EOF,
+            EV_ERROR, EV_RECEIPT};
 
         /// How many kevents one call may take or return.
         const MAX_EVENTS: usize = c_int::MAX as usize;
@@ -110,6 +126,7 @@ cfg_if::cfg_if! {
         const EV_CLEAR: u16 = 0x0020;
         const EV_RECEIPT: u16 = 0x0040;
         const EV_ERROR: u16 = 0x4000;
+        const EV_EOF: u16 = 0x8000;
 
         #[link(name = "kqueue")]
         extern "C" {
@@ -203,6 +220,11 @@ impl<S: Storage<Event>> Kqueue<S> {
             ));
         }
         let ident = usize::try_from(c.fd).map_err(|_| Error::BadFd(c.fd))?;
+        if c.old.is_empty() && (c.read | c.write | c.closed).contains(ChangeOp::ADD) {
+            // A new fd: refuse what cannot be polled, and a closed fd, here rather than as an
+            // ignored `EV_ERROR` in the dispatch (one fstat per new fd, never in the loop).
+            check_pollable(c.fd)?;
+        }
         let mut result = Ok(());
         for (filter, action) in plan(c).into_iter().flatten() {
             let r = self.stage(kev(ident, filter, action));
@@ -275,32 +297,36 @@ impl<S: Storage<Event>> Kqueue<S> {
         result
     }
 
-    /// Makes `kevs` at once, each with a receipt; returns each one's errno (0: done).
-    fn submit_now(&mut self, mut kevs: [Option<Event>; 2]) -> Result<[c_int; 2], Error> {
-        let mut buf = [blank(); 2];
+    /// Makes `kevs` at once, in order, each with a receipt; returns each one's errno (0: done, or
+    /// not sent), at the index of its kevent.
+    fn submit_now(&mut self, kevs: [Option<Event>; 4]) -> Result<[c_int; 4], Error> {
+        let mut buf = [blank(); 4];
+        let mut at = [0; 4];
         let mut n = 0;
-        for ev in kevs.iter_mut().filter_map(Option::take) {
-            if let Some(slot) = buf.get_mut(n) {
+        for (i, ev) in kevs.into_iter().enumerate() {
+            if let (Some(ev), Some(slot), Some(idx)) = (ev, buf.get_mut(n), at.get_mut(n)) {
                 *slot = ev;
                 slot.flags |= EV_RECEIPT;
+                *idx = i;
                 n += 1;
             }
         }
-        let mut codes = [0; 2];
+        let mut codes = [0; 4];
         if n == 0 {
             return Ok(codes);
         }
         let zero = timeout::timespec(Duration::ZERO);
         let p = buf.as_mut_ptr();
-        // SAFETY: `p` points to `n` (at most 2) initialised kevents in `buf`, read as changes and
+        // SAFETY: `p` points to `n` (at most 4) initialised kevents in `buf`, read as changes and
         // overwritten with as many receipts; `buf` and `zero` outlive the call.
         let r = unsafe { sys_kevent(self.kq, p, n, p, n, &zero) };
         if r < 0 {
             return Err(os("kevent"));
         }
         let got = (r as usize).min(n);
-        for (code, ev) in codes.iter_mut().zip(buf.iter().take(got)) {
-            if ev.flags & EV_ERROR != 0 {
+        // Every change gets a receipt, in the order of the changes.
+        for (ev, i) in buf.iter().take(got).zip(at) {
+            if let (true, Some(code)) = (ev.flags & EV_ERROR != 0, codes.get_mut(i)) {
                 *code = c_int::try_from(ev.data).unwrap_or(libc::EINVAL);
             }
         }
@@ -326,6 +352,9 @@ impl<S: Storage<Event>> Backend for Kqueue<S> {
             ));
         }
         let ident = usize::try_from(fd).map_err(|_| Error::BadFd(fd))?;
+        if (old & What::IO).is_empty() {
+            check_pollable(fd)?;
+        }
         self.flush()?;
         let op = if added.contains(What::ET) {
             ChangeOp::ADD | ChangeOp::ET
@@ -348,13 +377,17 @@ impl<S: Storage<Event>> Backend for Kqueue<S> {
         };
         let steps = plan(&change);
         let codes = self.submit_now(steps.map(|s| s.map(|(f, a)| kev(ident, f, a))))?;
-        let Some(&code) = codes.iter().find(|&&c| c != 0) else {
+        // A delete that precedes a re-add may find nothing to delete.
+        let failed = steps.iter().zip(codes).find(|&(step, c)| {
+            c != 0 && !(matches!(step, Some((_, Action::Delete))) && forgotten(c))
+        });
+        let Some((_, code)) = failed else {
             return Ok(());
         };
         // Take back the filters this call added, so the fd's interest stays `old`.
-        let mut undo = [None, None];
+        let mut undo = [None; 4];
         for ((slot, step), c) in undo.iter_mut().zip(steps).zip(codes) {
-            if let Some((filter, _)) = step {
+            if let Some((filter, Action::Add { .. })) = step {
                 if c == 0 && !filter.watched(old) {
                     *slot = Some(kev(ident, filter, Action::Delete));
                 }
@@ -374,9 +407,15 @@ impl<S: Storage<Event>> Backend for Kqueue<S> {
     fn del(&mut self, fd: RawFd, old: What, removed: What, _: &mut FdInfo) -> Result<(), Error> {
         let ident = usize::try_from(fd).map_err(|_| Error::BadFd(fd))?;
         self.flush()?;
+        // `ET`: the remaining interest is edge-triggered, and `plan` sends it again.
+        let op = if removed.contains(What::ET) {
+            ChangeOp::DEL | ChangeOp::ET
+        } else {
+            ChangeOp::DEL
+        };
         let pick = |bit: What| {
             if removed.contains(bit) {
-                ChangeOp::DEL
+                op
             } else {
                 ChangeOp::empty()
             }
@@ -625,34 +664,86 @@ enum Action {
     Delete,
 }
 
-/// The kevents (at most one per filter) that make `c` take effect.
-fn plan(c: &Change) -> [Option<(Filter, Action)>; 2] {
+/// The kevents of one change, in the order they are submitted (at most four: two per filter).
+type Plan = [Option<(Filter, Action)>; 4];
+
+/// The kevents that make `c` take effect, in this order:
+///
+/// 1. `EV_DELETE` for each filter no bit of which remains.
+/// 2. `EV_ADD` (with `EV_CLEAR` when edge-triggered) for each filter with an added bit, even when
+///    the filter is registered already: `EV_ADD` on a live filter only modifies it. When the add
+///    re-adds a bit that was in `old` (the batch deleted it and added it again: the fd may have
+///    been closed and its number reused since), an `EV_DELETE` goes first: libkqueue keeps the
+///    knote of the old file and turns a lone `EV_ADD` into a modify of it, which never reaches the
+///    new file (a kernel that kept the knote past the close would do the same), so the new file
+///    would never be reported. The delete's `ENOENT` (the kernels drop knotes at the close) is
+///    ignored, as every `ENOENT` is.
+/// 3. When step 1 deleted a filter and the change carries `ET`, the remaining filter again, as
+///    `EV_DELETE` then `EV_ADD | EV_CLEAR`: libkqueue keeps one epoll registration per fd for both
+///    filters and drops `EPOLLET` from it when one filter is deleted, so the remaining one would
+///    turn level-triggered. A lone `EV_ADD` would only modify the knote (leaving epoll as it is),
+///    and this must come after the delete of step 1. The kernels keep the filters apart and need
+///    none of it; there the new knote reports a pending edge once more, which the contract allows
+///    after a change of interest.
+///
+/// The batch is coalesced, so all this costs kevents only when a batch deletes and re-adds, or
+/// deletes part of an edge-triggered fd's interest; the dispatch loop is untouched.
+fn plan(c: &Change) -> Plan {
     let new = c.new_interest();
-    let step = |filter: Filter, ops: &[ChangeOp]| {
-        let adds = ops.iter().filter(|op| op.contains(ChangeOp::ADD));
-        let mut added = false;
-        let mut clear = false;
-        for op in adds {
-            added = true;
-            clear |= op.contains(ChangeOp::ET);
+    let filters = [
+        (
+            Filter::Read,
+            [(c.read, What::READ), (c.closed, What::CLOSED)],
+        ),
+        (
+            Filter::Write,
+            [(c.write, What::WRITE), (ChangeOp::empty(), What::empty())],
+        ),
+    ];
+    let mut out: Plan = [None; 4];
+    let mut n = 0;
+    let mut push = |step: (Filter, Action)| {
+        if let Some(slot) = out.get_mut(n) {
+            *slot = Some(step);
+            n += 1;
         }
-        if added {
-            // Even when the filter is registered already: the fd may have been closed and
-            // reopened since (and EV_ADD on a live filter only modifies it).
-            Some((filter, Action::Add { clear }))
-        } else if ops.iter().any(|op| op.contains(ChangeOp::DEL))
+    };
+    let mut removed = false;
+    let mut sent = [false; 2];
+    for (filter, ops) in filters {
+        if !ops.iter().any(|(op, _)| op.contains(ChangeOp::ADD))
+            && ops.iter().any(|(op, _)| op.contains(ChangeOp::DEL))
             && filter.watched(c.old)
             && !filter.watched(new)
         {
-            Some((filter, Action::Delete))
-        } else {
-            None
+            push((filter, Action::Delete));
+            removed = true;
         }
-    };
-    [
-        step(Filter::Read, &[c.read, c.closed]),
-        step(Filter::Write, &[c.write]),
-    ]
+    }
+    for ((filter, ops), sent) in filters.into_iter().zip(&mut sent) {
+        let mut clear = false;
+        let mut readd = false;
+        for &(op, bit) in ops.iter().filter(|(op, _)| op.contains(ChangeOp::ADD)) {
+            *sent = true;
+            clear |= op.contains(ChangeOp::ET);
+            readd |= c.old.contains(bit);
+        }
+        if readd {
+            push((filter, Action::Delete));
+        }
+        if *sent {
+            push((filter, Action::Add { clear }));
+        }
+    }
+    if removed && c.edge_triggered() {
+        for ((filter, _), sent) in filters.into_iter().zip(sent) {
+            if !sent && filter.watched(new) {
+                push((filter, Action::Delete));
+                push((filter, Action::Add { clear: true }));
+            }
+        }
+    }
+    out
 }
 
 /// The kevent for one step on `ident`, its flags copied into `udata` to tell an add's failure
@@ -715,8 +806,14 @@ fn outcome(ev: &Event) -> Outcome {
         return Outcome::Skip;
     };
     if ev.flags & EV_ERROR == 0 {
+        // `EV_EOF` with the socket's error in `fflags` (a reset) is an error on the fd, reported
+        // as `READ | WRITE` by the contract; without one it is the end of the stream (`READ`),
+        // or, on the write filter, a hangup that a write-only event must hear of too.
+        let eof = ev.flags & EV_EOF != 0;
         return Outcome::Ready(match filter {
+            Filter::Read if eof && ev.fflags != 0 => What::READ | What::WRITE,
             Filter::Read => What::READ,
+            Filter::Write if eof => What::READ | What::WRITE,
             Filter::Write => What::WRITE,
         });
     }
@@ -826,17 +923,20 @@ mod tests {
 
     const SHORT: Duration = Duration::from_millis(200);
 
+    /// The kevents of `plan(c)`, in order.
+    fn steps(c: &Change) -> Vec<(Filter, Action)> {
+        plan(c).into_iter().flatten().collect()
+    }
+
+    const ADD: Action = Action::Add { clear: false };
+    const ADD_ET: Action = Action::Add { clear: true };
+    const DEL: Action = Action::Delete;
+
     #[test]
     fn plan_maps_interest_to_filters() {
         let add = ChangeOp::ADD;
         let c = change(3, What::empty(), add | ChangeOp::ET, add);
-        assert_eq!(
-            plan(&c),
-            [
-                Some((Filter::Read, Action::Add { clear: true })),
-                Some((Filter::Write, Action::Add { clear: false })),
-            ]
-        );
+        assert_eq!(steps(&c), [(Filter::Read, ADD_ET), (Filter::Write, ADD)]);
         // Deleting READ while CLOSED stays keeps the read filter.
         let c = Change {
             fd: 3,
@@ -845,26 +945,98 @@ mod tests {
             write: ChangeOp::empty(),
             closed: ChangeOp::empty(),
         };
-        assert_eq!(plan(&c), [None, None]);
+        assert_eq!(steps(&c), []);
         // CLOSED alone is watched with the read filter, and deleted with it.
         let c = Change {
             closed: ChangeOp::ADD,
             ..change(3, What::empty(), ChangeOp::empty(), ChangeOp::empty())
         };
-        assert_eq!(
-            plan(&c)[0],
-            Some((Filter::Read, Action::Add { clear: false }))
-        );
+        assert_eq!(steps(&c), [(Filter::Read, ADD)]);
         let c = Change {
             closed: ChangeOp::DEL,
             ..change(3, What::CLOSED, ChangeOp::empty(), ChangeOp::DEL)
         };
-        assert_eq!(plan(&c), [Some((Filter::Read, Action::Delete)), None]);
-        // An add replacing a delete is sent again.
+        assert_eq!(steps(&c), [(Filter::Read, DEL)]);
+        // A new bit on a registered filter is a plain add (a modify): nothing was deleted.
+        let c = Change {
+            read: ChangeOp::ADD,
+            ..change(3, What::CLOSED, ChangeOp::empty(), ChangeOp::empty())
+        };
+        assert_eq!(steps(&c), [(Filter::Read, ADD)]);
+    }
+
+    #[test]
+    fn plan_deletes_before_a_re_add() {
+        // An add replacing a delete (the bit was in `old`) deletes the filter first.
         let c = change(3, What::WRITE, ChangeOp::empty(), ChangeOp::ADD);
+        assert_eq!(steps(&c), [(Filter::Write, DEL), (Filter::Write, ADD)]);
+        let c = change(
+            3,
+            What::READ,
+            ChangeOp::ADD | ChangeOp::ET,
+            ChangeOp::empty(),
+        );
+        assert_eq!(steps(&c), [(Filter::Read, DEL), (Filter::Read, ADD_ET)]);
+        // Both filters: still at most four kevents, each filter deleted before it is added.
+        let c = change(3, What::READ | What::WRITE, ChangeOp::ADD, ChangeOp::ADD);
         assert_eq!(
-            plan(&c)[1],
-            Some((Filter::Write, Action::Add { clear: false }))
+            steps(&c),
+            [
+                (Filter::Read, DEL),
+                (Filter::Read, ADD),
+                (Filter::Write, DEL),
+                (Filter::Write, ADD)
+            ]
+        );
+    }
+
+    #[test]
+    fn plan_re_arms_what_an_edge_triggered_partial_delete_leaves() {
+        let io = What::READ | What::WRITE;
+        let et_del = ChangeOp::DEL | ChangeOp::ET;
+        // WRITE deleted, READ left: the delete first, then READ deleted and added with EV_CLEAR.
+        let c = change(3, io, ChangeOp::empty(), et_del);
+        assert_eq!(
+            steps(&c),
+            [
+                (Filter::Write, DEL),
+                (Filter::Read, DEL),
+                (Filter::Read, ADD_ET)
+            ]
+        );
+        let c = change(3, io, et_del, ChangeOp::empty());
+        assert_eq!(
+            steps(&c),
+            [
+                (Filter::Read, DEL),
+                (Filter::Write, DEL),
+                (Filter::Write, ADD_ET)
+            ]
+        );
+        // Level-triggered: nothing to re-arm.
+        let c = change(3, io, ChangeOp::empty(), ChangeOp::DEL);
+        assert_eq!(steps(&c), [(Filter::Write, DEL)]);
+        // Everything deleted: nothing left to re-arm.
+        let c = change(3, io, et_del, et_del);
+        assert_eq!(steps(&c), [(Filter::Read, DEL), (Filter::Write, DEL)]);
+        // A delete of READ that CLOSED keeps on the read filter deletes no filter.
+        let c = change(
+            3,
+            What::READ | What::CLOSED | What::WRITE,
+            et_del,
+            ChangeOp::empty(),
+        );
+        assert_eq!(steps(&c), []);
+        // The remaining filter re-added in the same batch is not sent twice; the delete of the
+        // other filter still goes first.
+        let c = change(3, io, ChangeOp::ADD | ChangeOp::ET, et_del);
+        assert_eq!(
+            steps(&c),
+            [
+                (Filter::Write, DEL),
+                (Filter::Read, DEL),
+                (Filter::Read, ADD_ET)
+            ]
         );
     }
 
@@ -895,6 +1067,24 @@ mod tests {
             Outcome::AddFailed(What::READ | What::WRITE, libc::EPERM)
         );
         assert_eq!(restage(add).flags, EV_ADD | EV_CLEAR);
+    }
+
+    #[test]
+    fn eof_with_a_socket_error_is_read_and_write() {
+        let mut ev = kev(4, Filter::Read, Action::Add { clear: false });
+        ev.flags = EV_EOF;
+        // The end of the stream: READ.
+        assert_eq!(outcome(&ev), Outcome::Ready(What::READ));
+        // With the socket's error (a reset): an error on the fd.
+        ev.fflags = libc::ECONNRESET as _;
+        assert_eq!(outcome(&ev), Outcome::Ready(What::READ | What::WRITE));
+        // On the write filter, EV_EOF is a hangup either way.
+        let mut ev = kev(4, Filter::Write, Action::Add { clear: false });
+        assert_eq!(outcome(&ev), Outcome::Ready(What::WRITE));
+        ev.flags = EV_EOF;
+        assert_eq!(outcome(&ev), Outcome::Ready(What::READ | What::WRITE));
+        ev.fflags = libc::ECONNRESET as _;
+        assert_eq!(outcome(&ev), Outcome::Ready(What::READ | What::WRITE));
     }
 
     #[test]
@@ -979,7 +1169,7 @@ mod tests {
     }
 
     #[test]
-    fn delete_after_close_and_add_of_a_closed_fd_are_ignored() {
+    fn delete_after_close_is_ignored() {
         let mut kq = Kqueue::new(Fixed::<8>::new()).unwrap();
         let (r, w) = pipe();
         kq.apply(&[add_read(r)]).unwrap();
@@ -991,10 +1181,180 @@ mod tests {
         let t = Instant::now();
         assert_eq!(wait(&mut kq, Duration::from_millis(50)), []);
         assert!(t.elapsed() >= Duration::from_millis(50));
-        // An add of a closed fd (EBADF) is ignored too, as libevent does.
-        kq.apply(&[add_read(r)]).unwrap();
-        assert_eq!(wait(&mut kq, Duration::from_millis(20)), []);
         close(w);
+    }
+
+    /// `fstat`'s EBADF, as `check_pollable` reports it.
+    fn ebadf() -> Error {
+        Error::Os {
+            call: "fstat",
+            errno: Errno(libc::EBADF),
+        }
+    }
+
+    #[test]
+    fn add_of_a_closed_fd_fails_at_apply_and_the_rest_is_applied() {
+        let mut kq = Kqueue::new(Fixed::<8>::new()).unwrap();
+        let (r, w) = pipe();
+        // A closed number that nothing reopens meanwhile: far above what the tests use (and
+        // within the default soft limit of 1024 fds).
+        // SAFETY: duplicates an fd the test owns.
+        let gone = unsafe { libc::fcntl(r, libc::F_DUPFD_CLOEXEC, 900) };
+        assert!(gone >= 900);
+        close(gone);
+        // Unlike libevent, which ignores the EBADF: the add fails, at apply, before the wait.
+        assert_eq!(kq.apply(&[add_read(gone), add_read(r)]), Err(ebadf()));
+        assert_eq!(kq.staged, 1);
+        write1(w);
+        assert_eq!(wait(&mut kq, SHORT), [(r, What::READ)]);
+        let mut info = FdInfo::default();
+        assert_eq!(
+            kq.add(gone, What::empty(), What::READ, &mut info),
+            Err(ebadf())
+        );
+        close(r);
+        close(w);
+    }
+
+    /// Opens `path` read-only.
+    fn open_ro(path: &core::ffi::CStr) -> RawFd {
+        // SAFETY: `path` is a NUL-terminated string that outlives the call.
+        let fd = unsafe { libc::open(path.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
+        assert!(fd >= 0);
+        fd
+    }
+
+    #[test]
+    fn regular_files_and_directories_are_unpollable() {
+        let mut kq = Kqueue::new(Fixed::<8>::new()).unwrap();
+        let file = open_ro(c"/etc/passwd");
+        let dir = open_ro(c"/");
+        let (r, w) = pipe();
+        for fd in [file, dir] {
+            // At apply, and the rest of the batch still applied.
+            assert_eq!(
+                kq.apply(&[add_read(fd), add_read(r)]),
+                Err(Error::Unpollable(fd))
+            );
+            let mut info = FdInfo::default();
+            assert_eq!(
+                kq.add(fd, What::empty(), What::READ | What::WRITE, &mut info),
+                Err(Error::Unpollable(fd))
+            );
+        }
+        // Nothing of the file or the directory was registered.
+        write1(w);
+        assert_eq!(wait(&mut kq, SHORT), [(r, What::READ)]);
+        for fd in [file, dir, r, w] {
+            close(fd);
+        }
+    }
+
+    #[test]
+    fn a_reused_fd_number_is_watched_again() {
+        let mut kq = Kqueue::new(Fixed::<8>::new()).unwrap();
+        let (r, w) = pipe();
+        kq.apply(&[add_read(r)]).unwrap();
+        write1(w);
+        assert_eq!(wait(&mut kq, SHORT), [(r, What::READ)]);
+        // The number `r` now names a new, empty pipe (dup2 closes the old one).
+        let (r2, w2) = pipe();
+        // SAFETY: both fds are the test's own.
+        assert_eq!(unsafe { libc::dup2(r2, r) }, r);
+        close(r2);
+        // A delete and an add in one batch: the add replaces the delete, `old` keeps READ.
+        kq.apply(&[change(r, What::READ, ChangeOp::ADD, ChangeOp::empty())])
+            .unwrap();
+        assert_eq!(wait(&mut kq, Duration::from_millis(20)), []);
+        write1(w2);
+        assert_eq!(wait(&mut kq, SHORT), [(r, What::READ)]);
+        for fd in [r, w, w2] {
+            close(fd);
+        }
+    }
+
+    /// A connected, non-blocking `AF_UNIX` socket pair.
+    fn socketpair() -> (RawFd, RawFd) {
+        let mut fds = [0; 2];
+        // SAFETY: `fds` has room for the two fds.
+        let rc = unsafe { libc::socketpair(libc::AF_UNIX, libc::SOCK_STREAM, 0, fds.as_mut_ptr()) };
+        assert_eq!(rc, 0);
+        for fd in fds {
+            // SAFETY: plain fcntl calls on fds we own.
+            unsafe {
+                let fl = libc::fcntl(fd, libc::F_GETFL);
+                libc::fcntl(fd, libc::F_SETFL, fl | libc::O_NONBLOCK);
+            }
+        }
+        (fds[0], fds[1])
+    }
+
+    /// READ|WRITE edge-triggered on `a`, WRITE deleted by `del`; READ must stay edge-triggered.
+    fn check_et_survives(del: impl FnOnce(&mut Kqueue<Fixed<8>>, RawFd)) {
+        let mut kq = Kqueue::new(Fixed::<8>::new()).unwrap();
+        let (a, b) = socketpair();
+        let et_add = ChangeOp::ADD | ChangeOp::ET;
+        kq.apply(&[change(a, What::empty(), et_add, et_add)])
+            .unwrap();
+        write1(b);
+        let mut got = wait(&mut kq, SHORT);
+        got.sort_by_key(|&(fd, w)| (fd, w.bits()));
+        assert_eq!(got, [(a, What::READ), (a, What::WRITE)]);
+        assert_eq!(wait(&mut kq, Duration::ZERO), []);
+        del(&mut kq, a);
+        // The change may re-arm the edge once...
+        let _ = wait(&mut kq, Duration::from_millis(20));
+        // ...but READ is still edge-triggered: no report until new data.
+        assert_eq!(wait(&mut kq, Duration::ZERO), []);
+        write1(b);
+        assert_eq!(wait(&mut kq, SHORT), [(a, What::READ)]);
+        assert_eq!(wait(&mut kq, Duration::ZERO), []);
+        close(a);
+        close(b);
+    }
+
+    #[test]
+    fn edge_triggering_survives_a_partial_delete() {
+        check_et_survives(|kq, a| {
+            let io = What::READ | What::WRITE;
+            let del = change(a, io, ChangeOp::empty(), ChangeOp::DEL | ChangeOp::ET);
+            kq.apply(&[del]).unwrap();
+        });
+        check_et_survives(|kq, a| {
+            let (io, mut info) = (What::READ | What::WRITE, FdInfo::default());
+            kq.del(a, io, What::WRITE | What::ET, &mut info).unwrap();
+        });
+    }
+
+    #[test]
+    fn a_reset_connection_is_read_and_write() {
+        use std::net::{TcpListener, TcpStream};
+        use std::os::fd::AsRawFd;
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        client.set_nonblocking(true).unwrap();
+        let fd = client.as_raw_fd();
+        let mut kq = Kqueue::new(Fixed::<8>::new()).unwrap();
+        kq.apply(&[add_read(fd)]).unwrap();
+        assert_eq!(wait(&mut kq, Duration::ZERO), []);
+        let l = libc::linger {
+            l_onoff: 1,
+            l_linger: 0,
+        };
+        // SAFETY: `l` is a valid `linger` that outlives the call, and its size is passed.
+        let rc = unsafe {
+            libc::setsockopt(
+                server.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_LINGER,
+                (&l as *const libc::linger).cast(),
+                core::mem::size_of::<libc::linger>() as libc::socklen_t,
+            )
+        };
+        assert_eq!(rc, 0);
+        drop(server);
+        assert_eq!(wait(&mut kq, SHORT), [(fd, What::READ | What::WRITE)]);
     }
 
     #[test]
@@ -1102,7 +1462,10 @@ mod tests {
         // Deleting what the kernel forgot succeeds; adding a closed fd fails and leaves nothing.
         close(r);
         kq.del(r, What::READ, What::READ, &mut info).unwrap();
-        assert!(kq.add(r, What::empty(), What::READ, &mut info).is_err());
+        assert_eq!(
+            kq.add(r, What::empty(), What::READ, &mut info),
+            Err(ebadf())
+        );
         assert_eq!(
             kq.add(-3, What::empty(), What::READ, &mut info),
             Err(Error::BadFd(-3))
