@@ -27,6 +27,7 @@
 //! callback may add, delete, activate or free any event, and calls `step` again, until
 //! [`Step::Done`]. See `run.rs` for the iteration, which follows libevent's `event_base_loop`.
 
+mod deadlines;
 mod fdmap;
 mod queues;
 mod run;
@@ -44,6 +45,7 @@ pub use run::{Outcome, Ready, Step};
 pub use slots::{Handle, Slot};
 pub use timers::Timer;
 
+use self::deadlines::TimerRun;
 use self::fdmap::{FdMap, SigMap};
 use self::queues::Queues;
 use self::slots::{state, Slots, NIL};
@@ -172,6 +174,8 @@ pub struct EventBase<B, C, T: Tables> {
     slots: Slots<T::Slots>,
     fds: FdMap<T::Fds>,
     timers: TimerHeap<T::Timers>,
+    /// Timers whose deadlines came in order, outside the heap (see [`EventBase::arm`]).
+    run_of_timers: TimerRun,
     changes: Changelist<T::Changes>,
     sigs: SigMap,
     queues: Queues,
@@ -200,6 +204,7 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
             slots: Slots::new(parts.slots),
             fds: FdMap { storage: parts.fds },
             timers: TimerHeap::new(parts.timers),
+            run_of_timers: TimerRun::default(),
             changes: Changelist::new(parts.changes),
             sigs: SigMap::new(),
             queues: Queues::new(),
@@ -481,18 +486,12 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
     fn set_timeout(&mut self, idx: u32, t: Duration) -> Result<(), Error> {
         let interval = t.as_nanos().min(u128::from(u64::MAX / 2)) as u64;
         let deadline = self.now().saturating_add(interval);
-        let s = self.slots.get(idx);
-        let (heap, st, res) = (s.heap, s.state, s.res);
-        let slots = &mut self.slots;
-        if heap != NIL {
-            self.timers
-                .reschedule(heap, deadline, &mut |i, at| slots.get_mut(i).heap = at);
-        } else {
-            self.timers
-                .push(deadline, idx, &mut |i, at| slots.get_mut(i).heap = at)?;
-        }
+        let (st, res) = {
+            let s = self.slots.get(idx);
+            (s.state, s.res)
+        };
+        self.arm(idx, deadline)?;
         let s = self.slots.get_mut(idx);
-        s.deadline = deadline;
         s.interval = interval;
         s.state |= state::PERIODIC;
         s.state &= !state::TIMED_OUT;
@@ -506,16 +505,6 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
             }
         }
         Ok(())
-    }
-
-    fn unlink_timer(&mut self, idx: u32) {
-        let heap = self.slots.get(idx).heap;
-        if heap != NIL {
-            let slots = &mut self.slots;
-            self.timers
-                .remove(heap, &mut |i, at| slots.get_mut(i).heap = at);
-            self.slots.get_mut(idx).heap = NIL;
-        }
     }
 
     /// Removes the event from everything: its fd or signal, the heap, the active queue.

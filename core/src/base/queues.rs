@@ -16,7 +16,9 @@ struct Queue {
 /// The active queues.
 #[derive(Debug)]
 pub(crate) struct Queues {
-    queues: [Queue; MAX_PRIORITIES],
+    /// One per `u8`, one more than [`MAX_PRIORITIES`], so that indexing by a priority needs no
+    /// bounds check (the last is never used).
+    queues: [Queue; 256],
     nonempty: [u64; 4],
     pub(crate) len: u32,
 }
@@ -27,7 +29,7 @@ impl Queues {
             queues: [Queue {
                 head: NIL,
                 tail: NIL,
-            }; MAX_PRIORITIES],
+            }; 256],
             nonempty: [0; 4],
             len: 0,
         }
@@ -71,6 +73,21 @@ impl Queues {
         }
         q.tail = idx;
         self.len += 1;
+    }
+
+    /// Removes the first event of queue `pri`, `idx` (as [`front`](Self::front) gave it).
+    #[inline]
+    pub(crate) fn pop_front<S: Storage<Slot>>(&mut self, slots: &mut Slots<S>, pri: u8, idx: u32) {
+        let next = slots.get(idx).anext;
+        let q = &mut self.queues[pri as usize];
+        q.head = next;
+        if next == NIL {
+            q.tail = NIL;
+            self.nonempty[pri as usize / 64] &= !(1 << (pri % 64));
+        } else {
+            slots.get_mut(next).aprev = NIL;
+        }
+        self.len -= 1;
     }
 
     #[inline]

@@ -56,7 +56,6 @@ enum Phase {
     Idle,
     Top,
     Process,
-    Bottom,
 }
 
 /// The state of the current run.
@@ -149,56 +148,57 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
 
     /// The next thing to do in this run. See the [module docs](self).
     pub fn step(&mut self) -> Result<Step, Error> {
+        let mut at_top = match self.run.phase {
+            Phase::Process => false,
+            Phase::Top => true,
+            Phase::Idle => return Err(Error::Invalid("no run in progress: call start")),
+        };
         loop {
-            match self.run.phase {
-                Phase::Idle => return Err(Error::Invalid("no run in progress: call start")),
-                Phase::Top => {
-                    if self.run.brk || self.exit_due() {
-                        return Ok(self.finish(Outcome::Exited));
-                    }
-                    if !self.run.flags.contains(LoopFlags::NO_EXIT_ON_EMPTY) && !self.has_events() {
-                        return Ok(self.finish(Outcome::Empty));
-                    }
-                    if let Err(e) = self.turn() {
-                        self.finish(Outcome::Exited);
-                        return Err(e);
-                    }
-                    self.run.ran = 0;
-                    self.run.phase = Phase::Process;
+            if at_top {
+                // Top: the start of an iteration. End the run if asked to or if nothing is
+                // left; else wait, and run the queues.
+                if self.run.brk || self.exit_due() {
+                    return Ok(self.finish(Outcome::Exited));
                 }
-                Phase::Process => {
-                    if self.run.brk {
-                        return Ok(self.finish(Outcome::Exited));
-                    }
-                    let next = self.queues.highest();
-                    let stop = self.run.cont
-                        || next.is_none()
-                        || (self.run.running.is_some() && next != self.run.running);
-                    match next {
-                        Some(pri) if !stop => {
-                            self.run.running = Some(pri);
-                            self.run.ran += 1;
-                            return Ok(Step::Run(self.pop(pri)));
-                        }
-                        _ => {
-                            self.run.cont = false;
-                            self.run.running = None;
-                            self.run.phase = Phase::Bottom;
-                        }
-                    }
+                if !self.has_events() && !self.run.flags.contains(LoopFlags::NO_EXIT_ON_EMPTY) {
+                    return Ok(self.finish(Outcome::Empty));
                 }
-                Phase::Bottom => {
-                    let flags = self.run.flags;
-                    let done = if self.run.ran > 0 {
-                        flags.contains(LoopFlags::ONCE) && self.queues.len == 0
-                    } else {
-                        flags.contains(LoopFlags::NONBLOCK)
-                    };
-                    if done || self.run.brk || self.exit_due() {
-                        return Ok(self.finish(Outcome::Exited));
-                    }
-                    self.run.phase = Phase::Top;
+                if let Err(e) = self.turn() {
+                    self.finish(Outcome::Exited);
+                    return Err(e);
                 }
+                self.run.ran = 0;
+                self.run.phase = Phase::Process;
+            }
+            at_top = true;
+            // Process: the next event of the queue being run, if the iteration goes on.
+            if self.run.brk {
+                return Ok(self.finish(Outcome::Exited));
+            }
+            if let Some(pri) = self.queues.highest() {
+                if !self.run.cont && self.run.running.is_none_or(|r| r == pri) {
+                    self.run.running = Some(pri);
+                    self.run.ran += 1;
+                    return Ok(Step::Run(self.pop(pri)));
+                }
+            }
+            // Bottom: the end of the iteration. (`brk` was just checked, and nothing since could
+            // set it.)
+            self.run.cont = false;
+            self.run.running = None;
+            let flags = self.run.flags;
+            if flags.intersects(LoopFlags::ONCE | LoopFlags::NONBLOCK) {
+                let done = if self.run.ran > 0 {
+                    flags.contains(LoopFlags::ONCE) && self.queues.len == 0
+                } else {
+                    flags.contains(LoopFlags::NONBLOCK)
+                };
+                if done {
+                    return Ok(self.finish(Outcome::Exited));
+                }
+            }
+            if self.exit_due() {
+                return Ok(self.finish(Outcome::Exited));
             }
         }
     }
@@ -212,10 +212,16 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
     }
 
     /// Whether a requested exit is due; consumes it if so.
+    #[inline]
     fn exit_due(&mut self) -> bool {
-        let Some(at) = self.run.exit_at else {
-            return false;
-        };
+        match self.run.exit_at {
+            None => false,
+            Some(at) => self.exit_due_at(at),
+        }
+    }
+
+    #[inline(never)]
+    fn exit_due_at(&mut self, at: u64) -> bool {
         if at > self.now() {
             return false;
         }
@@ -223,19 +229,39 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
         true
     }
 
+    #[inline]
     fn has_events(&self) -> bool {
-        self.slots.used > 0 || self.nvirtual > 0 || self.run.exit_at.is_some()
+        self.slots.used > 0 || self.has_other_events()
+    }
+
+    #[inline(never)]
+    fn has_other_events(&self) -> bool {
+        self.nvirtual > 0 || self.run.exit_at.is_some()
     }
 
     /// How long the backend may wait: not at all with events active or in a `NONBLOCK` run,
     /// else until the earliest timer or exit, else indefinitely.
+    #[inline]
     fn wait_time(&mut self) -> Option<Duration> {
         if self.queues.len > 0 || self.run.flags.contains(LoopFlags::NONBLOCK) {
             return Some(Duration::ZERO);
         }
-        let deadline = match (self.timers.peek(), self.run.exit_at) {
-            (Some(t), Some(e)) => t.deadline.min(e),
-            (Some(t), None) => t.deadline,
+        if !self.has_timers() && self.run.exit_at.is_none() {
+            return None;
+        }
+        self.wait_until()
+    }
+
+    /// The wait until the earliest timer or exit.
+    fn wait_until(&mut self) -> Option<Duration> {
+        if self.run.ran > 0 {
+            // Callbacks ran since the time was read: a wait computed from it would be late by
+            // their duration. One more clock read, only when a deadline depends on it.
+            self.cached_now = None;
+        }
+        let deadline = match (self.first_timer(), self.run.exit_at) {
+            (Some((t, _)), Some(e)) => t.min(e),
+            (Some((t, _)), None) => t,
             (None, Some(e)) => e,
             (None, None) => return None,
         };
@@ -244,11 +270,6 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
 
     /// One wait on the backend, then the activations it brings and the timers that expire.
     fn turn(&mut self) -> Result<(), Error> {
-        if self.run.ran > 0 && (!self.timers.is_empty() || self.run.exit_at.is_some()) {
-            // Callbacks ran since the time was read: a wait computed from it would be late by
-            // their duration. One more clock read, only when a deadline depends on it.
-            self.cached_now = None;
-        }
         let timeout = self.wait_time();
         if self.changelist && !self.changes.is_empty() {
             if let Err(e) = self.changes.flush(&mut self.backend) {
@@ -266,7 +287,11 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
             queues: &mut self.queues,
             run: &mut self.run,
             sigfd,
-            closed_as_read: self.closed_as_read,
+            closed: if self.closed_as_read {
+                What::CLOSED
+            } else {
+                What::empty()
+            },
             signalled: false,
             unwatched: false,
         };
@@ -278,8 +303,14 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
         if unwatched {
             self.rebuild(false)?;
         }
-        if !self.timers.is_empty() {
-            self.expire_timers();
+        if self.has_timers() {
+            let now = self.now();
+            if self
+                .first_timer()
+                .is_some_and(|(deadline, _)| deadline <= now)
+            {
+                self.expire_timers();
+            }
         }
         Ok(())
     }
@@ -309,27 +340,25 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
     #[inline(never)]
     fn expire_timers(&mut self) {
         let now = self.now();
-        while let Some(t) = self.timers.peek() {
-            if t.deadline > now {
+        while let Some((deadline, idx)) = self.first_timer() {
+            if deadline > now {
                 break;
             }
-            let idx = t.slot;
-            let s = *self.slots.get(idx);
-            let slots = &mut self.slots;
-            if s.events.contains(What::PERSIST) {
+            let (events, interval) = {
+                let s = self.slots.get(idx);
+                (s.events, s.interval)
+            };
+            if events.contains(What::PERSIST) {
                 // Re-armed now, from the deadline it had, so the period does not drift; from now
                 // if that is already past. A zero period fires once per iteration.
-                let mut at = s.deadline.saturating_add(s.interval);
+                let mut at = deadline.saturating_add(interval);
                 if at <= now {
-                    at = now.saturating_add(s.interval.max(1));
+                    at = now.saturating_add(interval.max(1));
                 }
-                self.timers
-                    .reschedule(s.heap, at, &mut |i, h| slots.get_mut(i).heap = h);
-                self.slots.get_mut(idx).deadline = at;
+                // A pending timer is re-armed in place: this cannot fail.
+                let _ = self.arm(idx, at);
             } else {
-                self.timers
-                    .remove(s.heap, &mut |i, h| slots.get_mut(i).heap = h);
-                self.slots.get_mut(idx).heap = NIL;
+                self.disarm(idx);
             }
             self.slots.get_mut(idx).state |= state::TIMED_OUT;
             self.activate_idx(idx, What::TIMEOUT, 0);
@@ -357,7 +386,7 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
             self.slots.get_mut(idx).ncalls -= 1;
             return ready;
         }
-        self.queues.remove(&mut self.slots, idx);
+        self.queues.pop_front(&mut self.slots, pri, idx);
         let s = self.slots.get_mut(idx);
         s.state &= !state::ACTIVE;
         s.res = What::empty();
@@ -394,10 +423,8 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
     fn rearm(&mut self, idx: u32, heap: u32, interval: u64) {
         let at = self.now().saturating_add(interval);
         if heap != NIL {
-            let slots = &mut self.slots;
-            self.timers
-                .reschedule(heap, at, &mut |i, h| slots.get_mut(i).heap = h);
-            self.slots.get_mut(idx).deadline = at;
+            // A pending timer is re-armed in place: this cannot fail.
+            let _ = self.arm(idx, at);
         }
     }
 
@@ -483,9 +510,9 @@ struct Activator<'a, F, S> {
     queues: &'a mut Queues,
     run: &'a mut LoopState,
     sigfd: RawFd,
-    /// The backend has no early-close report: a READ may be a peer's close, so it wakes CLOSED
-    /// interest too (the contract's "treats CLOSED as READ").
-    closed_as_read: bool,
+    /// `CLOSED` if the backend has no early-close report: a READ may be a peer's close, so it
+    /// wakes CLOSED interest too (the contract's "treats CLOSED as READ"); else empty.
+    closed: What,
     signalled: bool,
     unwatched: bool,
 }
@@ -505,8 +532,8 @@ impl<F: Storage<super::FdEntry>, S: Storage<Slot>> crate::Sink for Activator<'_,
             return;
         };
         let mut what = what;
-        if self.closed_as_read && what.contains(What::READ) {
-            what |= What::CLOSED;
+        if what.contains(What::READ) {
+            what |= self.closed;
         }
         let mut idx = entry.head;
         while idx != NIL {

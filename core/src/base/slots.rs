@@ -12,6 +12,10 @@ use crate::{Error, RawFd, Resource, What};
 /// No index: the end of a list, or "not in the heap".
 pub(crate) const NIL: u32 = u32::MAX;
 
+/// [`Slot::heap`] of a timer kept in the base's sorted run of timers instead of the heap. No heap
+/// index reaches it: there are fewer slots than `NIL - 1`, and at most one timer per slot.
+pub(crate) const LISTED: u32 = NIL - 1;
+
 /// A reference to a pending or active event: an index and the generation it was issued at.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
@@ -69,8 +73,13 @@ pub struct Slot {
     /// Next and previous in the active queue.
     pub(crate) anext: u32,
     pub(crate) aprev: u32,
-    /// Index in the timer heap, or [`NIL`].
+    /// Index in the timer heap, [`LISTED`] if the timer is in the sorted run, or [`NIL`].
     pub(crate) heap: u32,
+    /// Next and previous in the sorted run of timers.
+    pub(crate) tnext: u32,
+    pub(crate) tprev: u32,
+    /// The timer's place among equal deadlines while it is in the sorted run.
+    pub(crate) seq: u64,
     pub(crate) deadline: u64,
     /// The timeout last given to `add` in ns (0: none), for persistent re-arming.
     pub(crate) interval: u64,
@@ -92,6 +101,9 @@ impl Default for Slot {
             anext: NIL,
             aprev: NIL,
             heap: NIL,
+            tnext: NIL,
+            tprev: NIL,
+            seq: 0,
             deadline: 0,
             interval: 0,
         }

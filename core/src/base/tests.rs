@@ -491,3 +491,71 @@ fn pending_reports_what_and_when() {
     assert!(!b.is_held(t, 5));
     assert_eq!(b.events().count(), 1);
 }
+
+mod timer_order {
+    //! The base's timers against a model: whatever mix of periods, re-arms and deletes, due
+    //! timers fire in `(deadline, order set)` order, and only due ones.
+    use super::*;
+    use proptest::prelude::*;
+    use std::vec;
+
+    #[derive(Clone, Debug)]
+    enum Op {
+        Arm { event: usize, ms: u64 },
+        Del { event: usize },
+        Advance { ms: u64 },
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            4 => (0..12usize, prop::sample::select(vec![0u64, 1, 5, 5, 5, 10, 10, 30]))
+                .prop_map(|(event, ms)| Op::Arm { event, ms }),
+            1 => (0..12usize).prop_map(|event| Op::Del { event }),
+            2 => (0..15u64).prop_map(|ms| Op::Advance { ms }),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn due_timers_fire_in_deadline_then_arming_order(ops in prop::collection::vec(op(), 1..120)) {
+            set_now(0);
+            let mut b = base();
+            let mut handles: [Option<Handle>; 12] = [None; 12];
+            // The model: (deadline, order armed) per pending event.
+            let mut model: [Option<(u64, u64)>; 12] = [None; 12];
+            let mut order = 0u64;
+            for op in ops {
+                match op {
+                    Op::Arm { event, ms } => {
+                        let s = spec(-1, What::empty(), event);
+                        let h = b.add(handles[event], &s, Some(Duration::from_millis(ms))).unwrap();
+                        handles[event] = Some(h);
+                        order += 1;
+                        model[event] = Some((now() + ms * MS, order));
+                    }
+                    Op::Del { event } => {
+                        if let Some(h) = handles[event].take() {
+                            let _ = b.del(h, event);
+                        }
+                        model[event] = None;
+                    }
+                    Op::Advance { ms } => {
+                        set_now(now() + ms * MS);
+                        let mut due: Vec<_> = (0..12)
+                            .filter_map(|e| model[e].filter(|&(d, _)| d <= now()).map(|k| (k, e)))
+                            .collect();
+                        due.sort();
+                        let want: Vec<usize> = due.iter().map(|&(_, e)| e).collect();
+                        let mut fired = Vec::new();
+                        run(&mut b, LoopFlags::NONBLOCK, |_, r| fired.push(r.token)).unwrap();
+                        prop_assert_eq!(&fired, &want);
+                        for e in want {
+                            model[e] = None;
+                            handles[e] = None;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

@@ -90,6 +90,25 @@ impl<S: Storage<Timer>> TimerHeap<S> {
         self.len = 0;
     }
 
+    /// Takes a fresh `seq` without setting a deadline in the heap: for a timer its owner keeps
+    /// elsewhere in the same order (behind every deadline set before it).
+    #[inline]
+    pub(crate) fn take_seq(&mut self) -> u64 {
+        let seq = self.next_seq;
+        self.next_seq = seq.wrapping_add(1);
+        seq
+    }
+
+    /// Makes the storage hold at least `n` entries, growing it if it can; whether it does. The
+    /// owner counts timers it keeps elsewhere against the same storage, so capacity means the same
+    /// wherever a timer lives.
+    #[inline]
+    pub(crate) fn reserve(&mut self, n: usize) -> bool {
+        n <= MAX_LEN
+            && (n <= self.storage.len()
+                || (self.storage.grow(n, Timer::default()) && self.storage.len() >= n))
+    }
+
     /// Adds a timer for `slot` expiring at `deadline`. `moved(slot, index)` is called for every
     /// entry whose index changes, the new one included (always, even if it stays at the end).
     /// When the storage is full and cannot grow, returns

@@ -155,6 +155,13 @@ fn mask(interest: What, et: bool) -> u32 {
 /// is `READ | WRITE` so whoever reads or writes finds out.
 #[inline(always)]
 fn readiness(e: u32) -> What {
+    if e & (ERR | HUP | RDHUP) == 0 {
+        // The common case: only IN and OUT.
+        let mut what = What::empty();
+        what.set(What::READ, e & IN != 0);
+        what.set(What::WRITE, e & OUT != 0);
+        return what;
+    }
     if e & ERR != 0 || e & (HUP | RDHUP) == HUP {
         return What::READ | What::WRITE;
     }
@@ -169,6 +176,18 @@ fn readiness(e: u32) -> What {
         what |= What::CLOSED;
     }
     what
+}
+
+/// `epoll_wait(2)`, the fallback: the timeout in whole milliseconds, rounded up.
+#[inline]
+fn wait(epfd: c_int, buf: &mut [Event], max: c_int, timeout: Option<Duration>) -> c_int {
+    let ms = match timeout {
+        None => -1,
+        Some(Duration::ZERO) => 0,
+        Some(d) => timeout::millis(Some(d), timeout::EPOLL_MAX_MS),
+    };
+    // SAFETY: `buf` has room for `max` events (`max <= buf.len()`).
+    unsafe { libc::epoll_wait(epfd, buf.as_mut_ptr(), max, ms) }
 }
 
 /// `epoll_pwait2(2)` through `syscall(2)`: glibc has a wrapper only since 2.35, and a binary that
@@ -252,35 +271,34 @@ impl<S: Storage<Event>> Backend for Epoll<S> {
         let buf = self.events.as_mut_slice();
         let len = buf.len();
         let max = len.min(c_int::MAX as usize) as c_int;
-        let n = loop {
-            let r = if self.pwait2 {
-                pwait2(self.epfd, buf.as_mut_ptr(), max, timeout)
+        let r = if self.pwait2 {
+            let r = pwait2(self.epfd, buf.as_mut_ptr(), max, timeout);
+            // ENOSYS before Linux 5.11; EPERM where a seccomp filter refuses syscalls it does not
+            // know (Docker before 20.10's moby#42836), since epoll_wait(2) lists no EPERM of its
+            // own.
+            if r < 0 && matches!(errno().0, libc::ENOSYS | libc::EPERM) {
+                self.pwait2 = false;
+                wait(self.epfd, buf, max, timeout)
             } else {
-                let ms = timeout::millis(timeout, timeout::EPOLL_MAX_MS);
-                // SAFETY: `buf` has room for `max` events.
-                unsafe { libc::epoll_wait(self.epfd, buf.as_mut_ptr(), max, ms) }
-            };
-            if r >= 0 {
-                break r as usize;
+                r
             }
-            match errno().0 {
-                libc::EINTR => return Ok(0),
-                // ENOSYS before Linux 5.11; EPERM where a seccomp filter refuses syscalls it
-                // does not know (Docker before 20.10's moby#42836), since epoll_wait(2) lists no
-                // EPERM of its own.
-                libc::ENOSYS | libc::EPERM if self.pwait2 => self.pwait2 = false,
-                e => {
-                    return Err(Error::Os {
-                        call: if self.pwait2 {
-                            "epoll_pwait2"
-                        } else {
-                            "epoll_wait"
-                        },
-                        errno: Errno(e),
-                    })
-                }
-            }
+        } else {
+            wait(self.epfd, buf, max, timeout)
         };
+        if r < 0 {
+            return match errno().0 {
+                libc::EINTR => Ok(0),
+                e => Err(Error::Os {
+                    call: if self.pwait2 {
+                        "epoll_pwait2"
+                    } else {
+                        "epoll_wait"
+                    },
+                    errno: Errno(e),
+                }),
+            };
+        }
+        let n = r as usize;
         let mut reported = 0;
         for ev in buf.get(..n).unwrap_or_default() {
             let what = readiness(ev.events);

@@ -1,0 +1,212 @@
+//! Where timers wait: the heap, or the sorted run beside it.
+//!
+//! A timer lives in the heap or, when its deadline is not before any timer already in the run,
+//! at the end of the sorted run of timers: a list through the slots, in `(deadline, seq)`
+//! order. Events re-armed with one timeout (the common case: a persistent event's period, an
+//! idle timeout) all land in the run, at O(1) a re-arm instead of a heap's O(log n). Each
+//! setting takes a fresh `seq` from the heap's counter either way, and the earliest timer is
+//! the earlier of the heap's root and the run's head, so timers fire in exactly the order one
+//! heap would give. The run's timers count against the heap's storage, so it is full when it
+//! would have been.
+
+use super::slots::{LISTED, NIL};
+use super::{EventBase, Tables};
+use crate::clock::Clock;
+use crate::{Backend, Error, Resource};
+
+impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
+    /// Whether any timer is pending.
+    #[inline]
+    pub(super) fn has_timers(&self) -> bool {
+        !self.timers.is_empty() || self.run_of_timers.head != NIL
+    }
+
+    /// The earliest timer: its deadline and slot.
+    #[inline]
+    pub(super) fn first_timer(&self) -> Option<(u64, u32)> {
+        let head = self.run_of_timers.head;
+        let listed = (head != NIL).then(|| {
+            let s = self.slots.get(head);
+            (s.deadline, s.seq, head)
+        });
+        match (self.timers.peek(), listed) {
+            (Some(t), Some((d, seq, i))) if (d, seq) < (t.deadline, t.seq) => Some((d, i)),
+            (Some(t), _) => Some((t.deadline, t.slot)),
+            (None, Some((d, _, i))) => Some((d, i)),
+            (None, None) => None,
+        }
+    }
+
+    /// Sets the timer of slot `idx` (pending or not) to `deadline`, behind every timer set before
+    /// for that deadline. Fails only for a timer not pending, when the storage is full.
+    #[inline]
+    pub(super) fn arm(&mut self, idx: u32, deadline: u64) -> Result<(), Error> {
+        let tail = self.run_of_timers.tail;
+        if tail == idx {
+            // Last in the run already, and a deadline not earlier keeps it last.
+            if self.slots.get(idx).deadline <= deadline {
+                let seq = self.timers.take_seq();
+                let s = self.slots.get_mut(idx);
+                s.deadline = deadline;
+                s.seq = seq;
+                return Ok(());
+            }
+        } else if tail != NIL
+            && self.slots.get(idx).heap == LISTED
+            && self.slots.get(tail).deadline <= deadline
+        {
+            // In the run, and going to its end.
+            self.unlist(idx);
+            self.list_append(idx, deadline);
+            return Ok(());
+        }
+        self.arm_slow(idx, deadline)
+    }
+
+    #[inline(never)]
+    fn arm_slow(&mut self, idx: u32, deadline: u64) -> Result<(), Error> {
+        let at = self.slots.get(idx).heap;
+        if at == LISTED {
+            self.unlist(idx);
+        }
+        let tail = self.run_of_timers.tail;
+        if tail == NIL || self.slots.get(tail).deadline <= deadline {
+            if at == NIL {
+                let n = self.timers.len() + self.run_of_timers.len as usize;
+                if !self.timers.reserve(n + 1) {
+                    return Err(Error::Full(Resource::Timers));
+                }
+            } else if at != LISTED {
+                let slots = &mut self.slots;
+                self.timers
+                    .remove(at, &mut |i, h| slots.get_mut(i).heap = h);
+            }
+            self.list_append(idx, deadline);
+            return Ok(());
+        }
+        let slots = &mut self.slots;
+        let moved = &mut |i, h| slots.get_mut(i).heap = h;
+        if at == NIL || at == LISTED {
+            let pushed = self.timers.push(deadline, idx, moved);
+            if at == LISTED && pushed.is_err() {
+                // Cannot happen: the run's timers hold room in the storage. Kept in the run,
+                // in order, rather than lost.
+                self.list_insert_sorted(idx, deadline);
+                return Ok(());
+            }
+            pushed?;
+        } else {
+            self.timers.reschedule(at, deadline, moved);
+        }
+        self.slots.get_mut(idx).deadline = deadline;
+        Ok(())
+    }
+
+    /// Stops the timer of slot `idx`, if it has one.
+    #[inline]
+    pub(super) fn disarm(&mut self, idx: u32) {
+        let at = self.slots.get(idx).heap;
+        if at == LISTED {
+            self.unlist(idx);
+        } else if at != NIL {
+            let slots = &mut self.slots;
+            self.timers
+                .remove(at, &mut |i, h| slots.get_mut(i).heap = h);
+        }
+        self.slots.get_mut(idx).heap = NIL;
+    }
+
+    /// Appends slot `idx` to the run with `deadline` (not before the run's last) and a fresh seq.
+    #[inline]
+    fn list_append(&mut self, idx: u32, deadline: u64) {
+        let seq = self.timers.take_seq();
+        let tail = self.run_of_timers.tail;
+        let s = self.slots.get_mut(idx);
+        s.heap = LISTED;
+        s.deadline = deadline;
+        s.seq = seq;
+        s.tnext = NIL;
+        s.tprev = tail;
+        if tail == NIL {
+            self.run_of_timers.head = idx;
+        } else {
+            self.slots.get_mut(tail).tnext = idx;
+        }
+        self.run_of_timers.tail = idx;
+        self.run_of_timers.len += 1;
+    }
+
+    /// Inserts slot `idx` into the run at its place for `deadline` and a fresh seq.
+    #[cold]
+    fn list_insert_sorted(&mut self, idx: u32, deadline: u64) {
+        let mut after = self.run_of_timers.tail;
+        while after != NIL && self.slots.get(after).deadline > deadline {
+            after = self.slots.get(after).tprev;
+        }
+        let before = if after == NIL {
+            self.run_of_timers.head
+        } else {
+            self.slots.get(after).tnext
+        };
+        let seq = self.timers.take_seq();
+        let s = self.slots.get_mut(idx);
+        s.heap = LISTED;
+        s.deadline = deadline;
+        s.seq = seq;
+        s.tnext = before;
+        s.tprev = after;
+        if after == NIL {
+            self.run_of_timers.head = idx;
+        } else {
+            self.slots.get_mut(after).tnext = idx;
+        }
+        if before == NIL {
+            self.run_of_timers.tail = idx;
+        } else {
+            self.slots.get_mut(before).tprev = idx;
+        }
+        self.run_of_timers.len += 1;
+    }
+
+    /// Takes slot `idx` out of the run (its `heap` is left for the caller to set).
+    #[inline]
+    fn unlist(&mut self, idx: u32) {
+        let (next, prev) = {
+            let s = self.slots.get(idx);
+            (s.tnext, s.tprev)
+        };
+        if prev == NIL {
+            self.run_of_timers.head = next;
+        } else {
+            self.slots.get_mut(prev).tnext = next;
+        }
+        if next == NIL {
+            self.run_of_timers.tail = prev;
+        } else {
+            self.slots.get_mut(next).tprev = prev;
+        }
+        self.run_of_timers.len -= 1;
+    }
+
+    pub(super) fn unlink_timer(&mut self, idx: u32) {
+        self.disarm(idx);
+    }
+}
+
+/// The ends and length of the sorted run of timers.
+#[derive(Debug)]
+pub(super) struct TimerRun {
+    pub(super) head: u32,
+    pub(super) tail: u32,
+    pub(super) len: u32,
+}
+
+impl Default for TimerRun {
+    fn default() -> Self {
+        TimerRun {
+            head: NIL,
+            tail: NIL,
+            len: 0,
+        }
+    }
+}
