@@ -244,12 +244,12 @@ impl Base {
 
     /// How many events exist (pending or not).
     pub fn len(&self) -> usize {
-        self.records.len()
+        self.records.len() - usize::from(self.waker.is_some())
     }
 
     /// Whether no event exists.
     pub fn is_empty(&self) -> bool {
-        self.records.len() == 0
+        self.len() == 0
     }
 
     /// Counts of pending, active and virtual events, as libevent's `event_base_get_num_events`.
@@ -349,7 +349,9 @@ impl Base {
     }
 
     /// A handle other threads use to wake this loop or hand it work. One per base; each call
-    /// returns a clone.
+    /// returns a clone. Like libevent's notification fd, it does not by itself keep
+    /// [`run`](Self::run) from returning when no other event is pending: to wait only for work
+    /// from other threads, run with [`LoopFlags::NO_EXIT_ON_EMPTY`].
     pub fn waker(&mut self) -> io::Result<Waker> {
         if let Some((shared, _)) = &self.waker {
             return Ok(Waker::from_shared(shared.clone()));
@@ -368,6 +370,11 @@ impl Base {
             })),
         )?;
         self.add(ev, None)?;
+        // libevent's notify fd is internal too: a waker alone does not keep `run` going.
+        let rec = self.records.get(ev)?;
+        if let Some(h) = rec.handle {
+            self.core.set_internal(h, rec.token(ev)).map_err(to_io)?;
+        }
         self.waker = Some((shared.clone(), ev));
         Ok(Waker::from_shared(shared))
     }
@@ -383,7 +390,7 @@ impl std::fmt::Debug for Base {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Base")
             .field("backend", &self.backend_name())
-            .field("events", &self.records.len())
+            .field("events", &self.len())
             .field("counts", &self.core.counts())
             .finish()
     }

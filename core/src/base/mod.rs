@@ -276,14 +276,17 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
 
     /// Counts of events by where they are.
     pub fn counts(&self) -> Counts {
-        let mut added = 0;
+        let (mut added, mut active) = (0, 0);
         for i in self.slots.iter_used() {
             let s = self.slots.get(i);
-            added += u32::from(s.state & state::INSERTED != 0) + u32::from(s.heap != NIL);
+            if s.state & state::INTERNAL == 0 {
+                added += u32::from(s.state & state::INSERTED != 0) + u32::from(s.heap != NIL);
+                active += u32::from(s.state & state::ACTIVE != 0);
+            }
         }
         Counts {
             added,
-            active: self.queues.len,
+            active,
             virtual_: self.nvirtual,
         }
     }
@@ -403,6 +406,20 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
             flags & what & (What::TIMEOUT | What::IO | What::SIGNAL),
             deadline,
         )
+    }
+
+    /// Marks the event as the adapter's own machinery (a wake-up fd, say), as libevent marks its
+    /// internal events: it does not keep [`step`](Self::step) from ending a run for lack of
+    /// events and is not in [`counts`](Self::counts). The mark lasts as long as the slot: until
+    /// the event is deleted or, if not persistent, runs.
+    pub fn set_internal(&mut self, h: Handle, token: usize) -> Result<(), Error> {
+        let idx = self.slots.resolve(h, token)?;
+        let s = self.slots.get_mut(idx);
+        if s.state & state::INTERNAL == 0 {
+            s.state |= state::INTERNAL;
+            self.slots.internal += 1;
+        }
+        Ok(())
     }
 
     /// Whether the handle names a pending or active event carrying `token`.

@@ -231,7 +231,7 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
 
     #[inline]
     fn has_events(&self) -> bool {
-        self.slots.used > 0 || self.has_other_events()
+        self.slots.used > self.slots.internal || self.has_other_events()
     }
 
     #[inline(never)]

@@ -52,6 +52,8 @@ pub(crate) mod state {
     pub const TIMED_OUT: u8 = 0x08;
     /// It was added with a timeout: a persistent event re-arms it after each run.
     pub const PERIODIC: u8 = 0x10;
+    /// The adapter's own machinery: does not keep the loop running, not counted.
+    pub const INTERNAL: u8 = 0x20;
     /// The slot is taken.
     pub const USED: u8 = 0x80;
 }
@@ -118,6 +120,8 @@ pub(crate) struct Slots<S> {
     high: u32,
     free: u32,
     pub(crate) used: u32,
+    /// How many of the used slots are internal.
+    pub(crate) internal: u32,
 }
 
 impl<S: Storage<Slot>> Slots<S> {
@@ -127,6 +131,7 @@ impl<S: Storage<Slot>> Slots<S> {
             high: 0,
             free: NIL,
             used: 0,
+            internal: 0,
         }
     }
 
@@ -167,10 +172,12 @@ impl<S: Storage<Slot>> Slots<S> {
         let free = self.free;
         let slot = self.get_mut(idx);
         slot.gen = slot.gen.wrapping_add(1);
+        let internal = slot.state & state::INTERNAL != 0;
         slot.state = 0;
         slot.next = free;
         self.free = idx;
         self.used -= 1;
+        self.internal -= u32::from(internal);
     }
 
     /// The slot `h` names, if it is taken, of the same generation, and carries `token`.

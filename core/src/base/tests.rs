@@ -559,3 +559,32 @@ mod timer_order {
         }
     }
 }
+
+#[test]
+fn internal_events_do_not_keep_the_loop_running() {
+    let mut b = base();
+    let s = spec(3, What::READ | What::PERSIST, 1);
+    let h = b.add(None, &s, None).unwrap();
+    assert_eq!(b.set_internal(h, 2), Err(Error::StaleHandle));
+    b.set_internal(h, 1).unwrap();
+    b.set_internal(h, 1).unwrap();
+    assert_eq!(b.counts(), Counts::default());
+    assert_eq!(
+        run(&mut b, LoopFlags::empty(), |_, _| {}),
+        Ok(Outcome::Empty)
+    );
+    // With a user event too, the internal one still runs when ready.
+    b.add(
+        None,
+        &spec(-1, What::empty(), 2),
+        Some(Duration::from_millis(5)),
+    )
+    .unwrap();
+    b.backend.ready.push((3, What::READ));
+    let mut seen = Vec::new();
+    run(&mut b, LoopFlags::empty(), |_, r| seen.push(r.token)).unwrap();
+    assert_eq!(seen, [1, 2]);
+    b.del(h, 1).unwrap();
+    assert_eq!(b.slots.internal, 0);
+    assert_eq!(b.slots.used, 0);
+}
