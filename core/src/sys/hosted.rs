@@ -13,37 +13,14 @@ use crate::{Backend, BaseFlags, Change, Error, FdInfo, Info, RawFd, Sink, What};
 
 #[cfg(any(target_os = "linux", target_os = "android"))]
 use super::epoll;
-#[cfg(any(
-    target_os = "freebsd",
-    target_os = "netbsd",
-    target_os = "openbsd",
-    target_os = "dragonfly",
-    target_os = "macos",
-    target_os = "ios",
-    eventide_libkqueue,
-))]
+#[cfg(eventide_kqueue)]
 use super::kqueue;
 
-/// The buffer types the hosted backends are built with.
+/// A kind of storage, for any element type: it names every backend's buffer at once, so one
+/// type parameter covers whichever backends the target has.
 pub trait Buffers {
-    /// epoll's ready events.
-    #[cfg(any(target_os = "linux", target_os = "android"))]
-    type Epoll: Storage<epoll::Event> + Default;
-    /// kqueue's changes and ready events.
-    #[cfg(any(
-        target_os = "freebsd",
-        target_os = "netbsd",
-        target_os = "openbsd",
-        target_os = "dragonfly",
-        target_os = "macos",
-        target_os = "ios",
-        eventide_libkqueue,
-    ))]
-    type Kqueue: Storage<kqueue::Event> + Default;
-    /// poll's pollfd array.
-    type Poll: Storage<poll::Event> + Default;
-    /// select's bitmaps.
-    type Select: Storage<select::Word> + Default;
+    /// The storage for elements of type `T`.
+    type Of<T: Clone>: Storage<T> + Default;
 }
 
 /// `heapless::Vec` of `N` for every backend buffer.
@@ -51,42 +28,21 @@ pub trait Buffers {
 pub struct FixedBuffers<const N: usize>;
 
 impl<const N: usize> Buffers for FixedBuffers<N> {
-    #[cfg(any(target_os = "linux", target_os = "android"))]
-    type Epoll = heapless::Vec<epoll::Event, N>;
-    #[cfg(any(
-        target_os = "freebsd",
-        target_os = "netbsd",
-        target_os = "openbsd",
-        target_os = "dragonfly",
-        target_os = "macos",
-        target_os = "ios",
-        eventide_libkqueue,
-    ))]
-    type Kqueue = heapless::Vec<kqueue::Event, N>;
-    type Poll = heapless::Vec<poll::Event, N>;
-    type Select = heapless::Vec<select::Word, N>;
+    type Of<T: Clone> = heapless::Vec<T, N>;
 }
 
 /// Whichever hosted backend selection picked.
 pub enum Hosted<F: Buffers> {
     /// epoll, with or without the changelist.
     #[cfg(any(target_os = "linux", target_os = "android"))]
-    Epoll(epoll::Epoll<F::Epoll>),
+    Epoll(epoll::Epoll<F::Of<epoll::Event>>),
     /// kqueue.
-    #[cfg(any(
-        target_os = "freebsd",
-        target_os = "netbsd",
-        target_os = "openbsd",
-        target_os = "dragonfly",
-        target_os = "macos",
-        target_os = "ios",
-        eventide_libkqueue,
-    ))]
-    Kqueue(kqueue::Kqueue<F::Kqueue>),
+    #[cfg(eventide_kqueue)]
+    Kqueue(kqueue::Kqueue<F::Of<kqueue::Event>>),
     /// poll.
-    Poll(poll::Poll<F::Poll>),
+    Poll(poll::Poll<F::Of<poll::Event>>),
     /// select.
-    Select(select::Select<F::Select>),
+    Select(select::Select<F::Of<select::Word>>),
 }
 
 /// Calls `$e` on whichever backend `$self` holds, as `$b`.
@@ -95,15 +51,7 @@ macro_rules! each {
         match $self {
             #[cfg(any(target_os = "linux", target_os = "android"))]
             Hosted::Epoll($b) => $e,
-            #[cfg(any(
-                target_os = "freebsd",
-                target_os = "netbsd",
-                target_os = "openbsd",
-                target_os = "dragonfly",
-                target_os = "macos",
-                target_os = "ios",
-                eventide_libkqueue,
-            ))]
+            #[cfg(eventide_kqueue)]
             Hosted::Kqueue($b) => $e,
             Hosted::Poll($b) => $e,
             Hosted::Select($b) => $e,
@@ -167,28 +115,20 @@ impl<F: Buffers + 'static> Hosted<F> {
     #[cfg(any(target_os = "linux", target_os = "android"))]
     fn new_epoll(flags: BaseFlags) -> Result<Self, Error> {
         let changelist = flags.contains(BaseFlags::EPOLL_USE_CHANGELIST);
-        epoll::Epoll::new(F::Epoll::default(), changelist).map(Hosted::Epoll)
+        epoll::Epoll::new(Default::default(), changelist).map(Hosted::Epoll)
     }
 
-    #[cfg(any(
-        target_os = "freebsd",
-        target_os = "netbsd",
-        target_os = "openbsd",
-        target_os = "dragonfly",
-        target_os = "macos",
-        target_os = "ios",
-        eventide_libkqueue,
-    ))]
+    #[cfg(eventide_kqueue)]
     fn new_kqueue(_: BaseFlags) -> Result<Self, Error> {
-        kqueue::Kqueue::new(F::Kqueue::default()).map(Hosted::Kqueue)
+        kqueue::Kqueue::new(Default::default()).map(Hosted::Kqueue)
     }
 
     fn new_poll(_: BaseFlags) -> Result<Self, Error> {
-        poll::Poll::new(F::Poll::default()).map(Hosted::Poll)
+        poll::Poll::new(Default::default()).map(Hosted::Poll)
     }
 
     fn new_select(_: BaseFlags) -> Result<Self, Error> {
-        select::Select::new(F::Select::default()).map(Hosted::Select)
+        select::Select::new(Default::default()).map(Hosted::Select)
     }
 }
 

@@ -21,15 +21,7 @@ cfg_if::cfg_if! {
 }
 
 cfg_if::cfg_if! {
-    if #[cfg(any(
-        target_os = "freebsd",
-        target_os = "netbsd",
-        target_os = "openbsd",
-        target_os = "dragonfly",
-        target_os = "macos",
-        target_os = "ios",
-        eventide_libkqueue,
-    ))] {
+    if #[cfg(eventide_kqueue)] {
         pub mod kqueue;
     }
 }
