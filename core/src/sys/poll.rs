@@ -410,7 +410,11 @@ pub(crate) mod fixtures {
 
     extern "C" fn noop(_: libc::c_int) {}
 
-    /// Runs `f` while another thread sends this thread SIGUSR1 every 20 ms (a no-op handler
+    /// The signal the EINTR tests use: one no other test in this binary watches (the signal
+    /// pipe's tests use SIGUSR1, SIGUSR2, SIGWINCH and SIGURG, and would lose their handler).
+    const INTERRUPT: libc::c_int = libc::SIGALRM;
+
+    /// Runs `f` while another thread sends this thread [`INTERRUPT`] every 20 ms (a no-op handler
     /// installed without `SA_RESTART`), so that a blocking wait in `f` is interrupted.
     pub fn interrupted<R>(f: impl FnOnce() -> R) -> R {
         // SAFETY: installs a handler that does nothing; a zeroed sigaction is valid.
@@ -419,10 +423,7 @@ pub(crate) mod fixtures {
             sa.sa_sigaction = noop as extern "C" fn(libc::c_int) as libc::sighandler_t;
             sa.sa_flags = 0;
             libc::sigemptyset(&mut sa.sa_mask);
-            assert_eq!(
-                libc::sigaction(libc::SIGUSR1, &sa, core::ptr::null_mut()),
-                0
-            );
+            assert_eq!(libc::sigaction(INTERRUPT, &sa, core::ptr::null_mut()), 0);
         }
         // SAFETY: no arguments.
         let me = unsafe { libc::pthread_self() };
@@ -432,7 +433,7 @@ pub(crate) mod fixtures {
             while !flag.load(Ordering::SeqCst) {
                 std::thread::sleep(Duration::from_millis(20));
                 // SAFETY: `me` is alive until this thread is joined.
-                unsafe { libc::pthread_kill(me, libc::SIGUSR1) };
+                unsafe { libc::pthread_kill(me, INTERRUPT) };
             }
         });
         let r = f();
