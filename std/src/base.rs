@@ -41,7 +41,7 @@ impl Base {
     pub(crate) fn from_core(core: Core) -> Base {
         Base {
             core,
-            records: Records::default(),
+            records: Records::new(),
             waker: None,
         }
     }
@@ -214,7 +214,11 @@ impl Base {
         if priority >= self.core.priorities() {
             return Err(invalid("priority out of range"));
         }
-        if !self.pending(ev, What::all())?.is_empty() {
+        let rec = self.records.get(ev)?;
+        if rec
+            .handle
+            .is_some_and(|h| self.core.is_held(h, rec.token(ev)))
+        {
             return Err(invalid(
                 "the priority of a pending or active event cannot change",
             ));
@@ -302,27 +306,24 @@ impl Base {
             return;
         };
         let res = ready.res;
-        let outcome = panic::catch_unwind(AssertUnwindSafe(|| match cb {
+        let outcome = match cb {
             Callback::Many(mut f) => {
-                f(self, ev, res);
-                Some(Callback::Many(f))
+                // `f` stays ours through a panic, so the event keeps its callback.
+                let r = panic::catch_unwind(AssertUnwindSafe(|| f(self, ev, res)));
+                self.records.put_callback(ev, Callback::Many(f));
+                r
             }
             Callback::Once(f) => {
-                f(self, res);
-                None
-            }
-        }));
-        match outcome {
-            Ok(Some(cb)) => self.records.put_callback(ev, cb),
-            Ok(None) => {
+                let r = panic::catch_unwind(AssertUnwindSafe(|| f(self, res)));
                 let _ = self.free(ev);
+                r
             }
-            Err(payload) => {
-                // End the run cleanly before the panic goes on, so the base can run again.
-                self.core.loopbreak();
-                let _ = self.core.step();
-                panic::resume_unwind(payload);
-            }
+        };
+        if let Err(payload) = outcome {
+            // End the run cleanly before the panic goes on, so the base can run again.
+            self.core.loopbreak();
+            let _ = self.core.step();
+            panic::resume_unwind(payload);
         }
     }
 
@@ -364,8 +365,13 @@ impl Base {
             What::READ | What::PERSIST,
             Callback::Many(Box::new(move |base: &mut Base, _, _| {
                 reader.drain();
-                for job in reader.take_jobs() {
-                    job(base);
+                let mut jobs = reader.take_jobs().into_iter();
+                while let Some(job) = jobs.next() {
+                    if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(|| job(base))) {
+                        // The jobs after it run next time; the panic goes on to `run`'s caller.
+                        reader.requeue(jobs);
+                        panic::resume_unwind(payload);
+                    }
                 }
             })),
         )?;

@@ -3,6 +3,7 @@
 
 use std::io;
 use std::os::fd::RawFd;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use eventide_core::base::{Handle, Spec};
 use eventide_core::What;
@@ -10,12 +11,17 @@ use eventide_core::What;
 use crate::Base;
 
 /// A handle to an event of a [`Base`]: cheap to copy, and safe to misuse: once the event is freed,
-/// every use is an `io::ErrorKind::NotFound` error, even if its slot is reused.
+/// or on another base, every use is an `io::ErrorKind::NotFound` error, even if its slot is reused
+/// (until one slot has been reused 2³² times, when its generation wraps).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Event {
     index: u32,
     gen: u32,
+    base: u32,
 }
+
+/// Numbers the bases of this process, so a handle names its own base's events only.
+static BASES: AtomicU32 = AtomicU32::new(0);
 
 /// An event's callback: may run many times.
 type Many = Box<dyn FnMut(&mut Base, Event, What) + Send>;
@@ -44,7 +50,8 @@ pub(crate) struct Record {
 }
 
 impl Record {
-    /// The token the core carries for this event: its index and generation.
+    /// The token the core carries for this event: its index and generation (the index alone
+    /// where `usize` has 32 bits; the core's handle still checks the generation).
     pub(crate) fn token(&self, ev: Event) -> usize {
         ((u64::from(self.gen) << 32) | u64::from(ev.index)) as usize
     }
@@ -60,14 +67,24 @@ impl Record {
 }
 
 /// The slab.
-#[derive(Default)]
 pub(crate) struct Records {
     slots: Vec<Record>,
     free: Vec<u32>,
     len: usize,
+    base: u32,
 }
 
 impl Records {
+    pub(crate) fn new() -> Records {
+        let base = BASES.fetch_add(1, Ordering::Relaxed);
+        Records {
+            slots: Vec::new(),
+            free: Vec::new(),
+            len: 0,
+            base,
+        }
+    }
+
     pub(crate) fn insert(&mut self, fd: RawFd, events: What, priority: u8, cb: Callback) -> Event {
         let index = match self.free.pop() {
             Some(i) => i,
@@ -92,10 +109,17 @@ impl Records {
         r.handle = None;
         r.callback = Some(cb);
         self.len += 1;
-        Event { index, gen: r.gen }
+        Event {
+            index,
+            gen: r.gen,
+            base: self.base,
+        }
     }
 
     pub(crate) fn remove(&mut self, ev: Event) {
+        if ev.base != self.base {
+            return;
+        }
         if let Some(r) = self
             .slots
             .get_mut(ev.index as usize)
@@ -111,6 +135,9 @@ impl Records {
     }
 
     pub(crate) fn get(&self, ev: Event) -> io::Result<&Record> {
+        if ev.base != self.base {
+            return Err(stale());
+        }
         self.slots
             .get(ev.index as usize)
             .filter(|r| r.live && r.gen == ev.gen)
@@ -118,6 +145,9 @@ impl Records {
     }
 
     pub(crate) fn get_mut(&mut self, ev: Event) -> io::Result<&mut Record> {
+        if ev.base != self.base {
+            return Err(stale());
+        }
         self.slots
             .get_mut(ev.index as usize)
             .filter(|r| r.live && r.gen == ev.gen)
@@ -134,6 +164,7 @@ impl Records {
         let ev = Event {
             index: token as u32,
             gen: (token >> 32) as u32,
+            base: self.base,
         };
         let r = self.get_mut(ev).ok()?;
         Some((ev, r.callback.take()?))
@@ -148,5 +179,8 @@ impl Records {
 }
 
 fn stale() -> io::Error {
-    io::Error::new(io::ErrorKind::NotFound, "stale event: it was freed")
+    io::Error::new(
+        io::ErrorKind::NotFound,
+        "stale event: freed, or of another base",
+    )
 }

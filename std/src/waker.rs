@@ -123,6 +123,16 @@ impl WakerShared {
         }
     }
 
+    /// Puts jobs back in front of any queued since, and wakes the loop to run them.
+    pub(crate) fn requeue(&self, jobs: impl Iterator<Item = Job>) {
+        let mut queue = self.jobs.lock().unwrap_or_else(|p| p.into_inner());
+        let later = std::mem::take(&mut *queue);
+        queue.extend(jobs);
+        queue.extend(later);
+        drop(queue);
+        let _ = self.wake();
+    }
+
     pub(crate) fn take_jobs(&self) -> Vec<Job> {
         std::mem::take(&mut *self.jobs.lock().unwrap_or_else(|p| p.into_inner()))
     }
