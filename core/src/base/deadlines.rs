@@ -39,28 +39,49 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
 
     /// Sets the timer of slot `idx` (pending or not) to `deadline`, behind every timer set before
     /// for that deadline. Fails only for a timer not pending, when the storage is full.
-    #[inline]
+    #[inline(always)]
     pub(super) fn arm(&mut self, idx: u32, deadline: u64) -> Result<(), Error> {
         let tail = self.run_of_timers.tail;
-        if tail == idx {
-            // Last in the run already, and a deadline not earlier keeps it last.
-            if self.slots.get(idx).deadline <= deadline {
+        if tail != NIL && self.slots.get(tail).deadline <= deadline {
+            if tail == idx {
+                // Last in the run already, and a deadline not earlier keeps it last.
                 let seq = self.timers.take_seq();
                 let s = self.slots.get_mut(idx);
                 s.deadline = deadline;
                 s.seq = seq;
                 return Ok(());
             }
-        } else if tail != NIL
-            && self.slots.get(idx).heap == LISTED
-            && self.slots.get(tail).deadline <= deadline
-        {
-            // In the run, and going to its end.
-            self.unlist(idx);
-            self.list_append(idx, deadline);
-            return Ok(());
+            if self.slots.get(idx).heap == LISTED {
+                self.move_to_tail(idx, tail, deadline);
+                return Ok(());
+            }
         }
         self.arm_slow(idx, deadline)
+    }
+
+    /// Moves slot `idx`, in the run but not its last, behind `tail` with `deadline` (not before
+    /// `tail`'s) and a fresh seq.
+    #[inline(always)]
+    fn move_to_tail(&mut self, idx: u32, tail: u32, deadline: u64) {
+        let seq = self.timers.take_seq();
+        let (next, prev) = {
+            let s = self.slots.get_mut(idx);
+            let links = (s.tnext, s.tprev);
+            s.deadline = deadline;
+            s.seq = seq;
+            s.tnext = NIL;
+            s.tprev = tail;
+            links
+        };
+        if prev == NIL {
+            self.run_of_timers.head = next;
+        } else {
+            self.slots.get_mut(prev).tnext = next;
+        }
+        // Not the last, so `next` is a slot (`tail` itself, perhaps).
+        self.slots.get_mut(next).tprev = prev;
+        self.slots.get_mut(tail).tnext = idx;
+        self.run_of_timers.tail = idx;
     }
 
     #[inline(never)]

@@ -187,6 +187,8 @@ pub struct EventBase<B, C, T: Tables> {
     deferred: Option<Error>,
     #[cfg(feature = "hosted")]
     sigpipe: Option<(crate::sys::signal::SignalPipe, FdInfo)>,
+    /// The signal pipe's read end, or -1 without one: kept for the dispatch path.
+    sigfd: RawFd,
     run: run::LoopState,
 }
 
@@ -214,6 +216,7 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
             deferred: None,
             #[cfg(feature = "hosted")]
             sigpipe: None,
+            sigfd: -1,
             run: run::LoopState::default(),
         }
     }
@@ -255,18 +258,23 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
 
     /// The iteration's time: while a run is in progress, read from the clock once per iteration
     /// and cached (unless [`BaseFlags::NO_CACHE_TIME`]); outside a run, read afresh.
+    #[inline]
     pub fn now(&mut self) -> u64 {
-        if self.flags.contains(BaseFlags::NO_CACHE_TIME) || !self.is_running() {
-            return self.clock.now();
-        }
+        // Set only by `read_clock`, during a run with caching on, and cleared when a run ends.
         match self.cached_now {
             Some(t) => t,
-            None => {
-                let t = self.clock.now();
-                self.cached_now = Some(t);
-                t
-            }
+            None => self.read_clock(),
         }
+    }
+
+    /// Reads the clock, caching the time if a run is in progress and caching is on.
+    #[inline]
+    fn read_clock(&mut self) -> u64 {
+        let t = self.clock.now();
+        if !self.flags.contains(BaseFlags::NO_CACHE_TIME) && self.is_running() {
+            self.cached_now = Some(t);
+        }
+        t
     }
 
     /// Forgets the cached time, so the next [`now`](Self::now) reads the clock.
@@ -322,7 +330,30 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
         spec: &Spec,
         timeout: Option<Duration>,
     ) -> Result<Handle, Error> {
-        let (idx, fresh) = self.hold(current, spec)?;
+        if let Some(h) = current {
+            if let Ok(idx) = self.slots.resolve(h, spec.token) {
+                // Held already: pending or active, and nothing below lets go of it.
+                self.add_to(idx, false, timeout)?;
+                return Ok(h);
+            }
+        }
+        self.add_fresh(spec, timeout)
+    }
+
+    /// `add` with a new slot.
+    #[inline(never)]
+    fn add_fresh(&mut self, spec: &Spec, timeout: Option<Duration>) -> Result<Handle, Error> {
+        let (idx, _) = self.hold(None, spec)?;
+        self.add_to(idx, true, timeout)?;
+        let h = self.slots.handle(idx);
+        self.drop_if_unheld(idx, true);
+        Ok(h)
+    }
+
+    /// Inserts slot `idx` if it is not yet and sets its timeout if one is given; on error, undoes
+    /// what it did and gives the slot back if `fresh` and nothing holds it.
+    #[inline]
+    fn add_to(&mut self, idx: u32, fresh: bool, timeout: Option<Duration>) -> Result<(), Error> {
         let st = self.slots.get(idx).state;
         let inserted_now = st & state::INSERTED == 0 && self.wants_insert(idx);
         if inserted_now {
@@ -340,9 +371,7 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
                 return Err(e);
             }
         }
-        let h = self.slots.handle(idx);
-        self.drop_if_unheld(idx, true);
-        Ok(h)
+        Ok(())
     }
 
     /// Deletes a pending or active event: it will not run. A stale handle is
@@ -500,28 +529,32 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
         }
     }
 
+    #[inline]
     fn set_timeout(&mut self, idx: u32, t: Duration) -> Result<(), Error> {
-        let interval = t.as_nanos().min(u128::from(u64::MAX / 2)) as u64;
+        let interval = nanos(t);
         let deadline = self.now().saturating_add(interval);
-        let (st, res) = {
-            let s = self.slots.get(idx);
-            (s.state, s.res)
-        };
         self.arm(idx, deadline)?;
         let s = self.slots.get_mut(idx);
         s.interval = interval;
-        s.state |= state::PERIODIC;
-        s.state &= !state::TIMED_OUT;
+        let st = s.state;
+        s.state = (st | state::PERIODIC) & !state::TIMED_OUT;
         // Rescheduling a timeout that already fired, before its callback ran, cancels that firing
         // (libevent's rule) but keeps any I/O result (where libevent loses it).
-        if st & state::ACTIVE != 0 && res.contains(What::TIMEOUT) {
-            s.res.remove(What::TIMEOUT);
-            if s.res.is_empty() {
-                self.queues.remove(&mut self.slots, idx);
-                self.slots.get_mut(idx).state &= !state::ACTIVE;
-            }
+        if st & state::ACTIVE != 0 && s.res.contains(What::TIMEOUT) {
+            self.cancel_timeout_firing(idx);
         }
         Ok(())
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn cancel_timeout_firing(&mut self, idx: u32) {
+        let s = self.slots.get_mut(idx);
+        s.res.remove(What::TIMEOUT);
+        if s.res.is_empty() {
+            self.queues.remove(&mut self.slots, idx);
+            self.slots.get_mut(idx).state &= !state::ACTIVE;
+        }
     }
 
     /// Removes the event from everything: its fd or signal, the heap, the active queue.
@@ -548,6 +581,7 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
     }
 
     /// Inserts the event in its fd's or signal's list, telling the backend of new interest.
+    #[inline(never)]
     fn link(&mut self, idx: u32) -> Result<(), Error> {
         let (fd, events) = {
             let s = self.slots.get(idx);
@@ -704,6 +738,7 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
                 req,
                 &mut info,
             )?;
+            self.sigfd = pipe.read_fd();
             self.sigpipe = Some((pipe, info));
         }
         match &mut self.sigpipe {
@@ -728,6 +763,22 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
 
     #[cfg(not(feature = "hosted"))]
     fn unwatch_signal(&mut self, _sig: i32) {}
+}
+
+/// `t` in nanoseconds, capped at `u64::MAX / 2` (so a deadline computed from it cannot wrap).
+#[inline]
+pub(crate) fn nanos(t: Duration) -> u64 {
+    let secs = t.as_secs();
+    if secs >> 32 == 0 {
+        // Below 2^32 s: at most about 2^62 ns, under the cap, with no overflow.
+        return secs * 1_000_000_000 + u64::from(t.subsec_nanos());
+    }
+    nanos_capped(t)
+}
+
+#[cold]
+fn nanos_capped(t: Duration) -> u64 {
+    t.as_nanos().min(u128::from(u64::MAX / 2)) as u64
 }
 
 /// Tells the backend of an interest change: at once, or through the changelist (flushing it when

@@ -277,16 +277,12 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
             }
         }
         self.cached_now = None;
-        #[cfg(feature = "hosted")]
-        let sigfd = self.sigpipe.as_ref().map_or(-1, |(p, _)| p.read_fd());
-        #[cfg(not(feature = "hosted"))]
-        let sigfd = -1;
         let mut sink = Activator {
             fds: &self.fds.storage,
             slots: &mut self.slots,
             queues: &mut self.queues,
             run: &mut self.run,
-            sigfd,
+            sigfd: self.sigfd,
             closed: if self.closed_as_read {
                 What::CLOSED
             } else {
@@ -369,17 +365,45 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
     #[inline]
     fn pop(&mut self, pri: u8) -> Ready {
         let idx = self.queues.front(pri);
-        // Only the fields needed: a copy of the whole slot costs more than the rest of this.
-        let (gen, token, fd, res, ncalls, events) = {
-            let s = self.slots.get(idx);
-            (s.gen, s.token, s.fd, s.res, s.ncalls, s.events)
-        };
+        let s = self.slots.get(idx);
         let ready = Ready {
-            handle: Handle::new(idx, gen),
-            token,
-            fd,
-            res,
+            handle: Handle::new(idx, s.gen),
+            token: s.token,
+            fd: s.fd,
+            res: s.res,
         };
+        let (events, st) = (s.events, s.state);
+        if events & (What::PERSIST | What::SIGNAL) == What::PERSIST
+            && st & (state::INSERTED | state::TIMED_OUT) == state::INSERTED
+        {
+            // The common case, an inserted persistent event that did not time out: it stays
+            // inserted, and its timeout, if it has one, counts again from now.
+            self.queues.pop_front(&mut self.slots, pri, idx);
+            let s = self.slots.get_mut(idx);
+            s.state = st & !state::ACTIVE;
+            s.res = What::empty();
+            s.ncalls = 0;
+            if st & state::PERIODIC != 0 {
+                let (heap, interval) = (s.heap, s.interval);
+                self.rearm(idx, heap, interval);
+            }
+            return ready;
+        }
+        self.pop_other(pri, idx)
+    }
+
+    /// [`pop`](Self::pop) for the rest: signal events, non-persistent events, timeouts, events
+    /// activated by hand while not inserted.
+    #[inline(never)]
+    fn pop_other(&mut self, pri: u8, idx: u32) -> Ready {
+        let s = self.slots.get(idx);
+        let ready = Ready {
+            handle: Handle::new(idx, s.gen),
+            token: s.token,
+            fd: s.fd,
+            res: s.res,
+        };
+        let (ncalls, events) = (s.ncalls, s.events);
         // A persistent signal event runs once per delivery: it stays first in its queue until
         // its count runs out (a delete stops the repeats).
         if ncalls > 1 && events.contains(What::PERSIST | What::SIGNAL) {
@@ -419,7 +443,7 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
     }
 
     /// Re-arms a persistent event's timeout (at heap index `heap`) `interval` from now.
-    #[inline]
+    #[inline(always)]
     fn rearm(&mut self, idx: u32, heap: u32, interval: u64) {
         let at = self.now().saturating_add(interval);
         if heap != NIL {
@@ -446,7 +470,9 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
         #[cfg(feature = "hosted")]
         if let Some((pipe, info)) = &mut self.sigpipe {
             if fork {
-                pipe.reinit()?;
+                let r = pipe.reinit();
+                self.sigfd = pipe.read_fd();
+                r?;
             }
             *info = crate::FdInfo::default();
             let req = Request {
@@ -532,7 +558,7 @@ impl<F: Storage<super::FdEntry>, S: Storage<Slot>> crate::Sink for Activator<'_,
             return;
         };
         let mut what = what;
-        if what.contains(What::READ) {
+        if !self.closed.is_empty() && what.contains(What::READ) {
             what |= self.closed;
         }
         let mut idx = entry.head;

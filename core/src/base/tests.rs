@@ -588,3 +588,55 @@ fn internal_events_do_not_keep_the_loop_running() {
     assert_eq!(b.slots.internal, 0);
     assert_eq!(b.slots.used, 0);
 }
+
+#[test]
+fn io_rearms_a_persistent_timeout_from_now_behind_timers_set_before() {
+    let mut b = base();
+    set_now(0);
+    let a = spec(2, What::READ | What::PERSIST, 1);
+    let c = spec(3, What::READ | What::PERSIST, 2);
+    let ha = b.add(None, &a, Some(Duration::from_millis(100))).unwrap();
+    let hc = b.add(None, &c, Some(Duration::from_millis(100))).unwrap();
+    // `a` reads at 40 ms: its timeout counts again from then, behind `c`'s.
+    set_now(40 * MS);
+    b.backend.ready.push((2, What::READ));
+    let mut ran = std::vec::Vec::new();
+    run(&mut b, LoopFlags::ONCE, |_, r| ran.push((r.token, r.res))).unwrap();
+    assert_eq!(ran, [(1, What::READ)]);
+    assert_eq!(
+        b.pending(ha, 1, What::all()),
+        (What::READ | What::TIMEOUT, Some(140 * MS))
+    );
+    assert_eq!(b.pending(hc, 2, What::TIMEOUT).1, Some(100 * MS));
+    // Its callback re-adding it with the same timeout at the same time keeps that deadline.
+    b.start(LoopFlags::ONCE).unwrap();
+    assert_eq!(
+        b.add(Some(ha), &a, Some(Duration::from_millis(100))),
+        Ok(ha)
+    );
+    assert_eq!(b.pending(ha, 1, What::TIMEOUT).1, Some(140 * MS));
+    let mut ran = std::vec::Vec::new();
+    while let Step::Run(r) = b.step().unwrap() {
+        ran.push((r.token, r.res));
+    }
+    assert_eq!(ran, [(2, What::TIMEOUT)]);
+    assert_eq!(now(), 100 * MS);
+    run(&mut b, LoopFlags::ONCE, |_, r| ran.push((r.token, r.res))).unwrap();
+    assert_eq!(ran[1..], [(1, What::TIMEOUT)]);
+    assert_eq!(now(), 140 * MS);
+    // The longest timeout is capped, not wrapped.
+    let h = b.add(Some(ha), &a, Some(Duration::MAX)).unwrap();
+    assert_eq!(
+        b.pending(h, 1, What::TIMEOUT).1,
+        Some(140 * MS + u64::MAX / 2)
+    );
+    let h = b
+        .add(
+            Some(h),
+            &a,
+            Some(Duration::new(u64::from(u32::MAX), 999_999_999)),
+        )
+        .unwrap();
+    let ns = u64::from(u32::MAX) * 1_000_000_000 + 999_999_999;
+    assert_eq!(b.pending(h, 1, What::TIMEOUT).1, Some(140 * MS + ns));
+}
