@@ -128,21 +128,20 @@ impl Base {
     /// Runs `callback` once, after `timeout`, or when `fd` is ready for `what` (`READ`/`WRITE`),
     /// whichever comes first (libevent's `event_base_once`). It gets what happened. `None` for
     /// both means: at the next iteration.
-    pub fn once<F, C>(
+    pub fn once<C>(
         &mut self,
-        fd: Option<F>,
+        fd: Option<RawFd>,
         what: What,
         timeout: Option<Duration>,
         callback: C,
     ) -> io::Result<()>
     where
-        F: AsRawFd,
         C: FnOnce(&mut Base, What) + Send + 'static,
     {
         if what.intersects(What::SIGNAL | What::PERSIST) {
             return Err(invalid("a once-event cannot be a signal or persistent"));
         }
-        let fd = fd.map_or(-1, |fd| fd.as_raw_fd());
+        let fd = fd.unwrap_or(-1);
         let io = what & What::IO;
         if fd < 0 && !io.is_empty() {
             return Err(io::Error::from_raw_os_error(libc::EBADF));

@@ -676,12 +676,9 @@ fn once_timer() -> io::Result<()> {
     let seen = log();
     let start = Instant::now();
     let s = seen.clone();
-    base.once(
-        None::<RawFd>,
-        What::TIMEOUT,
-        Some(ms(30)),
-        move |_, what| push(&s, what),
-    )?;
+    base.once(None, What::TIMEOUT, Some(ms(30)), move |_, what| {
+        push(&s, what)
+    })?;
     assert_eq!(base.len(), 1);
     assert_eq!(base.run()?, Exit::Empty);
     assert!(start.elapsed() >= ms(30));
@@ -732,9 +729,7 @@ fn once_with_nothing_runs_at_the_next_iteration() -> io::Result<()> {
     let mut base = Base::new()?;
     let seen = log();
     let s = seen.clone();
-    base.once(None::<RawFd>, What::empty(), None, move |_, what| {
-        push(&s, what)
-    })?;
+    base.once(None, What::empty(), None, move |_, what| push(&s, what))?;
     assert_eq!(base.counts().active, 1);
     // It ran, then the next iteration found nothing left.
     assert_eq!(base.run_nonblocking()?, Exit::Empty);
@@ -745,7 +740,7 @@ fn once_with_nothing_runs_at_the_next_iteration() -> io::Result<()> {
     let s = seen.clone();
     let u = base.new_user(move |base, ev, _| {
         let s = s.clone();
-        base.once(None::<RawFd>, What::TIMEOUT, None, move |_, w| push(&s, w))
+        base.once(None, What::TIMEOUT, None, move |_, w| push(&s, w))
             .unwrap();
         base.free(ev).unwrap();
     })?;
@@ -769,9 +764,7 @@ fn once_rejects_signal_persist_and_a_missing_fd() -> io::Result<()> {
         assert_eq!(e.kind(), ErrorKind::InvalidInput, "{what:?}");
     }
     let e = base
-        .once(None::<RawFd>, What::READ, None, |_, _| {
-            panic!("must not run")
-        })
+        .once(None, What::READ, None, |_, _| panic!("must not run"))
         .unwrap_err();
     assert_eq!(e.raw_os_error(), Some(libc::EBADF));
     let e = base

@@ -514,7 +514,7 @@ fn a_persistent_event_keeps_its_callback_after_a_panic() -> io::Result<()> {
 #[test]
 fn a_panicking_once_callback_leaves_nothing_behind() -> io::Result<()> {
     let mut base = Base::new()?;
-    base.once(None::<RawFd>, What::TIMEOUT, None, |_, _| panic!("once"))?;
+    base.once(None, What::TIMEOUT, None, |_, _| panic!("once"))?;
     assert_eq!(base.len(), 1);
     let r = catch_unwind(AssertUnwindSafe(|| base.run()));
     assert_eq!(panic_message(r.unwrap_err()), "once");
