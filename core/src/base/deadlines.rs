@@ -9,31 +9,24 @@
 //! heap would give. The run's timers count against the heap's storage, so it is full when it
 //! would have been.
 
-use super::slots::{LISTED, NIL};
+use super::slots::{Slot, LISTED, NIL};
 use super::{EventBase, Tables};
 use crate::clock::Clock;
 use crate::{Backend, Error, Resource};
 
 impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
-    /// Whether any timer is pending.
-    #[inline]
-    pub(super) fn has_timers(&self) -> bool {
-        !self.timers.is_empty() || self.run_of_timers.head != NIL
-    }
-
     /// The earliest timer: its deadline and slot.
     #[inline]
     pub(super) fn first_timer(&self) -> Option<(u64, u32)> {
         let head = self.run_of_timers.head;
-        let listed = (head != NIL).then(|| {
-            let s = self.slots.get(head);
-            (s.deadline, s.seq, head)
-        });
-        match (self.timers.peek(), listed) {
-            (Some(t), Some((d, seq, i))) if (d, seq) < (t.deadline, t.seq) => Some((d, i)),
-            (Some(t), _) => Some((t.deadline, t.slot)),
-            (None, Some((d, _, i))) => Some((d, i)),
-            (None, None) => None,
+        let root = self.timers.peek();
+        if head == NIL {
+            return root.map(|t| (t.deadline, t.slot));
+        }
+        let s = self.slots.get(head);
+        match root {
+            Some(t) if (t.deadline, t.seq) < (s.deadline, s.seq) => Some((t.deadline, t.slot)),
+            _ => Some((s.deadline, head)),
         }
     }
 
@@ -42,46 +35,23 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
     #[inline(always)]
     pub(super) fn arm(&mut self, idx: u32, deadline: u64) -> Result<(), Error> {
         let tail = self.run_of_timers.tail;
-        if tail != NIL && self.slots.get(tail).deadline <= deadline {
+        let slots = self.slots.as_mut_slice();
+        if tail != NIL && slots[tail as usize].deadline <= deadline {
+            // The run's order holds with `idx` last: the common re-arm, O(1).
             if tail == idx {
                 // Last in the run already, and a deadline not earlier keeps it last.
-                let seq = self.timers.take_seq();
-                let s = self.slots.get_mut(idx);
+                let s = &mut slots[idx as usize];
                 s.deadline = deadline;
-                s.seq = seq;
+                s.seq = self.timers.take_seq();
                 return Ok(());
             }
-            if self.slots.get(idx).heap == LISTED {
-                self.move_to_tail(idx, tail, deadline);
+            if slots[idx as usize].heap == LISTED {
+                let seq = self.timers.take_seq();
+                self.run_of_timers.move_to_tail(slots, idx, deadline, seq);
                 return Ok(());
             }
         }
         self.arm_slow(idx, deadline)
-    }
-
-    /// Moves slot `idx`, in the run but not its last, behind `tail` with `deadline` (not before
-    /// `tail`'s) and a fresh seq.
-    #[inline(always)]
-    fn move_to_tail(&mut self, idx: u32, tail: u32, deadline: u64) {
-        let seq = self.timers.take_seq();
-        let (next, prev) = {
-            let s = self.slots.get_mut(idx);
-            let links = (s.tnext, s.tprev);
-            s.deadline = deadline;
-            s.seq = seq;
-            s.tnext = NIL;
-            s.tprev = tail;
-            links
-        };
-        if prev == NIL {
-            self.run_of_timers.head = next;
-        } else {
-            self.slots.get_mut(prev).tnext = next;
-        }
-        // Not the last, so `next` is a slot (`tail` itself, perhaps).
-        self.slots.get_mut(next).tprev = prev;
-        self.slots.get_mut(tail).tnext = idx;
-        self.run_of_timers.tail = idx;
     }
 
     #[inline(never)]
@@ -220,6 +190,30 @@ pub(super) struct TimerRun {
     pub(super) head: u32,
     pub(super) tail: u32,
     pub(super) len: u32,
+}
+
+impl TimerRun {
+    /// Moves slot `idx`, in the run but not its last, behind the last with `deadline` (not
+    /// before the last's) and `seq`.
+    #[inline(always)]
+    fn move_to_tail(&mut self, slots: &mut [Slot], idx: u32, deadline: u64, seq: u64) {
+        let tail = self.tail;
+        let s = &mut slots[idx as usize];
+        let (next, prev) = (s.tnext, s.tprev);
+        s.deadline = deadline;
+        s.seq = seq;
+        s.tnext = NIL;
+        s.tprev = tail;
+        if prev == NIL {
+            self.head = next;
+        } else {
+            slots[prev as usize].tnext = next;
+        }
+        // Not the last, so `next` is a slot (`tail` itself, perhaps).
+        slots[next as usize].tprev = prev;
+        slots[tail as usize].tnext = idx;
+        self.tail = idx;
+    }
 }
 
 impl Default for TimerRun {

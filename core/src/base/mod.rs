@@ -333,7 +333,7 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
         if let Some(h) = current {
             if let Ok(idx) = self.slots.resolve(h, spec.token) {
                 // Held already: pending or active, and nothing below lets go of it.
-                self.add_to(idx, false, timeout)?;
+                self.add_held(idx, timeout)?;
                 return Ok(h);
             }
         }
@@ -350,9 +350,23 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
         Ok(h)
     }
 
+    /// `add` for a slot held already. The common case, an event inserted already (a persistent
+    /// event's callback adding it again with its timeout), only re-arms the timer: on error that
+    /// changed nothing, and the slot stays held, as [`add_to`](Self::add_to) would leave it.
+    #[inline]
+    fn add_held(&mut self, idx: u32, timeout: Option<Duration>) -> Result<(), Error> {
+        if self.slots.get(idx).state & state::INSERTED == 0 {
+            return self.add_to(idx, false, timeout);
+        }
+        match timeout {
+            Some(t) => self.set_timeout(idx, t),
+            None => Ok(()),
+        }
+    }
+
     /// Inserts slot `idx` if it is not yet and sets its timeout if one is given; on error, undoes
     /// what it did and gives the slot back if `fresh` and nothing holds it.
-    #[inline]
+    #[inline(never)]
     fn add_to(&mut self, idx: u32, fresh: bool, timeout: Option<Duration>) -> Result<(), Error> {
         let st = self.slots.get(idx).state;
         let inserted_now = st & state::INSERTED == 0 && self.wants_insert(idx);
@@ -529,7 +543,7 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn set_timeout(&mut self, idx: u32, t: Duration) -> Result<(), Error> {
         let interval = nanos(t);
         let deadline = self.now().saturating_add(interval);
@@ -552,7 +566,7 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
         let s = self.slots.get_mut(idx);
         s.res.remove(What::TIMEOUT);
         if s.res.is_empty() {
-            self.queues.remove(&mut self.slots, idx);
+            self.queues.remove(self.slots.as_mut_slice(), idx);
             self.slots.get_mut(idx).state &= !state::ACTIVE;
         }
     }
@@ -562,7 +576,7 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
         let r = self.unlink_insert(idx);
         self.unlink_timer(idx);
         if self.slots.get(idx).state & state::ACTIVE != 0 {
-            self.queues.remove(&mut self.slots, idx);
+            self.queues.remove(self.slots.as_mut_slice(), idx);
         }
         self.slots.get_mut(idx).state &= !(state::ACTIVE | state::INSERTED);
         r
@@ -571,7 +585,7 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
     #[inline]
     fn activate_idx(&mut self, idx: u32, res: What, ncalls: u16) {
         run::activate(
-            &mut self.slots,
+            self.slots.as_mut_slice(),
             &mut self.queues,
             &mut self.run,
             idx,

@@ -1,8 +1,7 @@
 //! Active queues, one per priority, with a bitmap of the non-empty ones so the highest is found
 //! without scanning. Events are linked through their slots (intrusive, no storage of its own).
 
-use super::slots::{Slot, Slots, NIL};
-use crate::storage::Storage;
+use super::slots::{Slot, NIL};
 
 /// The most priorities a base can have (libevent's `EVENT_MAX_PRIORITIES` is 256, exclusive).
 pub const MAX_PRIORITIES: usize = 255;
@@ -55,21 +54,20 @@ impl Queues {
         self.queues[pri as usize].head
     }
 
+    /// Appends slot `idx` to the queue of its priority. `slots` is the slot table.
     #[inline]
-    pub(crate) fn push_back<S: Storage<Slot>>(&mut self, slots: &mut Slots<S>, idx: u32) {
-        let pri = slots.get(idx).pri;
+    pub(crate) fn push_back(&mut self, slots: &mut [Slot], idx: u32) {
+        let s = &mut slots[idx as usize];
+        let pri = s.pri;
         let q = &mut self.queues[pri as usize];
         let tail = q.tail;
-        {
-            let s = slots.get_mut(idx);
-            s.anext = NIL;
-            s.aprev = tail;
-        }
+        s.anext = NIL;
+        s.aprev = tail;
         if tail == NIL {
             q.head = idx;
             self.nonempty[pri as usize / 64] |= 1 << (pri % 64);
         } else {
-            slots.get_mut(tail).anext = idx;
+            slots[tail as usize].anext = idx;
         }
         q.tail = idx;
         self.len += 1;
@@ -77,35 +75,34 @@ impl Queues {
 
     /// Removes the first event of queue `pri`, `idx` (as [`front`](Self::front) gave it).
     #[inline]
-    pub(crate) fn pop_front<S: Storage<Slot>>(&mut self, slots: &mut Slots<S>, pri: u8, idx: u32) {
-        let next = slots.get(idx).anext;
+    pub(crate) fn pop_front(&mut self, slots: &mut [Slot], pri: u8, idx: u32) {
+        let next = slots[idx as usize].anext;
         let q = &mut self.queues[pri as usize];
         q.head = next;
         if next == NIL {
             q.tail = NIL;
             self.nonempty[pri as usize / 64] &= !(1 << (pri % 64));
         } else {
-            slots.get_mut(next).aprev = NIL;
+            slots[next as usize].aprev = NIL;
         }
         self.len -= 1;
     }
 
+    /// Takes slot `idx` out of its queue, wherever it is in it.
     #[inline]
-    pub(crate) fn remove<S: Storage<Slot>>(&mut self, slots: &mut Slots<S>, idx: u32) {
-        let (pri, next, prev) = {
-            let s = slots.get(idx);
-            (s.pri, s.anext, s.aprev)
-        };
+    pub(crate) fn remove(&mut self, slots: &mut [Slot], idx: u32) {
+        let s = &slots[idx as usize];
+        let (pri, next, prev) = (s.pri, s.anext, s.aprev);
         let q = &mut self.queues[pri as usize];
         if prev == NIL {
             q.head = next;
         } else {
-            slots.get_mut(prev).anext = next;
+            slots[prev as usize].anext = next;
         }
         if next == NIL {
             q.tail = prev;
         } else {
-            slots.get_mut(next).aprev = prev;
+            slots[next as usize].aprev = prev;
         }
         if q.head == NIL {
             self.nonempty[pri as usize / 64] &= !(1 << (pri % 64));
@@ -116,6 +113,7 @@ impl Queues {
 
 #[cfg(test)]
 mod tests {
+    use super::super::slots::Slots;
     use super::*;
 
     #[test]
@@ -125,7 +123,7 @@ mod tests {
         let mut add = |slots: &mut Slots<_>, pri: u8| {
             let i = slots.take(0).unwrap();
             slots.get_mut(i).pri = pri;
-            q.push_back(slots, i);
+            q.push_back(slots.as_mut_slice(), i);
             i
         };
         let a = add(&mut slots, 200);
@@ -133,12 +131,12 @@ mod tests {
         let c = add(&mut slots, 70);
         assert_eq!(q.highest(), Some(70));
         assert_eq!(q.front(70), b);
-        q.remove(&mut slots, b);
+        q.remove(slots.as_mut_slice(), b);
         assert_eq!(q.front(70), c);
-        q.remove(&mut slots, c);
+        q.remove(slots.as_mut_slice(), c);
         assert_eq!(q.highest(), Some(200));
         assert_eq!(q.front(200), a);
-        q.remove(&mut slots, a);
+        q.remove(slots.as_mut_slice(), a);
         assert_eq!(q.highest(), None);
         assert_eq!(q.len, 0);
     }

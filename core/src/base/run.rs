@@ -10,7 +10,7 @@
 use core::time::Duration;
 
 use super::queues::Queues;
-use super::slots::{state, Handle, Slot, Slots, NIL};
+use super::slots::{state, Handle, Slot, NIL};
 use super::{notify, EventBase, Tables};
 use crate::changelist::{Op, Request};
 use crate::clock::Clock;
@@ -58,44 +58,87 @@ enum Phase {
     Process,
 }
 
+/// The rare conditions of a run, as bits of [`LoopState::slow`]. The common iteration checks
+/// that one word; each bit is set and cleared where its condition changes.
+mod slow {
+    /// A `loopbreak` was asked for.
+    pub const BREAK: u8 = 0x01;
+    /// A `loopcontinue`, or an activation of a higher priority than the queue being run.
+    pub const CONTINUE: u8 = 0x02;
+    /// An exit is asked for: `LoopState::exit_at` is set.
+    pub const EXIT: u8 = 0x04;
+    /// The run is `ONCE`.
+    pub const ONCE: u8 = 0x08;
+    /// The run is `NONBLOCK`.
+    pub const NONBLOCK: u8 = 0x10;
+}
+
 /// The state of the current run.
 #[derive(Debug, Default)]
 pub(crate) struct LoopState {
     phase: Phase,
     flags: LoopFlags,
-    brk: bool,
-    cont: bool,
-    /// When the loop should exit, on the base's clock.
+    /// Bits of [`slow`]: zero in the common iteration.
+    slow: u8,
+    /// When the loop should exit, on the base's clock. Set only through
+    /// [`set_exit`](Self::set_exit), which keeps [`slow::EXIT`] in step.
     exit_at: Option<u64>,
-    /// The priority of the queue being run this iteration.
+    /// The priority of the queue being run this iteration; `None` between iterations.
     running: Option<u8>,
     /// Callbacks run this iteration.
     ran: u32,
 }
 
-/// Queues `idx` with `res`, or ORs `res` into its pending activation.
+impl LoopState {
+    fn set_exit(&mut self, at: Option<u64>) {
+        self.exit_at = at;
+        if at.is_some() {
+            self.slow |= slow::EXIT;
+        } else {
+            self.slow &= !slow::EXIT;
+        }
+    }
+}
+
+/// Queues slot `idx` with `res`, or ORs `res` into its pending activation. Returns the event's
+/// priority if it was queued now.
 #[inline]
-pub(crate) fn activate<S: Storage<Slot>>(
-    slots: &mut Slots<S>,
+fn queue_activation(
+    slots: &mut [Slot],
     queues: &mut Queues,
-    run: &mut LoopState,
     idx: u32,
     res: What,
     ncalls: u16,
-) {
-    let s = slots.get_mut(idx);
+) -> Option<u8> {
+    let s = &mut slots[idx as usize];
     if s.state & state::ACTIVE != 0 {
         s.res |= res;
         s.ncalls = s.ncalls.saturating_add(ncalls);
-        return;
+        return None;
     }
     s.state |= state::ACTIVE;
     s.res = res;
     s.ncalls = ncalls;
     let pri = s.pri;
     queues.push_back(slots, idx);
-    if run.running.is_some_and(|r| pri < r) {
-        run.cont = true;
+    Some(pri)
+}
+
+/// Queues `idx` with `res`, or ORs `res` into its pending activation; an event queued above the
+/// priority being run ends the iteration, so that it runs next.
+#[inline]
+pub(crate) fn activate(
+    slots: &mut [Slot],
+    queues: &mut Queues,
+    run: &mut LoopState,
+    idx: u32,
+    res: What,
+    ncalls: u16,
+) {
+    if let Some(pri) = queue_activation(slots, queues, idx, res, ncalls) {
+        if run.running.is_some_and(|r| pri < r) {
+            run.slow |= slow::CONTINUE;
+        }
     }
 }
 
@@ -110,8 +153,14 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
         self.run.phase = Phase::Top;
         self.cached_now = None;
         self.run.flags = flags;
-        self.run.brk = false;
-        self.run.cont = false;
+        let mut bits = self.run.slow & slow::EXIT;
+        if flags.contains(LoopFlags::ONCE) {
+            bits |= slow::ONCE;
+        }
+        if flags.contains(LoopFlags::NONBLOCK) {
+            bits |= slow::NONBLOCK;
+        }
+        self.run.slow = bits;
         self.run.running = None;
         Ok(())
     }
@@ -123,13 +172,13 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
 
     /// Ends the run after the current callback (libevent's `event_base_loopbreak`).
     pub fn loopbreak(&mut self) {
-        self.run.brk = true;
+        self.run.slow |= slow::BREAK;
     }
 
     /// Ends the current iteration after the current callback; the run goes on
     /// (libevent's `event_base_loopcontinue`).
     pub fn loopcontinue(&mut self) {
-        self.run.cont = true;
+        self.run.slow |= slow::CONTINUE;
     }
 
     /// Ends the run once `after` has passed, at the end of the iteration that sees it pass
@@ -138,7 +187,8 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
     pub fn loopexit(&mut self, after: Option<Duration>) {
         let after = after.map_or(0, |d| d.as_nanos().min(u128::from(u64::MAX / 2)) as u64);
         let at = self.now().saturating_add(after);
-        self.run.exit_at = Some(self.run.exit_at.map_or(at, |e| e.min(at)));
+        let at = self.run.exit_at.map_or(at, |e| e.min(at));
+        self.run.set_exit(Some(at));
     }
 
     /// Whether the last run ended by an exit request.
@@ -147,6 +197,10 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
     }
 
     /// The next thing to do in this run. See the [module docs](self).
+    ///
+    /// The common iteration (no break, continue, exit, `ONCE` or `NONBLOCK`) tests one word of
+    /// rare conditions at each of its three decision points; the conditions it stands for are
+    /// checked in the same order as libevent's loop, in the cold functions it leads to.
     pub fn step(&mut self) -> Result<Step, Error> {
         let mut at_top = match self.run.phase {
             Phase::Process => false,
@@ -157,7 +211,7 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
             if at_top {
                 // Top: the start of an iteration. End the run if asked to or if nothing is
                 // left; else wait, and run the queues.
-                if self.run.brk || self.exit_due() {
+                if self.run.slow & (slow::BREAK | slow::EXIT) != 0 && self.stop_asked() {
                     return Ok(self.finish(Outcome::Exited));
                 }
                 if !self.has_events() && !self.run.flags.contains(LoopFlags::NO_EXIT_ON_EMPTY) {
@@ -171,33 +225,26 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
                 self.run.phase = Phase::Process;
             }
             at_top = true;
-            // Process: the next event of the queue being run, if the iteration goes on.
-            if self.run.brk {
+            // Process: the next event of the queue being run, unless a break or a continue ends
+            // the iteration (or the run) first.
+            if self.run.slow & (slow::BREAK | slow::CONTINUE) == 0 {
+                if let Some(pri) = self.queues.highest() {
+                    if self.run.running.is_none_or(|r| r == pri) {
+                        self.run.running = Some(pri);
+                        self.run.ran += 1;
+                        let idx = self.queues.front(pri);
+                        if let Some(res) = self.pop(pri, idx) {
+                            return Ok(Step::Run(self.ready(idx, res)));
+                        }
+                        return Ok(Step::Run(self.pop_other(pri, idx)));
+                    }
+                }
+            } else if self.run.slow & slow::BREAK != 0 {
                 return Ok(self.finish(Outcome::Exited));
             }
-            if let Some(pri) = self.queues.highest() {
-                if !self.run.cont && self.run.running.is_none_or(|r| r == pri) {
-                    self.run.running = Some(pri);
-                    self.run.ran += 1;
-                    return Ok(Step::Run(self.pop(pri)));
-                }
-            }
-            // Bottom: the end of the iteration. (`brk` was just checked, and nothing since could
-            // set it.)
-            self.run.cont = false;
+            // Bottom: the end of the iteration.
             self.run.running = None;
-            let flags = self.run.flags;
-            if flags.intersects(LoopFlags::ONCE | LoopFlags::NONBLOCK) {
-                let done = if self.run.ran > 0 {
-                    flags.contains(LoopFlags::ONCE) && self.queues.len == 0
-                } else {
-                    flags.contains(LoopFlags::NONBLOCK)
-                };
-                if done {
-                    return Ok(self.finish(Outcome::Exited));
-                }
-            }
-            if self.exit_due() {
+            if self.run.slow != 0 && self.iteration_ends_run() {
                 return Ok(self.finish(Outcome::Exited));
             }
         }
@@ -207,25 +254,47 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
         self.run.phase = Phase::Idle;
         self.cached_now = None;
         self.run.running = None;
-        self.run.brk = false;
+        self.run.slow &= !slow::BREAK;
         Step::Done(how)
     }
 
-    /// Whether a requested exit is due; consumes it if so.
-    #[inline]
-    fn exit_due(&mut self) -> bool {
-        match self.run.exit_at {
-            None => false,
-            Some(at) => self.exit_due_at(at),
-        }
+    /// At the top of an iteration, with a break or an exit asked for: whether to stop.
+    #[cold]
+    #[inline(never)]
+    fn stop_asked(&mut self) -> bool {
+        self.run.slow & slow::BREAK != 0 || self.exit_due()
     }
 
+    /// At the bottom of an iteration with a slow bit set: forgets a `loopcontinue`, and says
+    /// whether the run ends here (`ONCE`, `NONBLOCK`, or a due exit). A break cannot be pending:
+    /// it was checked just before, and nothing since could set it.
+    #[cold]
     #[inline(never)]
-    fn exit_due_at(&mut self, at: u64) -> bool {
+    fn iteration_ends_run(&mut self) -> bool {
+        self.run.slow &= !slow::CONTINUE;
+        let bits = self.run.slow;
+        if bits & (slow::ONCE | slow::NONBLOCK) != 0 {
+            let done = if self.run.ran > 0 {
+                bits & slow::ONCE != 0 && self.queues.len == 0
+            } else {
+                bits & slow::NONBLOCK != 0
+            };
+            if done {
+                return true;
+            }
+        }
+        self.exit_due()
+    }
+
+    /// Whether a requested exit is due; consumes it if so.
+    fn exit_due(&mut self) -> bool {
+        let Some(at) = self.run.exit_at else {
+            return false;
+        };
         if at > self.now() {
             return false;
         }
-        self.run.exit_at = None;
+        self.run.set_exit(None);
         true
     }
 
@@ -240,37 +309,32 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
     }
 
     /// How long the backend may wait: not at all with events active or in a `NONBLOCK` run,
-    /// else until the earliest timer or exit, else indefinitely.
+    /// else until `first` (the earliest timer) or the exit, else indefinitely.
     #[inline]
-    fn wait_time(&mut self) -> Option<Duration> {
-        if self.queues.len > 0 || self.run.flags.contains(LoopFlags::NONBLOCK) {
+    fn wait_time(&mut self, first: Option<u64>) -> Option<Duration> {
+        if self.queues.len > 0 || self.run.slow & slow::NONBLOCK != 0 {
             return Some(Duration::ZERO);
         }
-        if !self.has_timers() && self.run.exit_at.is_none() {
-            return None;
-        }
-        self.wait_until()
-    }
-
-    /// The wait until the earliest timer or exit.
-    fn wait_until(&mut self) -> Option<Duration> {
+        let deadline = match (first, self.run.exit_at) {
+            (Some(t), Some(e)) => t.min(e),
+            (Some(t), None) => t,
+            (None, Some(e)) => e,
+            (None, None) => return None,
+        };
         if self.run.ran > 0 {
             // Callbacks ran since the time was read: a wait computed from it would be late by
             // their duration. One more clock read, only when a deadline depends on it.
             self.cached_now = None;
         }
-        let deadline = match (self.first_timer(), self.run.exit_at) {
-            (Some((t, _)), Some(e)) => t.min(e),
-            (Some((t, _)), None) => t,
-            (None, Some(e)) => e,
-            (None, None) => return None,
-        };
         Some(Duration::from_nanos(deadline.saturating_sub(self.now())))
     }
 
     /// One wait on the backend, then the activations it brings and the timers that expire.
     fn turn(&mut self) -> Result<(), Error> {
-        let timeout = self.wait_time();
+        // The earliest timer, found once: nothing from here to the expiry below changes the
+        // timers (dispatch, signals and a rebuild only queue events).
+        let first = self.first_timer().map(|(deadline, _)| deadline);
+        let timeout = self.wait_time(first);
         if self.changelist && !self.changes.is_empty() {
             if let Err(e) = self.changes.flush(&mut self.backend) {
                 self.deferred = Some(e);
@@ -278,10 +342,9 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
         }
         self.cached_now = None;
         let mut sink = Activator {
-            fds: &self.fds.storage,
-            slots: &mut self.slots,
+            fds: self.fds.storage.as_slice(),
+            slots: self.slots.as_mut_slice(),
             queues: &mut self.queues,
-            run: &mut self.run,
             sigfd: self.sigfd,
             closed: if self.closed_as_read {
                 What::CLOSED
@@ -299,12 +362,8 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
         if unwatched {
             self.rebuild(false)?;
         }
-        if self.has_timers() {
-            let now = self.now();
-            if self
-                .first_timer()
-                .is_some_and(|(deadline, _)| deadline <= now)
-            {
+        if let Some(deadline) = first {
+            if deadline <= self.now() {
                 self.expire_timers();
             }
         }
@@ -361,35 +420,42 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
         }
     }
 
-    /// Takes the first event of queue `pri` and readies it to run.
+    /// Takes the first event of queue `pri`, `idx`, to run it, in the common case: an inserted
+    /// persistent event that did not time out. It stays inserted, and its timeout, if it has
+    /// one, counts again from now. Returns what it is active with; `None` (having changed
+    /// nothing) for any other event, which [`pop_other`](Self::pop_other) takes.
     #[inline]
-    fn pop(&mut self, pri: u8) -> Ready {
-        let idx = self.queues.front(pri);
+    fn pop(&mut self, pri: u8, idx: u32) -> Option<What> {
+        let slots = self.slots.as_mut_slice();
+        let s = &mut slots[idx as usize];
+        let st = s.state;
+        if s.events & (What::PERSIST | What::SIGNAL) != What::PERSIST
+            || st & (state::INSERTED | state::TIMED_OUT) != state::INSERTED
+        {
+            return None;
+        }
+        let res = s.res;
+        s.state = st & !state::ACTIVE;
+        s.res = What::empty();
+        s.ncalls = 0;
+        let (heap, interval) = (s.heap, s.interval);
+        self.queues.pop_front(slots, pri, idx);
+        if st & state::PERIODIC != 0 {
+            self.rearm(idx, heap, interval);
+        }
+        Some(res)
+    }
+
+    /// The event of slot `idx` (still held) to run with `res`.
+    #[inline]
+    fn ready(&self, idx: u32, res: What) -> Ready {
         let s = self.slots.get(idx);
-        let ready = Ready {
+        Ready {
             handle: Handle::new(idx, s.gen),
             token: s.token,
             fd: s.fd,
-            res: s.res,
-        };
-        let (events, st) = (s.events, s.state);
-        if events & (What::PERSIST | What::SIGNAL) == What::PERSIST
-            && st & (state::INSERTED | state::TIMED_OUT) == state::INSERTED
-        {
-            // The common case, an inserted persistent event that did not time out: it stays
-            // inserted, and its timeout, if it has one, counts again from now.
-            self.queues.pop_front(&mut self.slots, pri, idx);
-            let s = self.slots.get_mut(idx);
-            s.state = st & !state::ACTIVE;
-            s.res = What::empty();
-            s.ncalls = 0;
-            if st & state::PERIODIC != 0 {
-                let (heap, interval) = (s.heap, s.interval);
-                self.rearm(idx, heap, interval);
-            }
-            return ready;
+            res,
         }
-        self.pop_other(pri, idx)
     }
 
     /// [`pop`](Self::pop) for the rest: signal events, non-persistent events, timeouts, events
@@ -410,7 +476,7 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
             self.slots.get_mut(idx).ncalls -= 1;
             return ready;
         }
-        self.queues.pop_front(&mut self.slots, pri, idx);
+        self.queues.pop_front(self.slots.as_mut_slice(), pri, idx);
         let s = self.slots.get_mut(idx);
         s.state &= !state::ACTIVE;
         s.res = What::empty();
@@ -530,11 +596,13 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
 }
 
 /// The sink a dispatch reports into: maps `(fd, what)` to the fd's events and queues them.
-struct Activator<'a, F, S> {
-    fds: &'a F,
-    slots: &'a mut Slots<S>,
+///
+/// It runs between iterations, when no queue is being run, so an activation here never ends an
+/// iteration (see [`activate`]).
+struct Activator<'a> {
+    fds: &'a [super::FdEntry],
+    slots: &'a mut [Slot],
     queues: &'a mut Queues,
-    run: &'a mut LoopState,
     sigfd: RawFd,
     /// `CLOSED` if the backend has no early-close report: a READ may be a peer's close, so it
     /// wakes CLOSED interest too (the contract's "treats CLOSED as READ"); else empty.
@@ -543,32 +611,30 @@ struct Activator<'a, F, S> {
     unwatched: bool,
 }
 
-impl<F: Storage<super::FdEntry>, S: Storage<Slot>> crate::Sink for Activator<'_, F, S> {
+impl crate::Sink for Activator<'_> {
     #[inline]
     fn ready(&mut self, fd: RawFd, what: What) {
         if fd == self.sigfd {
             self.signalled = true;
             return;
         }
-        let entry = usize::try_from(fd)
-            .ok()
-            .and_then(|i| self.fds.as_slice().get(i));
+        let entry = usize::try_from(fd).ok().and_then(|i| self.fds.get(i));
         let Some(entry) = entry.filter(|e| e.nevents > 0) else {
             self.unwatched = true;
             return;
         };
-        let mut what = what;
-        if !self.closed.is_empty() && what.contains(What::READ) {
-            what |= self.closed;
+        // An event wakes with the I/O it waits for and happened, and its ET bit if it has one.
+        let mut wake = (what & What::IO) | What::ET;
+        if what.contains(What::READ) && !self.closed.is_empty() {
+            wake |= self.closed;
         }
         let mut idx = entry.head;
         while idx != NIL {
-            let s = self.slots.get(idx);
+            let s = &self.slots[idx as usize];
             let next = s.next;
-            let mut res = s.events & what & What::IO;
-            if !res.is_empty() {
-                res |= s.events & What::ET;
-                activate(self.slots, self.queues, self.run, idx, res, 0);
+            let res = s.events & wake;
+            if res.intersects(What::IO) {
+                queue_activation(self.slots, self.queues, idx, res, 0);
             }
             idx = next;
         }

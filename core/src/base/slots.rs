@@ -208,6 +208,13 @@ impl<S: Storage<Slot>> Slots<S> {
         (0..self.high).filter(move |&i| used[i as usize].state & state::USED != 0)
     }
 
+    /// The whole table, for a hot path that touches several slots: one borrow, so the
+    /// storage's pointer and length stay in registers across the accesses.
+    #[inline]
+    pub(crate) fn as_mut_slice(&mut self) -> &mut [Slot] {
+        self.storage.as_mut_slice()
+    }
+
     // Internal indices come from `take`, the lists and the heap, which only hold indices below
     // `high`; a bad one is a bug in the base, so these index directly.
     #[inline]

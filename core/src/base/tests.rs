@@ -640,3 +640,62 @@ fn io_rearms_a_persistent_timeout_from_now_behind_timers_set_before() {
     let ns = u64::from(u32::MAX) * 1_000_000_000 + 999_999_999;
     assert_eq!(b.pending(h, 1, What::TIMEOUT).1, Some(140 * MS + ns));
 }
+
+#[test]
+fn loop_conditions_do_not_outlive_their_run() {
+    // The loop keeps break, continue, exit, ONCE and NONBLOCK in one word; each must end with
+    // the run (or, for an exit, with the run it ends) and no later.
+    let mut b = base();
+    b.add(
+        None,
+        &spec(-1, What::PERSIST, 1),
+        Some(Duration::from_millis(1)),
+    )
+    .unwrap();
+    let mut n = 0;
+    assert_eq!(
+        run(&mut b, LoopFlags::ONCE, |_, _| n += 1),
+        Ok(Outcome::Exited)
+    );
+    assert_eq!(n, 1, "ONCE: one iteration");
+    // Not ONCE any more, and a continue asked for while idle is forgotten: the run goes on
+    // until its break.
+    b.loopcontinue();
+    let mut n = 0;
+    let r = run(&mut b, LoopFlags::empty(), |b, _| {
+        n += 1;
+        if n == 3 {
+            b.loopbreak();
+        }
+    });
+    assert_eq!((r, n), (Ok(Outcome::Exited), 3));
+    // An exit ends the run it is due in, and only that one.
+    b.loopexit(None);
+    assert_eq!(
+        run(&mut b, LoopFlags::empty(), |_, _| panic!("exit first")),
+        Ok(Outcome::Exited)
+    );
+    set_now(now() + 2 * MS);
+    let mut n = 0;
+    assert_eq!(
+        run(&mut b, LoopFlags::NONBLOCK, |_, _| n += 1),
+        Ok(Outcome::Exited)
+    );
+    assert_eq!(n, 1, "the due timer ran, then NONBLOCK ended the run");
+    // An exit asked for inside a NONBLOCK run's callback ends that run at the iteration's end.
+    set_now(now() + 2 * MS);
+    let mut n = 0;
+    assert_eq!(
+        run(
+            &mut b,
+            LoopFlags::NONBLOCK | LoopFlags::NO_EXIT_ON_EMPTY,
+            |b, _| {
+                n += 1;
+                b.loopexit(None);
+            }
+        ),
+        Ok(Outcome::Exited)
+    );
+    assert_eq!(n, 1);
+    assert!(!b.exit_pending(), "consumed by the run it ended");
+}

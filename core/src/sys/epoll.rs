@@ -298,9 +298,10 @@ impl<S: Storage<Event>> Backend for Epoll<S> {
                 }),
             };
         }
-        let n = r as usize;
+        // The kernel reports at most `max <= len` events; the `min` only spares a bounds check.
+        let n = (r as usize).min(len);
         let mut reported = 0;
-        for ev in buf.get(..n).unwrap_or_default() {
+        for ev in &buf[..n] {
             let what = readiness(ev.events);
             if !what.is_empty() {
                 sink.ready(ev.u64 as u32 as RawFd, what);
