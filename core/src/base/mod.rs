@@ -25,7 +25,8 @@
 //! work (waits on the backend, expires timers, queues active events) and returns the next event to
 //! run as [`Step::Run`]; the adapter runs its callback with no borrow of the base held, so the
 //! callback may add, delete, activate or free any event, and calls `step` again, until
-//! [`Step::Done`]. See `run.rs` for the iteration, which follows libevent's `event_base_loop`.
+//! [`Step::Done`]. [`EventBase::step`] describes the iteration, which follows libevent's
+//! `event_base_loop`.
 
 mod deadlines;
 mod fdmap;

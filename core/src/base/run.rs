@@ -196,7 +196,15 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
         self.run.exit_at.is_some()
     }
 
-    /// The next thing to do in this run. See the [module docs](self).
+    /// The next thing to do in this run.
+    ///
+    /// Each iteration: stop if a break or a due exit was asked for; stop if nothing is left
+    /// (unless `NO_EXIT_ON_EMPTY`); wait on the backend, for no time if events are active or the
+    /// run is `NONBLOCK`, else until the earliest timer; expire timers; then run the
+    /// highest-priority non-empty queue, one event per [`Step::Run`], until it is empty, a break,
+    /// a `loopcontinue`, or an activation of a higher priority ends the iteration. `ONCE` stops
+    /// after an iteration that ran callbacks and left none active; `NONBLOCK` stops after an
+    /// iteration that found none active.
     ///
     /// The common iteration (no break, continue, exit, `ONCE` or `NONBLOCK`) tests one word of
     /// rare conditions at each of its three decision points; the conditions it stands for are
