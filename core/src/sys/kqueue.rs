@@ -356,26 +356,7 @@ impl<S: Storage<Event>> Backend for Kqueue<S> {
             check_pollable(fd)?;
         }
         self.flush()?;
-        let op = if added.contains(What::ET) {
-            ChangeOp::ADD | ChangeOp::ET
-        } else {
-            ChangeOp::ADD
-        };
-        let pick = |bit: What| {
-            if added.contains(bit) {
-                op
-            } else {
-                ChangeOp::empty()
-            }
-        };
-        let change = Change {
-            fd,
-            old: old & What::IO,
-            read: pick(What::READ),
-            write: pick(What::WRITE),
-            closed: pick(What::CLOSED),
-        };
-        let steps = plan(&change);
+        let steps = plan(&single_change(fd, old, added, ChangeOp::ADD));
         let codes = self.submit_now(steps.map(|s| s.map(|(f, a)| kev(ident, f, a))))?;
         // A delete that precedes a re-add may find nothing to delete.
         let failed = steps.iter().zip(codes).find(|&(step, c)| {
@@ -408,25 +389,7 @@ impl<S: Storage<Event>> Backend for Kqueue<S> {
         let ident = usize::try_from(fd).map_err(|_| Error::BadFd(fd))?;
         self.flush()?;
         // `ET`: the remaining interest is edge-triggered, and `plan` sends it again.
-        let op = if removed.contains(What::ET) {
-            ChangeOp::DEL | ChangeOp::ET
-        } else {
-            ChangeOp::DEL
-        };
-        let pick = |bit: What| {
-            if removed.contains(bit) {
-                op
-            } else {
-                ChangeOp::empty()
-            }
-        };
-        let change = Change {
-            fd,
-            old: old & What::IO,
-            read: pick(What::READ),
-            write: pick(What::WRITE),
-            closed: pick(What::CLOSED),
-        };
+        let change = single_change(fd, old, removed, ChangeOp::DEL);
         let codes = self.submit_now(plan(&change).map(|s| s.map(|(f, a)| kev(ident, f, a))))?;
         match codes.into_iter().find(|&c| c != 0 && !forgotten(c)) {
             None => Ok(()),
@@ -834,6 +797,30 @@ fn outcome(ev: &Event) -> Outcome {
             call: "kevent",
             errno: Errno(code),
         }),
+    }
+}
+
+/// The change that `add` or `del` (`op`) of `bits` on `fd` makes, for the direct calls; `ET` in
+/// `bits` travels with it.
+fn single_change(fd: RawFd, old: What, bits: What, op: ChangeOp) -> Change {
+    let op = if bits.contains(What::ET) {
+        op | ChangeOp::ET
+    } else {
+        op
+    };
+    let pick = |bit: What| {
+        if bits.contains(bit) {
+            op
+        } else {
+            ChangeOp::empty()
+        }
+    };
+    Change {
+        fd,
+        old: old & What::IO,
+        read: pick(What::READ),
+        write: pick(What::WRITE),
+        closed: pick(What::CLOSED),
     }
 }
 
