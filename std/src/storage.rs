@@ -16,9 +16,16 @@ pub const MAX_LEN: usize = 1 << 30;
 #[derive(Debug)]
 pub struct Grow<T>(Vec<T>);
 
+impl<T> Grow<T> {
+    /// Empty storage: it takes memory when the core first asks.
+    pub const fn new() -> Self {
+        Grow(Vec::new())
+    }
+}
+
 impl<T> Default for Grow<T> {
     fn default() -> Self {
-        Grow(Vec::new())
+        Grow::new()
     }
 }
 

@@ -182,10 +182,10 @@ type Base<T = G> = EventBase<Counting<Hb>, Monotonic, T>;
 
 fn grow_parts() -> Parts<G> {
     Parts {
-        slots: Grow::new(),
-        fds: Grow::new(),
-        timers: Grow::new(),
-        changes: Grow::new(),
+        slots: Grow::default(),
+        fds: Grow::default(),
+        timers: Grow::default(),
+        changes: Grow::default(),
     }
 }
 
@@ -690,9 +690,9 @@ fn capacity_four_slots_io(kind: Kind) {
         kind,
         Parts {
             slots: heapless::Vec::new(),
-            fds: Grow::new(),
-            timers: Grow::new(),
-            changes: Grow::new(),
+            fds: Grow::default(),
+            timers: Grow::default(),
+            changes: Grow::default(),
         },
     );
     let pairs: Vec<_> = (0..5).map(|_| pair()).collect();
