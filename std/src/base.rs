@@ -245,6 +245,14 @@ impl Base {
         Ok(deadline.map(|d| Duration::from_nanos(d.saturating_sub(now))))
     }
 
+    /// Takes the error of an interest change that the backend applied later than the `add` or
+    /// `del` that asked for it (with a changelist, as `EPOLL_USE_CHANGELIST` or kqueue, changes
+    /// go to the kernel in one batch before each wait). libevent drops such errors; eventide
+    /// keeps the latest here.
+    pub fn take_deferred_error(&mut self) -> Option<io::Error> {
+        self.core.take_deferred_error().map(to_io)
+    }
+
     /// How many events exist (pending or not).
     pub fn len(&self) -> usize {
         self.records.len() - usize::from(self.waker.is_some())

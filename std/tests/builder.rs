@@ -293,3 +293,22 @@ fn set_priorities_on_a_base() -> io::Result<()> {
     base.set_priorities(2)?;
     Ok(())
 }
+
+#[test]
+fn a_changelist_error_is_kept_not_dropped() -> io::Result<()> {
+    let mut base = Builder::new()
+        .env(|_| false)
+        .flags(BaseFlags::EPOLL_USE_CHANGELIST)
+        .build()?;
+    let file = std::fs::File::open("/proc/self/exe")?;
+    let ev = base.new_io(file.as_raw_fd(), What::READ, |_, _, _| {})?;
+    base.add(ev, None)?; // recorded; the kernel hears of it at the next wait
+    assert!(base.take_deferred_error().is_none());
+    base.run_nonblocking()?;
+    let err = base
+        .take_deferred_error()
+        .expect("the refused change is kept");
+    assert_eq!(err.kind(), ErrorKind::Unsupported, "{err}");
+    assert!(base.take_deferred_error().is_none(), "taken once");
+    Ok(())
+}
