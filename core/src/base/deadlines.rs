@@ -34,24 +34,35 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
     /// for that deadline. Fails only for a timer not pending, when the storage is full.
     #[inline(always)]
     pub(super) fn arm(&mut self, idx: u32, deadline: u64) -> Result<(), Error> {
-        let tail = self.run_of_timers.tail;
-        let slots = self.slots.as_mut_slice();
-        if tail != NIL && slots[tail as usize].deadline <= deadline {
-            // The run's order holds with `idx` last: the common re-arm, O(1).
-            if tail == idx {
-                // Last in the run already, and a deadline not earlier keeps it last.
-                let s = &mut slots[idx as usize];
-                s.deadline = deadline;
-                s.seq = self.timers.take_seq();
-                return Ok(());
-            }
-            if slots[idx as usize].heap == LISTED {
-                let seq = self.timers.take_seq();
-                self.run_of_timers.move_to_tail(slots, idx, deadline, seq);
-                return Ok(());
-            }
+        if self.arm_in_run(idx, deadline) {
+            return Ok(());
         }
         self.arm_slow(idx, deadline)
+    }
+
+    /// [`arm`](Self::arm)'s common case, O(1): a timer already in the run, or the run's last,
+    /// re-armed to a deadline not before the run's last goes (or stays) last. Whether it was
+    /// that case; if not, nothing changed.
+    #[inline(always)]
+    pub(super) fn arm_in_run(&mut self, idx: u32, deadline: u64) -> bool {
+        let tail = self.run_of_timers.tail;
+        let slots = self.slots.as_mut_slice();
+        if tail == NIL || slots[tail as usize].deadline > deadline {
+            return false;
+        }
+        if tail == idx {
+            // Last in the run already, and a deadline not earlier keeps it last.
+            let s = &mut slots[idx as usize];
+            s.deadline = deadline;
+            s.seq = self.timers.take_seq();
+            return true;
+        }
+        if slots[idx as usize].heap != LISTED {
+            return false;
+        }
+        let seq = self.timers.take_seq();
+        self.run_of_timers.move_to_tail(slots, idx, deadline, seq);
+        true
     }
 
     #[inline(never)]

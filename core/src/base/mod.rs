@@ -325,7 +325,50 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
     /// event ends up neither inserted nor timed (a pure timer added with no timeout), nothing is
     /// held and the handle returned is already stale, as libevent leaves such an event not pending.
     /// On error the base is exactly as it was.
+    // Always inlined: the common case below is a few loads and stores, and a call of its own
+    // costs more than it (callee-saved registers); everything else is behind `add_other`.
+    #[inline(always)]
     pub fn add(
+        &mut self,
+        current: Option<Handle>,
+        spec: &Spec,
+        timeout: Option<Duration>,
+    ) -> Result<Handle, Error> {
+        if let (Some(h), Some(t)) = (current, timeout) {
+            if let Ok(idx) = self.slots.resolve(h, spec.token) {
+                if self.retime_in_run(idx, t) {
+                    return Ok(h);
+                }
+            }
+        }
+        self.add_other(current, spec, timeout)
+    }
+
+    /// [`add`](Self::add)'s common case, with no call out: a persistent event's callback adding
+    /// it again with its timeout, which moves (or keeps) its timer at the end of the run (see
+    /// [`arm_in_run`](Self::arm_in_run)). Whether it was that case; if not, nothing changed.
+    #[inline(always)]
+    fn retime_in_run(&mut self, idx: u32, t: Duration) -> bool {
+        let st = self.slots.get(idx).state;
+        // Inserted: nothing else to do but the timeout. Active with a timeout: that firing is
+        // cancelled (`set_timeout`), which is not this path's business.
+        if st & state::INSERTED == 0 || st & state::ACTIVE != 0 {
+            return false;
+        }
+        let interval = nanos(t);
+        let deadline = self.now().saturating_add(interval);
+        if !self.arm_in_run(idx, deadline) {
+            return false;
+        }
+        let s = self.slots.get_mut(idx);
+        s.interval = interval;
+        s.state = (st | state::PERIODIC) & !state::TIMED_OUT;
+        true
+    }
+
+    /// [`add`](Self::add) for the rest.
+    #[inline(never)]
+    fn add_other(
         &mut self,
         current: Option<Handle>,
         spec: &Spec,

@@ -241,8 +241,8 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
                         self.run.running = Some(pri);
                         self.run.ran += 1;
                         let idx = self.queues.front(pri);
-                        if let Some(res) = self.pop(pri, idx) {
-                            return Ok(Step::Run(self.ready(idx, res)));
+                        if let Some(ready) = self.pop(pri, idx) {
+                            return Ok(Step::Run(ready));
                         }
                         return Ok(Step::Run(self.pop_other(pri, idx)));
                     }
@@ -430,10 +430,10 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
 
     /// Takes the first event of queue `pri`, `idx`, to run it, in the common case: an inserted
     /// persistent event that did not time out. It stays inserted, and its timeout, if it has
-    /// one, counts again from now. Returns what it is active with; `None` (having changed
-    /// nothing) for any other event, which [`pop_other`](Self::pop_other) takes.
+    /// one, counts again from now. Returns it to run; `None` (having changed nothing) for any
+    /// other event, which [`pop_other`](Self::pop_other) takes.
     #[inline]
-    fn pop(&mut self, pri: u8, idx: u32) -> Option<What> {
+    fn pop(&mut self, pri: u8, idx: u32) -> Option<Ready> {
         let slots = self.slots.as_mut_slice();
         let s = &mut slots[idx as usize];
         let st = s.state;
@@ -442,7 +442,12 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
         {
             return None;
         }
-        let res = s.res;
+        let ready = Ready {
+            handle: Handle::new(idx, s.gen),
+            token: s.token,
+            fd: s.fd,
+            res: s.res,
+        };
         s.state = st & !state::ACTIVE;
         s.res = What::empty();
         s.ncalls = 0;
@@ -451,19 +456,7 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
         if st & state::PERIODIC != 0 {
             self.rearm(idx, heap, interval);
         }
-        Some(res)
-    }
-
-    /// The event of slot `idx` (still held) to run with `res`.
-    #[inline]
-    fn ready(&self, idx: u32, res: What) -> Ready {
-        let s = self.slots.get(idx);
-        Ready {
-            handle: Handle::new(idx, s.gen),
-            token: s.token,
-            fd: s.fd,
-            res,
-        }
+        Some(ready)
     }
 
     /// [`pop`](Self::pop) for the rest: signal events, non-persistent events, timeouts, events
@@ -633,7 +626,7 @@ impl crate::Sink for Activator<'_> {
         };
         // An event wakes with the I/O it waits for and happened, and its ET bit if it has one.
         let mut wake = (what & What::IO) | What::ET;
-        if what.contains(What::READ) && !self.closed.is_empty() {
+        if what.contains(What::READ) {
             wake |= self.closed;
         }
         let mut idx = entry.head;

@@ -699,3 +699,48 @@ fn loop_conditions_do_not_outlive_their_run() {
     assert_eq!(n, 1);
     assert!(!b.exit_pending(), "consumed by the run it ended");
 }
+
+#[test]
+fn adding_again_with_a_timeout_queues_behind_equal_deadlines_and_cancels_a_firing() {
+    let mut b = base();
+    set_now(0);
+    let s: Vec<Spec> = (1..=3)
+        .map(|t| spec(t as RawFd + 1, What::READ | What::PERSIST, t))
+        .collect();
+    let t100 = Some(Duration::from_millis(100));
+    let mut h: Vec<Handle> = s.iter().map(|s| b.add(None, s, t100).unwrap()).collect();
+    // Same deadline as before: `1` goes behind `2` and `3`, as a new timer would.
+    assert_eq!(b.add(Some(h[0]), &s[0], t100), Ok(h[0]));
+    // Again, last already: it stays last.
+    assert_eq!(b.add(Some(h[0]), &s[0], t100), Ok(h[0]));
+    // An earlier deadline leaves the run for the heap; a later one comes back to it.
+    h[2] = b
+        .add(Some(h[2]), &s[2], Some(Duration::from_millis(50)))
+        .unwrap();
+    assert_eq!(b.pending(h[2], 3, What::TIMEOUT).1, Some(50 * MS));
+    let mut ran = Vec::new();
+    run(&mut b, LoopFlags::ONCE, |_, r| ran.push((r.token, now()))).unwrap();
+    assert_eq!(ran, [(3, 50 * MS)]);
+    // `3` re-armed from its deadline, behind the others' 100 ms.
+    run(&mut b, LoopFlags::ONCE, |_, r| ran.push((r.token, now()))).unwrap();
+    assert_eq!(ran[1..], [(2, 100 * MS), (1, 100 * MS), (3, 100 * MS)]);
+    // A timeout that fired and has not run yet is cancelled by adding the event again.
+    set_now(300 * MS);
+    b.start(LoopFlags::ONCE).unwrap();
+    let Step::Run(first) = b.step().unwrap() else {
+        panic!("nothing ran");
+    };
+    // `3` every 50 ms is due since 150 ms, `2` and `1` since 200 ms.
+    assert_eq!((first.token, first.res), (3, What::TIMEOUT));
+    assert_eq!(b.add(Some(h[0]), &s[0], t100), Ok(h[0]));
+    assert_eq!(
+        b.pending(h[0], 1, What::all()).0,
+        What::READ | What::TIMEOUT
+    );
+    assert_eq!(b.pending(h[0], 1, What::TIMEOUT).1, Some(400 * MS));
+    let mut rest = Vec::new();
+    while let Step::Run(r) = b.step().unwrap() {
+        rest.push(r.token);
+    }
+    assert_eq!(rest, [2], "1's firing was cancelled");
+}

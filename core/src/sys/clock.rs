@@ -15,6 +15,7 @@ use crate::clock::Clock;
 pub struct Monotonic;
 
 impl Clock for Monotonic {
+    #[inline]
     fn now(&mut self) -> u64 {
         let mut ts = libc::timespec {
             tv_sec: 0,

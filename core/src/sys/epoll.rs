@@ -181,11 +181,7 @@ fn readiness(e: u32) -> What {
 /// `epoll_wait(2)`, the fallback: the timeout in whole milliseconds, rounded up.
 #[inline]
 fn wait(epfd: c_int, buf: &mut [Event], max: c_int, timeout: Option<Duration>) -> c_int {
-    let ms = match timeout {
-        None => -1,
-        Some(Duration::ZERO) => 0,
-        Some(d) => timeout::millis(Some(d), timeout::EPOLL_MAX_MS),
-    };
+    let ms = timeout::millis(timeout, timeout::EPOLL_MAX_MS);
     // SAFETY: `buf` has room for `max` events (`max <= buf.len()`).
     unsafe { libc::epoll_wait(epfd, buf.as_mut_ptr(), max, ms) }
 }

@@ -27,12 +27,18 @@ pub(crate) fn millis(timeout: Option<Duration>, max: libc::c_int) -> libc::c_int
     let Some(d) = timeout else {
         return -1;
     };
-    let ms = d
-        .as_secs()
-        .saturating_mul(1000)
-        .saturating_add(u64::from(d.subsec_nanos().div_ceil(1_000_000)));
-    // `max` is positive, so the conversion back cannot lose anything.
-    ms.min(max as u64) as libc::c_int
+    // `max` is positive. Past `max / 1000` seconds the answer is `max`; below, the sum cannot
+    // overflow.
+    let max = max as u64;
+    let secs = d.as_secs();
+    if secs > max / 1000 {
+        return max as libc::c_int;
+    }
+    // Rounded up by adding first (`subsec_nanos() + 999_999` stays below 2^32): one multiply and
+    // shift, where `div_ceil` adds a remainder test.
+    #[allow(clippy::manual_div_ceil)]
+    let ms = secs * 1000 + u64::from((d.subsec_nanos() + 999_999) / 1_000_000);
+    ms.min(max) as libc::c_int
 }
 
 /// `d` as a `timespec` (exact to the nanosecond; clamped to 2^31 - 1 seconds).
@@ -95,6 +101,32 @@ mod tests {
         assert_eq!(
             millis(Some(Duration::from_secs(86_400)), POLL_MAX_MS),
             86_400_000
+        );
+        // Around `max / 1000` seconds: exact below, clamped above.
+        let top = POLL_MAX_MS as u64 / 1000;
+        assert_eq!(
+            millis(Some(Duration::from_secs(top)), POLL_MAX_MS),
+            (top * 1000) as libc::c_int
+        );
+        assert_eq!(
+            millis(Some(Duration::new(top, 647_000_001)), POLL_MAX_MS),
+            POLL_MAX_MS
+        );
+        assert_eq!(
+            millis(Some(Duration::new(top, 646_999_999)), POLL_MAX_MS),
+            POLL_MAX_MS
+        );
+        assert_eq!(
+            millis(Some(Duration::new(top, 645_000_001)), POLL_MAX_MS),
+            POLL_MAX_MS - 1
+        );
+        assert_eq!(
+            millis(Some(Duration::from_secs(top + 1)), POLL_MAX_MS),
+            POLL_MAX_MS
+        );
+        assert_eq!(
+            millis(Some(Duration::new(2099, 999_999_999)), EPOLL_MAX_MS),
+            EPOLL_MAX_MS
         );
     }
 
