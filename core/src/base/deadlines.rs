@@ -189,10 +189,6 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
         }
         self.run_of_timers.len -= 1;
     }
-
-    pub(super) fn unlink_timer(&mut self, idx: u32) {
-        self.disarm(idx);
-    }
 }
 
 /// The ends and length of the sorted run of timers.

@@ -445,7 +445,7 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
     /// Removes the event's timeout but keeps it inserted (libevent's `event_remove_timer`).
     pub fn del_timer(&mut self, h: Handle, token: usize) -> Result<(), Error> {
         let idx = self.slots.resolve(h, token)?;
-        self.unlink_timer(idx);
+        self.disarm(idx);
         let s = self.slots.get_mut(idx);
         s.state &= !(state::PERIODIC | state::TIMED_OUT);
         self.drop_if_unheld(idx, true);
@@ -618,7 +618,7 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
     /// Removes the event from everything: its fd or signal, the heap, the active queue.
     fn unlink(&mut self, idx: u32) -> Result<(), Error> {
         let r = self.unlink_insert(idx);
-        self.unlink_timer(idx);
+        self.disarm(idx);
         if self.slots.get(idx).state & state::ACTIVE != 0 {
             self.queues.remove(self.slots.as_mut_slice(), idx);
         }
