@@ -67,9 +67,13 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
 
     #[inline(never)]
     fn arm_slow(&mut self, idx: u32, deadline: u64) -> Result<(), Error> {
-        let at = self.slots.get(idx).heap;
+        let mut at = self.slots.get(idx).heap;
         if at == LISTED {
+            // Out of the run, to its end or into the heap below; its room in the storage, which
+            // the run's timers hold, is what the heap takes, so the push cannot fail.
             self.unlist(idx);
+            self.slots.get_mut(idx).heap = NIL;
+            at = NIL;
         }
         let tail = self.run_of_timers.tail;
         if tail == NIL || self.slots.get(tail).deadline <= deadline {
@@ -78,7 +82,7 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
                 if !self.timers.reserve(n + 1) {
                     return Err(Error::Full(Resource::Timers));
                 }
-            } else if at != LISTED {
+            } else {
                 let slots = &mut self.slots;
                 self.timers
                     .remove(at, &mut |i, h| slots.get_mut(i).heap = h);
@@ -88,15 +92,8 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
         }
         let slots = &mut self.slots;
         let moved = &mut |i, h| slots.get_mut(i).heap = h;
-        if at == NIL || at == LISTED {
-            let pushed = self.timers.push(deadline, idx, moved);
-            if at == LISTED && pushed.is_err() {
-                // Cannot happen: the run's timers hold room in the storage. Kept in the run,
-                // in order, rather than lost.
-                self.list_insert_sorted(idx, deadline);
-                return Ok(());
-            }
-            pushed?;
+        if at == NIL {
+            self.timers.push(deadline, idx, moved)?;
         } else {
             self.timers.reschedule(at, deadline, moved);
         }
@@ -135,38 +132,6 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
             self.slots.get_mut(tail).tnext = idx;
         }
         self.run_of_timers.tail = idx;
-        self.run_of_timers.len += 1;
-    }
-
-    /// Inserts slot `idx` into the run at its place for `deadline` and a fresh seq.
-    #[cold]
-    fn list_insert_sorted(&mut self, idx: u32, deadline: u64) {
-        let mut after = self.run_of_timers.tail;
-        while after != NIL && self.slots.get(after).deadline > deadline {
-            after = self.slots.get(after).tprev;
-        }
-        let before = if after == NIL {
-            self.run_of_timers.head
-        } else {
-            self.slots.get(after).tnext
-        };
-        let seq = self.timers.take_seq();
-        let s = self.slots.get_mut(idx);
-        s.heap = LISTED;
-        s.deadline = deadline;
-        s.seq = seq;
-        s.tnext = before;
-        s.tprev = after;
-        if after == NIL {
-            self.run_of_timers.head = idx;
-        } else {
-            self.slots.get_mut(after).tnext = idx;
-        }
-        if before == NIL {
-            self.run_of_timers.tail = idx;
-        } else {
-            self.slots.get_mut(before).tprev = idx;
-        }
         self.run_of_timers.len += 1;
     }
 
