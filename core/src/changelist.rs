@@ -366,7 +366,13 @@ mod tests {
         struct Nop;
         impl Backend for Nop {
             fn info(&self) -> crate::Info {
-                unimplemented!()
+                crate::Info {
+                    name: "nop",
+                    features: crate::Features::empty(),
+                    need_reinit: false,
+                    fdinfo_len: 4,
+                    changelist: true,
+                }
             }
             fn add(&mut self, _: RawFd, _: What, _: What, _: &mut FdInfo) -> Result<(), Error> {
                 Ok(())
