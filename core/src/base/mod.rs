@@ -278,6 +278,16 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
         t
     }
 
+    /// [`read_clock`](Self::read_clock) where a run is known to be in progress.
+    #[inline]
+    fn read_clock_in_run(&mut self) -> u64 {
+        let t = self.clock.now();
+        if !self.flags.contains(BaseFlags::NO_CACHE_TIME) {
+            self.cached_now = Some(t);
+        }
+        t
+    }
+
     /// Forgets the cached time, so the next [`now`](Self::now) reads the clock.
     pub fn update_cache_time(&mut self) {
         self.cached_now = None;
@@ -648,6 +658,11 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
         if events.contains(What::SIGNAL) {
             return self.link_signal(idx, fd);
         }
+        if fd == self.sigfd {
+            // The base's own signal pipe: no event waits on it, so the dispatch path can tell
+            // its reports apart by the fd's events alone (see `run::Activator`).
+            return Err(Error::BadFd(fd));
+        }
         let entry = self.fds.entry(fd)?;
         let et = events.contains(What::ET);
         if entry.nevents > 0 && entry.et != et {
@@ -781,6 +796,7 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
         use crate::sys::signal::SignalPipe;
         if self.sigpipe.is_none() {
             let pipe = SignalPipe::new()?;
+            self.check_sigfd(pipe.read_fd())?;
             let mut info = FdInfo::default();
             let req = Request {
                 op: Op::Add,
@@ -803,6 +819,22 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
             Some((pipe, _)) => pipe.watch(sig),
             None => Ok(()),
         }
+    }
+
+    /// Refuses `fd` for the signal pipe's read end if events wait on that number: they were
+    /// left on an fd since closed (the caller's bug), and the dispatch path would take the
+    /// pipe's reports for theirs. Keeps `link`'s rule that no event waits on the pipe.
+    #[cfg(feature = "hosted")]
+    fn check_sigfd(&self, fd: RawFd) -> Result<(), Error> {
+        let entry = usize::try_from(fd)
+            .ok()
+            .and_then(|i| self.fds.storage.as_slice().get(i));
+        if entry.is_some_and(|e| e.nevents > 0) {
+            return Err(Error::Invalid(
+                "events wait on a closed fd whose number the signal pipe now has",
+            ));
+        }
+        Ok(())
     }
 
     #[cfg(feature = "hosted")]

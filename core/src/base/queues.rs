@@ -18,6 +18,8 @@ pub(crate) struct Queues {
     /// One per `u8`, one more than [`MAX_PRIORITIES`], so that indexing by a priority needs no
     /// bounds check (the last is never used).
     queues: [Queue; 256],
+    /// A bit per non-empty queue but the first: priority 0, the only one of a base with one,
+    /// spares its pushes and pops the upkeep, and [`highest`](Self::highest) looks at its head.
     nonempty: [u64; 4],
     pub(crate) len: u32,
 }
@@ -39,6 +41,10 @@ impl Queues {
     pub(crate) fn highest(&self) -> Option<u8> {
         if self.len == 0 {
             return None;
+        }
+        // Priority 0, the only one of a base with one (the common case), is not in the bitmap.
+        if self.queues[0].head != NIL {
+            return Some(0);
         }
         for (w, &bits) in self.nonempty.iter().enumerate() {
             if bits != 0 {
@@ -65,7 +71,9 @@ impl Queues {
         s.aprev = tail;
         if tail == NIL {
             q.head = idx;
-            self.nonempty[pri as usize / 64] |= 1 << (pri % 64);
+            if pri != 0 {
+                self.nonempty[pri as usize / 64] |= 1 << (pri % 64);
+            }
         } else {
             slots[tail as usize].anext = idx;
         }
@@ -81,7 +89,9 @@ impl Queues {
         q.head = next;
         if next == NIL {
             q.tail = NIL;
-            self.nonempty[pri as usize / 64] &= !(1 << (pri % 64));
+            if pri != 0 {
+                self.nonempty[pri as usize / 64] &= !(1 << (pri % 64));
+            }
         } else {
             slots[next as usize].aprev = NIL;
         }
@@ -104,7 +114,7 @@ impl Queues {
         } else {
             slots[next as usize].aprev = prev;
         }
-        if q.head == NIL {
+        if q.head == NIL && pri != 0 {
             self.nonempty[pri as usize / 64] &= !(1 << (pri % 64));
         }
         self.len -= 1;
@@ -139,5 +149,31 @@ mod tests {
         q.remove(slots.as_mut_slice(), a);
         assert_eq!(q.highest(), None);
         assert_eq!(q.len, 0);
+    }
+
+    #[test]
+    fn priority_zero_outside_the_bitmap_still_comes_first() {
+        let mut slots = Slots::new(heapless::Vec::<Slot, 8>::new());
+        let mut q = Queues::new();
+        let mut add = |slots: &mut Slots<_>, pri: u8| {
+            let i = slots.take(0).unwrap();
+            slots.get_mut(i).pri = pri;
+            q.push_back(slots.as_mut_slice(), i);
+            i
+        };
+        let a = add(&mut slots, 1);
+        let b = add(&mut slots, 0);
+        let c = add(&mut slots, 0);
+        let d = add(&mut slots, 64);
+        assert_eq!(q.highest(), Some(0));
+        assert_eq!(q.front(0), b);
+        q.pop_front(slots.as_mut_slice(), 0, b);
+        assert_eq!((q.highest(), q.front(0)), (Some(0), c));
+        q.remove(slots.as_mut_slice(), c);
+        assert_eq!((q.highest(), q.front(1)), (Some(1), a));
+        q.pop_front(slots.as_mut_slice(), 1, a);
+        assert_eq!((q.highest(), q.front(64)), (Some(64), d));
+        q.remove(slots.as_mut_slice(), d);
+        assert_eq!((q.highest(), q.len), (None, 0));
     }
 }

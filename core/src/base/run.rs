@@ -329,12 +329,14 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
             (None, Some(e)) => e,
             (None, None) => return None,
         };
-        if self.run.ran > 0 {
+        let now = if self.run.ran > 0 {
             // Callbacks ran since the time was read: a wait computed from it would be late by
             // their duration. One more clock read, only when a deadline depends on it.
-            self.cached_now = None;
-        }
-        Some(Duration::from_nanos(deadline.saturating_sub(self.now())))
+            self.read_clock_in_run()
+        } else {
+            self.now()
+        };
+        Some(Duration::from_nanos(deadline.saturating_sub(now)))
     }
 
     /// One wait on the backend, then the activations it brings and the timers that expire.
@@ -354,33 +356,40 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
             slots: self.slots.as_mut_slice(),
             queues: &mut self.queues,
             sigfd: self.sigfd,
-            closed: if self.closed_as_read {
-                What::CLOSED
+            mode: if self.closed_as_read {
+                What::CLOSED.bits()
             } else {
-                What::empty()
+                0
             },
-            signalled: false,
-            unwatched: false,
         };
         self.backend.dispatch(timeout, &mut sink)?;
-        let (signalled, unwatched) = (sink.signalled, sink.unwatched);
-        if signalled {
-            self.drain_signals();
-        }
-        if unwatched {
-            self.rebuild(false)?;
+        let odd = sink.mode & (odd::SIGNALLED | odd::UNWATCHED);
+        if odd != 0 {
+            self.odd_reports(odd)?;
         }
         if let Some(deadline) = first {
-            if deadline <= self.now() {
+            if deadline <= self.read_clock_in_run() {
                 self.expire_timers();
             }
         }
         Ok(())
     }
 
-    #[cfg(feature = "hosted")]
+    /// After a dispatch that reported the signal pipe or an fd nothing watches (bits of
+    /// [`odd`]): drains the pipe, rebuilds the backend's registrations.
     #[cold]
     #[inline(never)]
+    fn odd_reports(&mut self, bits: u16) -> Result<(), Error> {
+        if bits & odd::SIGNALLED != 0 {
+            self.drain_signals();
+        }
+        if bits & odd::UNWATCHED != 0 {
+            self.rebuild(false)?;
+        }
+        Ok(())
+    }
+
+    #[cfg(feature = "hosted")]
     fn drain_signals(&mut self) {
         let mut counts = [0u32; super::MAX_SIGNAL];
         if let Some((pipe, _)) = &mut self.sigpipe {
@@ -451,10 +460,10 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
         s.state = st & !state::ACTIVE;
         s.res = What::empty();
         s.ncalls = 0;
-        let (heap, interval) = (s.heap, s.interval);
         self.queues.pop_front(slots, pri, idx);
         if st & state::PERIODIC != 0 {
-            self.rearm(idx, heap, interval);
+            let s = self.slots.get(idx);
+            self.rearm(idx, s.heap, s.interval);
         }
         Some(ready)
     }
@@ -535,12 +544,21 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
         self.changes.clear();
         self.backend.reinit()?;
         #[cfg(feature = "hosted")]
-        if let Some((pipe, info)) = &mut self.sigpipe {
-            if fork {
+        if fork {
+            if let Some((pipe, _)) = &mut self.sigpipe {
                 let r = pipe.reinit();
                 self.sigfd = pipe.read_fd();
                 r?;
+                if let Err(e) = self.check_sigfd(self.sigfd) {
+                    // Without a pipe, no report is taken for the wrong one.
+                    self.sigpipe = None;
+                    self.sigfd = -1;
+                    return Err(e);
+                }
             }
+        }
+        #[cfg(feature = "hosted")]
+        if let Some((pipe, info)) = &mut self.sigpipe {
             *info = crate::FdInfo::default();
             let req = Request {
                 op: Op::Add,
@@ -596,6 +614,26 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
     }
 }
 
+/// The reports of a dispatch that [`Activator`] leaves to the base, as bits of
+/// [`Activator::mode`] above the [`What`] bits.
+mod odd {
+    /// The signal pipe was reported: signals wait to be drained.
+    pub const SIGNALLED: u16 = 0x4000;
+    /// An fd nothing watches was reported: its registration outlived a close.
+    pub const UNWATCHED: u16 = 0x8000;
+
+    /// The bit for a report of `fd`, which no event waits on.
+    #[cold]
+    #[inline(never)]
+    pub fn of(fd: crate::RawFd, sigfd: crate::RawFd) -> u16 {
+        if fd == sigfd {
+            SIGNALLED
+        } else {
+            UNWATCHED
+        }
+    }
+}
+
 /// The sink a dispatch reports into: maps `(fd, what)` to the fd's events and queues them.
 ///
 /// It runs between iterations, when no queue is being run, so an activation here never ends an
@@ -605,29 +643,26 @@ struct Activator<'a> {
     slots: &'a mut [Slot],
     queues: &'a mut Queues,
     sigfd: RawFd,
-    /// `CLOSED` if the backend has no early-close report: a READ may be a peer's close, so it
-    /// wakes CLOSED interest too (the contract's "treats CLOSED as READ"); else empty.
-    closed: What,
-    signalled: bool,
-    unwatched: bool,
+    /// One word, so the common report keeps it in a register: [`What::CLOSED`] if the backend
+    /// has no early-close report (a READ may be a peer's close, so it wakes CLOSED interest too:
+    /// the contract's "treats CLOSED as READ"), plus the bits of [`odd`] the reports set.
+    mode: u16,
 }
 
 impl crate::Sink for Activator<'_> {
     #[inline]
     fn ready(&mut self, fd: RawFd, what: What) {
-        if fd == self.sigfd {
-            self.signalled = true;
-            return;
-        }
-        let entry = usize::try_from(fd).ok().and_then(|i| self.fds.get(i));
-        let Some(entry) = entry.filter(|e| e.nevents > 0) else {
-            self.unwatched = true;
+        // A negative fd becomes an index past any table. The signal pipe's fd has no events
+        // (`link` refuses it, and `check_sigfd` a pipe on an fd with events), so it is among
+        // the fds without any, which the common report need not compare with it.
+        let Some(entry) = self.fds.get(fd as u32 as usize).filter(|e| e.nevents > 0) else {
+            self.mode |= odd::of(fd, self.sigfd);
             return;
         };
         // An event wakes with the I/O it waits for and happened, and its ET bit if it has one.
         let mut wake = (what & What::IO) | What::ET;
         if what.contains(What::READ) {
-            wake |= self.closed;
+            wake |= What::from_bits_retain(self.mode & What::CLOSED.bits());
         }
         let mut idx = entry.head;
         while idx != NIL {

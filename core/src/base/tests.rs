@@ -469,6 +469,28 @@ fn signals_run_once_per_delivery_and_del_stops_the_repeats() {
     assert_eq!(b.signal_delivered(99, 1), Err(Error::BadSignal(99)));
 }
 
+#[cfg(feature = "hosted")]
+#[test]
+fn the_signal_pipe_fd_is_refused_for_io_events() {
+    let mut b = base();
+    b.add(None, &spec(10, What::SIGNAL | What::PERSIST, 1), None)
+        .unwrap();
+    let fd = b.sigfd;
+    assert!(fd >= 0);
+    assert_eq!(
+        b.add(None, &spec(fd, What::READ, 2), None),
+        Err(Error::BadFd(fd))
+    );
+    // Its reports go to the signal pipe, not to the other fds' events.
+    let other = if fd == 5 { 6 } else { 5 };
+    b.add(None, &spec(other, What::READ | What::PERSIST, 3), None)
+        .unwrap();
+    b.backend.ready.push((fd, What::READ));
+    let mut tokens = Vec::new();
+    run(&mut b, LoopFlags::NONBLOCK, |_, r| tokens.push(r.token)).unwrap();
+    assert!(!tokens.contains(&3), "{tokens:?}");
+}
+
 #[test]
 fn pending_reports_what_and_when() {
     let mut b = base();

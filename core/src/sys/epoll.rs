@@ -296,17 +296,19 @@ impl<S: Storage<Event>> Backend for Epoll<S> {
         }
         // The kernel reports at most `max <= len` events; the `min` only spares a bounds check.
         let n = (r as usize).min(len);
+        if n == len && len < MAX_EVENTS {
+            // The storage decides; a fixed one stays as it is and the rest come next time.
+            let _ = self.events.grow(len * 2, EMPTY);
+        }
+        // Read after the grow, which keeps the events it had in place.
+        let buf = self.events.as_slice();
         let mut reported = 0;
-        for ev in &buf[..n] {
+        for ev in &buf[..n.min(buf.len())] {
             let what = readiness(ev.events);
             if !what.is_empty() {
                 sink.ready(ev.u64 as u32 as RawFd, what);
                 reported += 1;
             }
-        }
-        if n == len && len < MAX_EVENTS {
-            // The storage decides; a fixed one stays as it is and the rest come next time.
-            let _ = self.events.grow(len * 2, EMPTY);
         }
         Ok(reported)
     }
