@@ -766,3 +766,483 @@ fn adding_again_with_a_timeout_queues_behind_equal_deadlines_and_cancels_a_firin
     }
     assert_eq!(rest, [2], "1's firing was cancelled");
 }
+
+/// Two persistent READ events with 100 ms timeouts, armed at 0; `a` (token 1) reads at 40 ms and
+/// its callback does `act`. Returns the base, the handles of `a` and `c` (token 2), and every
+/// event run after that (timeouts, unless `act` activates one), with the time it ran, up to
+/// 300 ms.
+fn after_io_rearm(act: impl FnOnce(&mut Base, Ready)) -> (Base, Handle, Handle, Vec<(usize, u64)>) {
+    let mut b = base();
+    set_now(0);
+    let a = spec(2, What::READ | What::PERSIST, 1);
+    let c = spec(3, What::READ | What::PERSIST, 2);
+    let ha = b.add(None, &a, Some(Duration::from_millis(100))).unwrap();
+    let hc = b.add(None, &c, Some(Duration::from_millis(100))).unwrap();
+    set_now(40 * MS);
+    b.backend.ready.push((2, What::READ));
+    let mut act = Some(act);
+    let mut ran = Vec::new();
+    run(&mut b, LoopFlags::ONCE, |b, r| match act.take() {
+        Some(act) => {
+            assert_eq!((r.token, r.res), (1, What::READ));
+            act(b, r);
+        }
+        None => ran.push((r.token, now())),
+    })
+    .unwrap();
+    while now() < 300 * MS {
+        run(&mut b, LoopFlags::ONCE, |_, r| {
+            assert_eq!(r.res, What::TIMEOUT);
+            ran.push((r.token, now()));
+        })
+        .unwrap();
+    }
+    (b, ha, hc, ran)
+}
+
+#[test]
+fn the_io_rearm_is_seen_inside_the_callback() {
+    let (b, ha, hc, ran) = after_io_rearm(|b, r| {
+        // Re-armed from 40 ms before the callback runs, whatever the callback does next.
+        assert_eq!(
+            b.pending(r.handle, 1, What::all()),
+            (What::READ | What::TIMEOUT, Some(140 * MS))
+        );
+        let deadlines: Vec<_> = b.events().map(|e| (e.token, e.deadline)).collect();
+        assert_eq!(deadlines, [(1, Some(140 * MS)), (2, Some(100 * MS))]);
+        assert_eq!(b.counts().added, 4);
+        // Moving the clock inside the callback does not move that deadline.
+        set_now(45 * MS);
+        b.update_cache_time();
+        assert_eq!(b.pending(r.handle, 1, What::TIMEOUT).1, Some(140 * MS));
+    });
+    assert_eq!(b.pending(ha, 1, What::TIMEOUT).1, Some(340 * MS));
+    assert_eq!(b.pending(hc, 2, What::TIMEOUT).1, Some(400 * MS));
+    assert_eq!(
+        ran,
+        [
+            (2, 100 * MS),
+            (1, 140 * MS),
+            (2, 200 * MS),
+            (1, 240 * MS),
+            (2, 300 * MS)
+        ]
+    );
+}
+
+#[test]
+fn a_callback_changes_its_timer_after_the_io_rearm() {
+    let t = |ms| Some(Duration::from_millis(ms));
+    let a = spec(2, What::READ | What::PERSIST, 1);
+    // Deletes itself: only `c` is left.
+    let (b, ha, _, ran) = after_io_rearm(|b, r| b.del(r.handle, 1).unwrap());
+    assert!(!b.is_held(ha, 1));
+    assert_eq!(ran, [(2, 100 * MS), (2, 200 * MS), (2, 300 * MS)]);
+    assert_eq!(b.counts().added, 2);
+    // Deletes itself and adds a new timer, which takes its slot: the timer is the new one's.
+    let (_, _, _, ran) = after_io_rearm(|b, r| {
+        b.del(r.handle, 1).unwrap();
+        let h = b.add(None, &spec(-1, What::PERSIST, 3), t(10)).unwrap();
+        assert_eq!(b.pending(h, 3, What::TIMEOUT).1, Some(50 * MS));
+        b.add(None, &spec(-1, What::empty(), 4), t(5)).unwrap();
+        assert_eq!(b.pending(h, 3, What::TIMEOUT).1, Some(50 * MS));
+    });
+    assert_eq!(ran[..3], [(4, 45 * MS), (3, 50 * MS), (3, 60 * MS)]);
+    // Removes its timer: still inserted, never times out.
+    let (b, ha, _, ran) = after_io_rearm(|b, r| {
+        b.del_timer(r.handle, 1).unwrap();
+        assert_eq!(b.pending(r.handle, 1, What::all()), (What::READ, None));
+        assert_eq!(b.counts().added, 3);
+    });
+    assert_eq!(b.pending(ha, 1, What::all()), (What::READ, None));
+    assert_eq!(ran, [(2, 100 * MS), (2, 200 * MS), (2, 300 * MS)]);
+    // Adds itself again without a timeout: the re-arm from 40 ms stands.
+    let (_, _, _, ran) = after_io_rearm(|b, r| {
+        assert_eq!(b.add(Some(r.handle), &a, None), Ok(r.handle));
+        assert_eq!(b.pending(r.handle, 1, What::TIMEOUT).1, Some(140 * MS));
+    });
+    assert_eq!(ran[..2], [(2, 100 * MS), (1, 140 * MS)]);
+    // Adds itself again with a shorter timeout (into the heap), or a longer one.
+    let (_, _, _, ran) = after_io_rearm(|b, r| {
+        assert_eq!(b.add(Some(r.handle), &a, t(30)), Ok(r.handle));
+        assert_eq!(b.pending(r.handle, 1, What::TIMEOUT).1, Some(70 * MS));
+    });
+    assert_eq!(ran[..3], [(1, 70 * MS), (2, 100 * MS), (1, 100 * MS)]);
+    let (_, _, _, ran) = after_io_rearm(|b, r| {
+        assert_eq!(b.add(Some(r.handle), &a, t(200)), Ok(r.handle));
+        assert_eq!(b.pending(r.handle, 1, What::TIMEOUT).1, Some(240 * MS));
+    });
+    assert_eq!(
+        ran,
+        [(2, 100 * MS), (2, 200 * MS), (1, 240 * MS), (2, 300 * MS)]
+    );
+    // Twice with a timeout: the second counts, from the same time.
+    let (_, _, _, ran) = after_io_rearm(|b, r| {
+        b.add(Some(r.handle), &a, t(200)).unwrap();
+        b.add(Some(r.handle), &a, t(100)).unwrap();
+        assert_eq!(b.pending(r.handle, 1, What::TIMEOUT).1, Some(140 * MS));
+    });
+    assert_eq!(ran[..2], [(2, 100 * MS), (1, 140 * MS)]);
+}
+
+#[test]
+fn timers_armed_in_the_callback_after_the_io_rearm_go_behind_it() {
+    let t = |ms| Some(Duration::from_millis(ms));
+    let c = spec(3, What::READ | What::PERSIST, 2);
+    // A new timer due at the same time as the re-armed event fires after it; an earlier one
+    // before it.
+    let (_, _, _, ran) = after_io_rearm(|b, _| {
+        b.add(None, &spec(-1, What::empty(), 3), t(100)).unwrap();
+        b.add(None, &spec(-1, What::empty(), 4), t(80)).unwrap();
+    });
+    assert_eq!(
+        ran[..4],
+        [(2, 100 * MS), (4, 120 * MS), (1, 140 * MS), (3, 140 * MS)]
+    );
+    // So does another event's timer set again to that time, and then the event that ran,
+    // set again to that time as well, goes behind it.
+    let (_, _, _, ran) = after_io_rearm(|b, r| {
+        let hc = b.handle_of(2);
+        b.add(Some(hc), &c, t(100)).unwrap();
+        assert_eq!(b.pending(r.handle, 1, What::TIMEOUT).1, Some(140 * MS));
+        assert_eq!(b.pending(hc, 2, What::TIMEOUT).1, Some(140 * MS));
+    });
+    assert_eq!(ran[..2], [(1, 140 * MS), (2, 140 * MS)]);
+    let a = spec(2, What::READ | What::PERSIST, 1);
+    let (_, _, _, ran) = after_io_rearm(|b, r| {
+        let hc = b.handle_of(2);
+        b.add(Some(hc), &c, t(100)).unwrap();
+        b.add(Some(r.handle), &a, t(100)).unwrap();
+    });
+    assert_eq!(ran[..2], [(2, 140 * MS), (1, 140 * MS)]);
+    // Activating itself changes no deadline; that activation re-arms it again when it runs.
+    let (_, _, _, ran) = after_io_rearm(|b, r| {
+        b.activate(Some(r.handle), &a, What::WRITE, 0).unwrap();
+        assert_eq!(b.pending(r.handle, 1, What::TIMEOUT).1, Some(140 * MS));
+    });
+    assert_eq!(ran[..3], [(1, 40 * MS), (2, 100 * MS), (1, 140 * MS)]);
+}
+
+impl Base {
+    /// The handle of the event carrying `token`.
+    fn handle_of(&self, token: usize) -> Handle {
+        self.events().find(|e| e.token == token).unwrap().handle
+    }
+}
+
+mod persistent_order {
+    //! Persistent I/O events with timeouts against a model of the loop: whatever the callbacks
+    //! do after their event's I/O re-arm (add it again with or without a timeout, delete it,
+    //! remove its timer, arm, delete or activate another), the events run in the same order with
+    //! the same results, and every deadline `pending` and `events` report, inside callbacks and
+    //! between runs, is the model's.
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::VecDeque;
+    use std::vec;
+
+    const N: usize = 6;
+
+    #[derive(Clone, Copy, Debug)]
+    enum Act {
+        Nothing,
+        Again(u64),
+        AgainNone,
+        DelSelf,
+        DelTimerSelf,
+        Arm(usize, u64),
+        Del(usize),
+        Activate(usize),
+    }
+
+    #[derive(Clone, Debug)]
+    enum Op {
+        Arm(usize, u64),
+        Ready(usize),
+        Del(usize),
+        DelTimer(usize),
+        Activate(usize),
+        /// Moves the clock, then runs `NONBLOCK`; the k-th callback does `acts[k]`, if any.
+        Run(u64, Vec<Vec<Act>>),
+    }
+
+    fn ms() -> impl Strategy<Value = u64> {
+        prop::sample::select(vec![0u64, 1, 5, 5, 10, 10, 20])
+    }
+
+    fn act() -> impl Strategy<Value = Act> {
+        prop_oneof![
+            1 => Just(Act::Nothing),
+            4 => ms().prop_map(Act::Again),
+            1 => Just(Act::AgainNone),
+            1 => Just(Act::DelSelf),
+            1 => Just(Act::DelTimerSelf),
+            2 => (0..N, ms()).prop_map(|(e, ms)| Act::Arm(e, ms)),
+            1 => (0..N).prop_map(Act::Del),
+            1 => (0..N).prop_map(Act::Activate),
+        ]
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            3 => (0..N, ms()).prop_map(|(e, ms)| Op::Arm(e, ms)),
+            3 => (0..N).prop_map(Op::Ready),
+            1 => (0..N).prop_map(Op::Del),
+            1 => (0..N).prop_map(Op::DelTimer),
+            1 => (0..N).prop_map(Op::Activate),
+            3 => (0..12u64, prop::collection::vec(prop::collection::vec(act(), 1..3), 0..8))
+                .prop_map(|(ms, a)| Op::Run(ms, a)),
+        ]
+    }
+
+    fn sp(e: usize) -> Spec {
+        spec(e as RawFd + 2, What::READ | What::PERSIST, e)
+    }
+
+    /// One event of the model: held (always inserted, as every event here has an fd), its
+    /// timer as (deadline, order armed), and its activation.
+    #[derive(Clone, Copy, Debug, Default)]
+    struct Ev {
+        held: bool,
+        timer: Option<(u64, u64)>,
+        interval: u64,
+        periodic: bool,
+        timed_out: bool,
+        active: bool,
+        res: What,
+    }
+
+    #[derive(Default)]
+    struct Model {
+        ev: [Ev; N],
+        order: u64,
+        queue: VecDeque<usize>,
+        ready: Vec<usize>,
+    }
+
+    type Seen = [Option<u64>; N];
+
+    impl Model {
+        fn arm(&mut self, e: usize, deadline: u64) {
+            self.order += 1;
+            self.ev[e].timer = Some((deadline, self.order));
+        }
+        fn add(&mut self, e: usize, ms: u64) {
+            self.ev[e].held = true;
+            self.arm(e, now() + ms * MS);
+            let v = &mut self.ev[e];
+            v.interval = ms * MS;
+            v.periodic = true;
+            v.timed_out = false;
+            if v.active && v.res.contains(What::TIMEOUT) {
+                v.res.remove(What::TIMEOUT);
+                if v.res.is_empty() {
+                    v.active = false;
+                    self.queue.retain(|&x| x != e);
+                }
+            }
+        }
+        fn del(&mut self, e: usize) {
+            self.ev[e] = Ev::default();
+            self.queue.retain(|&x| x != e);
+            self.ready.retain(|&x| x != e);
+        }
+        fn del_timer(&mut self, e: usize) {
+            let v = &mut self.ev[e];
+            v.timer = None;
+            v.periodic = false;
+            v.timed_out = false;
+        }
+        fn activate(&mut self, e: usize, res: What) {
+            let v = &mut self.ev[e];
+            if v.active {
+                v.res |= res;
+            } else {
+                v.active = true;
+                v.res = res;
+                self.queue.push_back(e);
+            }
+        }
+        fn seen(&self) -> Seen {
+            core::array::from_fn(|e| self.ev[e].timer.map(|(d, _)| d))
+        }
+        fn added(&self) -> u32 {
+            self.ev
+                .iter()
+                .map(|v| u32::from(v.held) + u32::from(v.timer.is_some()))
+                .sum()
+        }
+        /// A `NONBLOCK` run: what ran, and what was seen before and after each callback's act.
+        fn run(&mut self, acts: &[Vec<Act>]) -> (Vec<(usize, What)>, Vec<Seen>) {
+            let (mut ran, mut seen) = (Vec::new(), Vec::new());
+            let now = now();
+            loop {
+                if !self.ev.iter().any(|v| v.held) {
+                    break;
+                }
+                for e in core::mem::take(&mut self.ready) {
+                    self.activate(e, What::READ);
+                }
+                while let Some((d, _, e)) = (0..N)
+                    .filter_map(|e| self.ev[e].timer.map(|(d, o)| (d, o, e)))
+                    .min()
+                    .filter(|&(d, _, _)| d <= now)
+                {
+                    let v = self.ev[e];
+                    let mut at = d + v.interval;
+                    if at <= now {
+                        at = now + v.interval.max(1);
+                    }
+                    self.arm(e, at);
+                    self.ev[e].timed_out = true;
+                    self.activate(e, What::TIMEOUT);
+                }
+                let before = ran.len();
+                while let Some(e) = self.queue.pop_front() {
+                    let v = &mut self.ev[e];
+                    let res = core::mem::take(&mut v.res);
+                    v.active = false;
+                    if v.timed_out {
+                        v.timed_out = false;
+                    } else if v.periodic && v.timer.is_some() {
+                        let interval = v.interval;
+                        self.arm(e, now + interval);
+                    }
+                    seen.push(self.seen());
+                    for &act in acts.get(ran.len()).map_or(&[][..], |a| &a[..]) {
+                        match act {
+                            Act::Nothing => {}
+                            Act::AgainNone => {
+                                // A deleted event added again without a timeout is only
+                                // inserted.
+                                self.ev[e].held = true;
+                            }
+                            Act::Again(ms) => self.add(e, ms),
+                            Act::DelSelf => self.del(e),
+                            Act::DelTimerSelf => self.del_timer(e),
+                            Act::Arm(x, ms) => self.add(x, ms),
+                            Act::Del(x) => self.del(x),
+                            Act::Activate(x) => {
+                                if self.ev[x].held {
+                                    self.activate(x, What::WRITE);
+                                }
+                            }
+                        }
+                        seen.push(self.seen());
+                    }
+                    ran.push((e, res));
+                }
+                if ran.len() == before {
+                    break;
+                }
+            }
+            (ran, seen)
+        }
+    }
+
+    /// What the base reports, through `pending` and through `events`, which must agree.
+    fn seen(b: &Base, handles: &[Option<Handle>; N]) -> Seen {
+        let by_pending: Seen =
+            core::array::from_fn(|e| handles[e].and_then(|h| b.pending(h, e, What::TIMEOUT).1));
+        let mut by_events: Seen = [None; N];
+        for info in b.events() {
+            by_events[info.token] = info.deadline;
+        }
+        assert_eq!(by_pending, by_events);
+        by_pending
+    }
+
+    proptest! {
+        #[test]
+        fn io_rearms_and_callbacks_keep_the_model_order(ops in prop::collection::vec(op(), 1..60)) {
+            set_now(0);
+            let mut b = base();
+            let mut handles: [Option<Handle>; N] = [None; N];
+            let mut m = Model::default();
+            let t = |ms: u64| Some(Duration::from_millis(ms));
+            for op in ops {
+                match op {
+                    Op::Arm(e, ms) => {
+                        handles[e] = Some(b.add(handles[e], &sp(e), t(ms)).unwrap());
+                        m.add(e, ms);
+                    }
+                    Op::Ready(e) => {
+                        if m.ev[e].held {
+                            b.backend.ready.push((e as RawFd + 2, What::READ));
+                            m.ready.push(e);
+                        }
+                    }
+                    Op::Del(e) => {
+                        if let Some(h) = handles[e].take() {
+                            b.del(h, e).unwrap();
+                            b.backend.ready.retain(|&(fd, _)| fd != e as RawFd + 2);
+                        }
+                        m.del(e);
+                    }
+                    Op::DelTimer(e) => {
+                        if let Some(h) = handles[e] {
+                            b.del_timer(h, e).unwrap();
+                        }
+                        m.del_timer(e);
+                    }
+                    Op::Activate(e) => {
+                        if let Some(h) = handles[e] {
+                            b.activate(Some(h), &sp(e), What::WRITE, 0).unwrap();
+                            m.activate(e, What::WRITE);
+                        }
+                    }
+                    Op::Run(ms, acts) => {
+                        set_now(now() + ms * MS);
+                        let want = m.run(&acts);
+                        let (mut ran, mut saw) = (Vec::new(), Vec::new());
+                        run(&mut b, LoopFlags::NONBLOCK, |b, r| {
+                            let e = r.token;
+                            assert!(ran.len() < 1000, "runaway run");
+                            saw.push(seen(b, &handles));
+                            for &act in acts.get(ran.len()).map_or(&[][..], |a| &a[..]) {
+                                // The event's own handle, while it has one: it may have been
+                                // deleted and added again by an earlier act.
+                                let me = handles[e];
+                                match act {
+                                    Act::Nothing => {}
+                                    Act::Again(ms) => {
+                                        handles[e] = Some(b.add(me, &sp(e), t(ms)).unwrap());
+                                    }
+                                    Act::AgainNone => {
+                                        handles[e] = Some(b.add(me, &sp(e), None).unwrap());
+                                    }
+                                    Act::DelSelf | Act::Del(_) => {
+                                        let x = if let Act::Del(x) = act { x } else { e };
+                                        if let Some(h) = handles[x].take() {
+                                            b.del(h, x).unwrap();
+                                        }
+                                    }
+                                    Act::DelTimerSelf => {
+                                        if let Some(h) = me {
+                                            b.del_timer(h, e).unwrap();
+                                        }
+                                    }
+                                    Act::Arm(x, ms) => {
+                                        handles[x] = Some(b.add(handles[x], &sp(x), t(ms)).unwrap());
+                                    }
+                                    Act::Activate(x) => {
+                                        if let Some(h) = handles[x] {
+                                            b.activate(Some(h), &sp(x), What::WRITE, 0).unwrap();
+                                        }
+                                    }
+                                }
+                                saw.push(seen(b, &handles));
+                            }
+                            ran.push((e, r.res));
+                        })
+                        .unwrap();
+                        prop_assert_eq!(&ran, &want.0);
+                        prop_assert_eq!(&saw, &want.1);
+                    }
+                }
+                prop_assert_eq!(seen(&b, &handles), m.seen());
+                prop_assert_eq!(b.counts().added, m.added());
+            }
+        }
+    }
+}
