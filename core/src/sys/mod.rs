@@ -26,20 +26,26 @@ cfg_if::cfg_if! {
     }
 }
 
-/// The calling thread's `errno`.
-pub(crate) fn errno() -> Errno {
+/// Where the calling thread's `errno` lives (to read it, or to save and restore it).
+pub(crate) fn errno_ptr() -> *mut libc::c_int {
     cfg_if::cfg_if! {
         if #[cfg(any(target_os = "linux", target_os = "android"))] {
-            // SAFETY: returns a valid pointer to this thread's errno.
-            Errno(unsafe { *libc::__errno_location() })
+            // SAFETY: no preconditions; returns this thread's errno.
+            unsafe { libc::__errno_location() }
         } else if #[cfg(any(target_os = "netbsd", target_os = "openbsd"))] {
-            // SAFETY: returns a valid pointer to this thread's errno.
-            Errno(unsafe { *libc::__errno() })
+            // SAFETY: no preconditions; returns this thread's errno.
+            unsafe { libc::__errno() }
         } else {
-            // SAFETY: returns a valid pointer to this thread's errno.
-            Errno(unsafe { *libc::__error() })
+            // SAFETY: no preconditions; returns this thread's errno.
+            unsafe { libc::__error() }
         }
     }
+}
+
+/// The calling thread's `errno`.
+pub(crate) fn errno() -> Errno {
+    // SAFETY: `errno_ptr` points to this thread's errno, valid for the thread's life.
+    Errno(unsafe { *errno_ptr() })
 }
 
 /// The error for a failed call of `call`, with the current `errno`.

@@ -30,7 +30,7 @@ use core::hint::spin_loop;
 use core::mem::MaybeUninit;
 use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, Ordering};
 
-use super::os;
+use super::{errno_ptr, os};
 use crate::{Error, RawFd, Resource};
 
 /// One more than the highest signal number a [`SignalPipe`] can watch: valid numbers are
@@ -92,22 +92,6 @@ fn locked<R>(f: impl FnOnce(&mut State) -> R) -> R {
     let r = f(unsafe { &mut *INSTALLED.0.get() });
     LOCK.store(false, Ordering::Release);
     r
-}
-
-/// The calling thread's `errno`, as a place to save and restore.
-fn errno_ptr() -> *mut libc::c_int {
-    cfg_if::cfg_if! {
-        if #[cfg(any(target_os = "linux", target_os = "android"))] {
-            // SAFETY: no preconditions; returns this thread's errno.
-            unsafe { libc::__errno_location() }
-        } else if #[cfg(any(target_os = "netbsd", target_os = "openbsd"))] {
-            // SAFETY: no preconditions; returns this thread's errno.
-            unsafe { libc::__errno() }
-        } else {
-            // SAFETY: no preconditions; returns this thread's errno.
-            unsafe { libc::__error() }
-        }
-    }
 }
 
 /// The signal handler: one byte, the signal number, to every write end registered for `sig`.
