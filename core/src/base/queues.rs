@@ -125,17 +125,21 @@ impl Queues {
 mod tests {
     use super::super::slots::Slots;
     use super::*;
+    use crate::Storage;
+
+    /// Takes a slot of priority `pri` and queues it.
+    fn enqueue<S: Storage<Slot>>(slots: &mut Slots<S>, q: &mut Queues, pri: u8) -> u32 {
+        let i = slots.take(0).unwrap();
+        slots.get_mut(i).pri = pri;
+        q.push_back(slots.as_mut_slice(), i);
+        i
+    }
 
     #[test]
     fn highest_priority_first_fifo_within() {
         let mut slots = Slots::new(heapless::Vec::<Slot, 8>::new());
         let mut q = Queues::new();
-        let mut add = |slots: &mut Slots<_>, pri: u8| {
-            let i = slots.take(0).unwrap();
-            slots.get_mut(i).pri = pri;
-            q.push_back(slots.as_mut_slice(), i);
-            i
-        };
+        let mut add = |slots: &mut Slots<_>, pri: u8| enqueue(slots, &mut q, pri);
         let a = add(&mut slots, 200);
         let b = add(&mut slots, 70);
         let c = add(&mut slots, 70);
@@ -155,12 +159,7 @@ mod tests {
     fn priority_zero_outside_the_bitmap_still_comes_first() {
         let mut slots = Slots::new(heapless::Vec::<Slot, 8>::new());
         let mut q = Queues::new();
-        let mut add = |slots: &mut Slots<_>, pri: u8| {
-            let i = slots.take(0).unwrap();
-            slots.get_mut(i).pri = pri;
-            q.push_back(slots.as_mut_slice(), i);
-            i
-        };
+        let mut add = |slots: &mut Slots<_>, pri: u8| enqueue(slots, &mut q, pri);
         let a = add(&mut slots, 1);
         let b = add(&mut slots, 0);
         let c = add(&mut slots, 0);
