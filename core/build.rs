@@ -1,11 +1,11 @@
 //! One name for "this target has kqueue": the BSDs and Apple's systems, or any target built with
-//! `--cfg eventide_libkqueue` (a system libkqueue, to run the kqueue backend on Linux).
+//! `--cfg eventop_libkqueue` (a system libkqueue, to run the kqueue backend on Linux).
 
 fn main() {
-    println!("cargo::rustc-check-cfg=cfg(eventide_kqueue, eventide_libkqueue)");
+    println!("cargo::rustc-check-cfg=cfg(eventop_kqueue, eventop_libkqueue)");
     let os = std::env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
     let bsd = ["freebsd", "netbsd", "openbsd", "dragonfly", "macos", "ios"].contains(&os.as_str());
-    if bsd || std::env::var_os("CARGO_CFG_EVENTIDE_LIBKQUEUE").is_some() {
-        println!("cargo::rustc-cfg=eventide_kqueue");
+    if bsd || std::env::var_os("CARGO_CFG_EVENTOP_LIBKQUEUE").is_some() {
+        println!("cargo::rustc-cfg=eventop_kqueue");
     }
 }

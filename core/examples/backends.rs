@@ -1,11 +1,11 @@
 //! Prints the backend table, which backends this machine offers, and which one selection picks.
 //!
-//! Run: `cargo run -p eventide-core --example backends`. Try it with `EVENT_NOEPOLL=1`, or with
+//! Run: `cargo run -p eventop-core --example backends`. Try it with `EVENT_NOEPOLL=1`, or with
 //! `EVENT_NOEPOLL=1 EVENT_NOPOLL=1 EVENT_NOSELECT=1` for the "no backend" error.
 
-use eventide_core::selection::{Config, Skip};
-use eventide_core::sys::hosted::{FixedBuffers, Hosted};
-use eventide_core::{Backend, BaseFlags, Features};
+use eventop_core::selection::{Config, Skip};
+use eventop_core::sys::hosted::{FixedBuffers, Hosted};
+use eventop_core::{Backend, BaseFlags, Features};
 
 type Table = Hosted<FixedBuffers<64>>;
 
@@ -37,7 +37,7 @@ fn main() {
                 features(info.features)
             );
             if s.show_method {
-                println!("eventide using: {}", info.name);
+                println!("eventop using: {}", info.name);
             }
         }
         Err(e) => {

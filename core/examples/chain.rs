@@ -7,10 +7,10 @@
 
 use std::time::Duration;
 
-use eventide_core::base::{EventBase, Parts, Spec, Step, Tables};
-use eventide_core::base::{FdEntry, Slot, Timer};
-use eventide_core::sys::{clock::Monotonic, epoll::Epoll};
-use eventide_core::{BaseFlags, Change, LoopFlags, Storage, What};
+use eventop_core::base::{EventBase, Parts, Spec, Step, Tables};
+use eventop_core::base::{FdEntry, Slot, Timer};
+use eventop_core::sys::{clock::Monotonic, epoll::Epoll};
+use eventop_core::{BaseFlags, Change, LoopFlags, Storage, What};
 
 /// Growable storage over a `Vec`.
 struct Grow<T>(Vec<T>);

@@ -4,14 +4,14 @@
 //! The "device" here is a register of ready lines that an interrupt handler would set; the
 //! backend reports the lines that are set and are watched. Only `println!` needs std.
 //!
-//! Run: `cargo run -p eventide-core --example custom_backend`.
+//! Run: `cargo run -p eventop-core --example custom_backend`.
 
 use core::cell::Cell;
 use core::time::Duration;
 
-use eventide_core::base::{Borrowed, EventBase, FdEntry, Parts, Slot, Spec, Step, Timer};
-use eventide_core::{Backend, BaseFlags, Change, Error, FdInfo, Features, Info, LoopFlags};
-use eventide_core::{RawFd, Sink, What};
+use eventop_core::base::{Borrowed, EventBase, FdEntry, Parts, Slot, Spec, Step, Timer};
+use eventop_core::{Backend, BaseFlags, Change, Error, FdInfo, Features, Info, LoopFlags};
+use eventop_core::{RawFd, Sink, What};
 
 /// Eight interrupt lines; a set bit is a line with data ready.
 struct Lines<'t> {

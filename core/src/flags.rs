@@ -59,7 +59,7 @@ bitflags! {
         const NO_CACHE_TIME = 0x08;
         /// Coalesce epoll interest changes until the next dispatch.
         const EPOLL_USE_CHANGELIST = 0x10;
-        /// Precise timers (accepted: eventide's timers are always precise).
+        /// Precise timers (accepted: eventop's timers are always precise).
         const PRECISE_TIMER = 0x20;
     }
 }

@@ -1,4 +1,4 @@
-//! eventide-core: libevent's event-loop core with no `std` and no allocator.
+//! eventop-core: libevent's event-loop core with no `std` and no allocator.
 //!
 //! The pieces, bottom up:
 //!
@@ -18,9 +18,9 @@
 //! ```
 //! # #[cfg(target_os = "linux")] {
 //! use core::time::Duration;
-//! use eventide_core::base::{EventBase, Fixed, Parts, Spec, Step};
-//! use eventide_core::sys::{clock::Monotonic, hosted::{FixedBuffers, Hosted}};
-//! use eventide_core::{selection::Config, LoopFlags, What};
+//! use eventop_core::base::{EventBase, Fixed, Parts, Spec, Step};
+//! use eventop_core::sys::{clock::Monotonic, hosted::{FixedBuffers, Hosted}};
+//! use eventop_core::{selection::Config, LoopFlags, What};
 //!
 //! let backend = Hosted::<FixedBuffers<64>>::select(&Config::default()).unwrap().backend;
 //! let mut base = EventBase::new(backend, Monotonic, Parts::<Fixed<64>>::default(), Default::default());

@@ -1,12 +1,12 @@
 //! A TCP echo server on 127.0.0.1:7007 (or the port given). Ctrl-C stops it.
 //!
-//! Try it: `cargo run -p eventide --example echo_server`, then `nc 127.0.0.1 7007`.
+//! Try it: `cargo run -p eventop --example echo_server`, then `nc 127.0.0.1 7007`.
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
 
-use eventide::{Base, Event, What};
+use eventop::{Base, Event, What};
 
 fn main() -> std::io::Result<()> {
     let port = std::env::args().nth(1).unwrap_or_else(|| "7007".into());

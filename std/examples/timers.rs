@@ -1,12 +1,12 @@
 //! Timers: a periodic tick, one-shot timers that re-arm themselves, a timeout replaced before it
 //! fires, and how late each firing was on this machine.
 //!
-//! Run: `cargo run --release -p eventide --example timers`.
+//! Run: `cargo run --release -p eventop --example timers`.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use eventide::Base;
+use eventop::Base;
 
 fn main() -> std::io::Result<()> {
     let mut base = Base::new()?;

@@ -1,7 +1,7 @@
-//! A tour of eventide in a few seconds: which backend this machine gets, a TCP echo server with
+//! A tour of eventop in a few seconds: which backend this machine gets, a TCP echo server with
 //! three clients, timers, a signal, and work handed to the loop from another thread.
 //!
-//! Run: `cargo run --release -p eventide --example tour`.
+//! Run: `cargo run --release -p eventop --example tour`.
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use eventide::{Base, Builder, Event, What};
+use eventop::{Base, Builder, Event, What};
 
 const CLIENTS: usize = 3;
 const MESSAGES: usize = 5;
@@ -21,7 +21,7 @@ fn main() -> std::io::Result<()> {
     let at = move || format!("{:>7.1} ms", start.elapsed().as_secs_f64() * 1e3);
 
     // 1. Backend selection.
-    println!("backends compiled in: {:?}", eventide::supported_backends());
+    println!("backends compiled in: {:?}", eventop::supported_backends());
     let mut base = Builder::new().priorities(2).build()?;
     println!(
         "selected: {} (features {:?})",

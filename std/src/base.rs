@@ -5,10 +5,10 @@ use std::os::fd::{AsRawFd, RawFd};
 use std::panic::{self, AssertUnwindSafe};
 use std::time::Duration;
 
-use eventide_core::base::{self as core_base, Outcome, Ready, Step};
-use eventide_core::sys::clock::Monotonic;
-use eventide_core::sys::hosted::Hosted;
-use eventide_core::{Backend, BaseFlags, Features, LoopFlags, What};
+use eventop_core::base::{self as core_base, Outcome, Ready, Step};
+use eventop_core::sys::clock::Monotonic;
+use eventop_core::sys::hosted::Hosted;
+use eventop_core::{Backend, BaseFlags, Features, LoopFlags, What};
 
 use crate::error::to_io;
 use crate::event::{Callback, Event, Records};
@@ -175,7 +175,7 @@ impl Base {
         let token = rec.token(ev);
         match rec.handle.take() {
             Some(h) => match self.core.del(h, token) {
-                Ok(()) | Err(eventide_core::Error::StaleHandle) => Ok(()),
+                Ok(()) | Err(eventop_core::Error::StaleHandle) => Ok(()),
                 Err(e) => Err(to_io(e)),
             },
             None => Ok(()),
@@ -247,7 +247,7 @@ impl Base {
 
     /// Takes the error of an interest change that the backend applied later than the `add` or
     /// `del` that asked for it (with a changelist, as `EPOLL_USE_CHANGELIST` or kqueue, changes
-    /// go to the kernel in one batch before each wait). libevent drops such errors; eventide
+    /// go to the kernel in one batch before each wait). libevent drops such errors; eventop
     /// keeps the latest here.
     pub fn take_deferred_error(&mut self) -> Option<io::Error> {
         self.core.take_deferred_error().map(to_io)

@@ -2,17 +2,17 @@
 
 use std::io;
 
-use eventide_core::base::{EventBase, Parts};
-use eventide_core::selection::{self, Config};
-use eventide_core::sys::{clock::Monotonic, hosted::Hosted};
-use eventide_core::{Backend, BaseFlags, Features};
+use eventop_core::base::{EventBase, Parts};
+use eventop_core::selection::{self, Config};
+use eventop_core::sys::{clock::Monotonic, hosted::Hosted};
+use eventop_core::{Backend, BaseFlags, Features};
 
 use crate::Base;
 
 /// Configures and builds a [`Base`].
 ///
 /// ```
-/// use eventide::{Builder, Features};
+/// use eventop::{Builder, Features};
 /// let base = Builder::new().avoid("select").require(Features::O1).priorities(3).build()?;
 /// assert_eq!(base.backend_name(), "epoll");
 /// # Ok::<(), std::io::Error>(())
@@ -86,7 +86,7 @@ impl Builder {
         let selected = selection::select(Hosted::TABLE, &config, &mut *self.env)
             .map_err(|e| io::Error::new(io::ErrorKind::Unsupported, e))?;
         if selected.show_method {
-            eprintln!("eventide using: {}", selected.backend.info().name);
+            eprintln!("eventop using: {}", selected.backend.info().name);
         }
         let core = EventBase::new(
             selected.backend,

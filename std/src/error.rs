@@ -2,7 +2,7 @@
 
 use std::io;
 
-use eventide_core::Error;
+use eventop_core::Error;
 
 /// `e` as an `io::Error`: the OS's own error where the OS gave one, else a kind that says what
 /// went wrong and the core's text.
@@ -22,7 +22,7 @@ pub(crate) fn to_io(e: Error) -> io::Error {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use eventide_core::{Errno, Resource};
+    use eventop_core::{Errno, Resource};
 
     #[test]
     fn kinds() {

@@ -5,8 +5,8 @@ use std::io;
 use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use eventide_core::base::{Handle, Spec};
-use eventide_core::What;
+use eventop_core::base::{Handle, Spec};
+use eventop_core::What;
 
 use crate::Base;
 

@@ -1,4 +1,4 @@
-//! eventide: libevent's event loop for Rust programs.
+//! eventop: libevent's event loop for Rust programs.
 //!
 //! A [`Base`] waits for I/O on file descriptors, timeouts, signals and events activated by hand,
 //! and calls a closure for each. Callbacks get the base itself, so they can add, delete, activate
@@ -10,7 +10,7 @@
 //! use std::os::fd::AsRawFd;
 //! use std::os::unix::net::UnixStream;
 //! use std::time::Duration;
-//! use eventide::{Base, What};
+//! use eventop::{Base, What};
 //!
 //! let mut base = Base::new()?;
 //! let (mut a, b) = UnixStream::pair()?;
@@ -31,7 +31,7 @@
 //!
 //! Beyond libevent: [`Waker`] wakes a loop or hands it work from another thread, with no global
 //! threading switch, and the base is `Send`. Storage grows as needed (see [`storage`]); the
-//! no-allocator core underneath is `eventide-core`.
+//! no-allocator core underneath is `eventop-core`.
 #![deny(missing_docs)]
 
 mod base;
@@ -45,12 +45,7 @@ mod waker;
 pub use base::{Base, Exit};
 pub use builder::{supported_backends, Builder};
 pub use event::Event;
-pub use eventide_core::base::Counts;
-pub use eventide_core::{BaseFlags, Features, LoopFlags, What};
+pub use eventop_core::base::Counts;
+pub use eventop_core::{BaseFlags, Features, LoopFlags, What};
 pub use tables::Growable;
 pub use waker::Waker;
-
-/// The README's code, compiled and run as doctests so it stays true.
-#[doc = include_str!("../../README.md")]
-#[cfg(doctest)]
-pub struct ReadmeDoctests;

@@ -3,11 +3,11 @@
 //! The policy, libevent's: a table starts empty, takes what is first asked of it, and afterwards
 //! at least doubles, so n insertions cost O(n) copies in all. It never shrinks. It is bounded by
 //! [`MAX_LEN`] elements (and by memory): past that, or if memory runs out, the core sees a full
-//! table and reports [`Error::Full`](eventide_core::Error::Full), which this crate turns into
+//! table and reports [`Error::Full`](eventop_core::Error::Full), which this crate turns into
 //! `io::ErrorKind::OutOfMemory`. A std user therefore never sees a capacity error that memory
 //! could have avoided.
 
-use eventide_core::Storage;
+use eventop_core::Storage;
 
 /// The most elements one table may hold: 2³⁰ (libevent stops fds at `INT_MAX / 2` too).
 pub const MAX_LEN: usize = 1 << 30;

@@ -1,8 +1,8 @@
 //! The core's tables and backend buffers, all growable ([`Grow`]).
 
-use eventide_core::base::{FdEntry, Slot, Tables, Timer};
-use eventide_core::sys::hosted::Buffers;
-use eventide_core::Change;
+use eventop_core::base::{FdEntry, Slot, Tables, Timer};
+use eventop_core::sys::hosted::Buffers;
+use eventop_core::Change;
 
 use crate::storage::Grow;
 

@@ -12,7 +12,7 @@ type Job = Box<dyn FnOnce(&mut Base) + Send>;
 /// Wakes its [`Base`]'s loop from any thread, and schedules closures to run in it.
 ///
 /// An eventfd on Linux (a pipe elsewhere), written once per wake; libevent needs its global
-/// threading switch for this, eventide needs nothing but this handle. Cheap to clone.
+/// threading switch for this, eventop needs nothing but this handle. Cheap to clone.
 #[derive(Clone)]
 pub struct Waker {
     shared: Arc<WakerShared>,

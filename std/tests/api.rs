@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::*;
-use eventide::{Base, Builder, Counts, Exit, LoopFlags, What};
+use eventop::{Base, Builder, Counts, Exit, LoopFlags, What};
 
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
@@ -992,8 +992,8 @@ fn continue_loop_ends_the_iteration() -> io::Result<()> {
 fn backend_name_and_features() -> io::Result<()> {
     let base = base_avoiding(&["epoll"])?;
     assert_eq!(base.backend_name(), "poll");
-    assert!(!base.features().contains(eventide::Features::O1));
+    assert!(!base.features().contains(eventop::Features::O1));
     let base = base_avoiding(&["epoll", "poll"])?;
-    assert_eq!(base.features(), eventide::Features::FDS);
+    assert_eq!(base.features(), eventop::Features::FDS);
     Ok(())
 }

@@ -10,7 +10,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use common::*;
-use eventide::{Base, BaseFlags, Builder, Exit, Features, What};
+use eventop::{Base, BaseFlags, Builder, Exit, Features, What};
 
 /// An environment in which exactly the variables named are set.
 fn env_with(set: &'static [&'static str]) -> impl FnMut(&str) -> bool + 'static {

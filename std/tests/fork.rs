@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::Arc;
 use std::time::Duration;
 
-use eventide::{Base, Event, Exit, LoopFlags, What};
+use eventop::{Base, Event, Exit, LoopFlags, What};
 
 const SIG: i32 = libc::SIGURG; // default action: ignore
 

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
-use eventide::{Base, Builder, Counts, Event, Exit, What};
+use eventop::{Base, Builder, Counts, Event, Exit, What};
 
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
@@ -178,7 +178,7 @@ fn handle_from_another_base_cannot_free_the_waker() -> io::Result<()> {
         r.fetch_add(1, SeqCst);
     })?;
     b.exit_after(GUARD);
-    b.run_with(eventide::LoopFlags::NO_EXIT_ON_EMPTY | eventide::LoopFlags::ONCE)?;
+    b.run_with(eventop::LoopFlags::NO_EXIT_ON_EMPTY | eventop::LoopFlags::ONCE)?;
     assert_eq!(ran.load(SeqCst), 1, "the waker still works");
     Ok(())
 }
@@ -401,7 +401,7 @@ fn a_callback_cannot_run_the_loop() -> io::Result<()> {
             base.run(),
             base.run_once(),
             base.run_nonblocking(),
-            base.run_with(eventide::LoopFlags::NO_EXIT_ON_EMPTY),
+            base.run_with(eventop::LoopFlags::NO_EXIT_ON_EMPTY),
         ] {
             push(&k, r.map_err(|e| e.kind()));
         }

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use common::*;
-use eventide::{Base, Exit, What};
+use eventop::{Base, Exit, What};
 
 static SIGNALS: Mutex<()> = Mutex::new(());
 

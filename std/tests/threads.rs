@@ -12,7 +12,7 @@ use std::thread;
 use std::time::Duration;
 
 use common::*;
-use eventide::{Base, Event, Exit, LoopFlags, Waker, What};
+use eventop::{Base, Event, Exit, LoopFlags, Waker, What};
 
 /// Waits for work from other threads: a waker alone keeps no run going.
 const WAIT_ONCE: LoopFlags = LoopFlags::NO_EXIT_ON_EMPTY.union(LoopFlags::ONCE);
@@ -262,7 +262,7 @@ fn a_waker_alone_does_not_keep_the_loop_running() -> io::Result<()> {
     let mut base = Base::new()?;
     let waker = base.waker()?;
     assert!(base.is_empty(), "len() = {}", base.len());
-    assert_eq!(base.counts(), eventide::Counts::default());
+    assert_eq!(base.counts(), eventop::Counts::default());
     assert_eq!(base.run_once()?, Exit::Empty);
     let (tx, rx) = mpsc::channel();
     let looper = thread::spawn(move || {

@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use eventide_core::{Backend, Change, Changelist, Error, FdInfo, Features, Info, RawFd, What};
+use eventop_core::{Backend, Change, Changelist, Error, FdInfo, Features, Info, RawFd, What};
 
 use crate::Grow;
 

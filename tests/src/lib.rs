@@ -1,7 +1,12 @@
 //! Helpers shared by the cross-crate tests in `tests/tests/`.
 
 /// Growable storage: the std adapter's own.
-pub use eventide::storage::Grow;
+pub use eventop::storage::Grow;
 
 pub mod driver;
 pub mod fds;
+
+/// The top-level README's code, compiled and run as doctests so it stays true.
+#[doc = include_str!("../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -19,21 +19,21 @@ use std::sync::{Arc, Barrier, Mutex, MutexGuard};
 use std::thread;
 use std::time::Duration;
 
-use eventide_core::base::{
+use eventop_core::base::{
     EventBase, FdEntry, Fixed, Outcome, Parts, Ready, Slot, Spec, Step, Tables, Timer,
 };
-use eventide_core::clock::Clock;
-use eventide_core::selection::{self, Config, Skip};
-use eventide_core::sys::clock::Monotonic;
-use eventide_core::sys::epoll::Epoll;
-use eventide_core::sys::hosted::{FixedBuffers, Hosted};
-use eventide_core::sys::poll::Poll;
-use eventide_core::sys::select::Select;
-use eventide_core::{
+use eventop_core::clock::Clock;
+use eventop_core::selection::{self, Config, Skip};
+use eventop_core::sys::clock::Monotonic;
+use eventop_core::sys::epoll::Epoll;
+use eventop_core::sys::hosted::{FixedBuffers, Hosted};
+use eventop_core::sys::poll::Poll;
+use eventop_core::sys::select::Select;
+use eventop_core::{
     Backend, BaseFlags, Change, Error, FdInfo, Features, Info, LoopFlags, Resource, Sink, What,
 };
-use eventide_tests::fds::{self, pair};
-use eventide_tests::Grow;
+use eventop_tests::fds::{self, pair};
+use eventop_tests::Grow;
 
 // ---- allocation counter --------------------------------------------------------------------
 
@@ -970,7 +970,7 @@ fn signals_reach_every_watching_base(kind: Kind) {
 
 /// What the child of [`fork_child_changes`] does, as an exit code (0: all well). It must not
 /// panic or print: only this thread exists in the child.
-fn child_body(b: &mut Base, h: eventide_core::base::Handle, reinit: bool) -> i32 {
+fn child_body(b: &mut Base, h: eventop_core::base::Handle, reinit: bool) -> i32 {
     if reinit && b.reinit().is_err() {
         return 10;
     }

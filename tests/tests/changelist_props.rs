@@ -9,11 +9,11 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use eventide_core::changelist::{Op, Request};
-use eventide_core::{
+use eventop_core::changelist::{Op, Request};
+use eventop_core::{
     Backend, Change, ChangeOp, Changelist, Error, FdInfo, Features, Info, RawFd, Sink, What,
 };
-use eventide_tests::Grow;
+use eventop_tests::Grow;
 use proptest::prelude::*;
 
 /// Records what a changelist backend is told.
@@ -103,7 +103,7 @@ fn step(fds: RawFd) -> impl Strategy<Value = Step> {
 }
 
 /// Runs `steps` through a changelist over `storage`; returns (final interest, calls, operations).
-fn run<S: eventide_core::Storage<Change>>(
+fn run<S: eventop_core::Storage<Change>>(
     storage: S,
     steps: &[Step],
 ) -> (HashMap<RawFd, What>, usize, usize) {

@@ -3,19 +3,19 @@
 //! Each backend gets a module of `#[test]` fns from [`conformance!`]; the tests themselves are
 //! generic functions in [`suite`] that drive the backend through [`Driver`], which applies
 //! interest the way the base will (`add`/`del` with a per-fd word, or a changelist flushed before
-//! each dispatch) and checks every report against the contract in `eventide_core::backend`.
+//! each dispatch) and checks every report against the contract in `eventop_core::backend`.
 //! Only real fds: socketpairs, pipes, TCP on 127.0.0.1.
 
 use std::os::fd::{AsRawFd, RawFd};
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
 
-use eventide_core::{Backend, Error, Features, Resource, What};
-use eventide_tests::driver::Driver;
-use eventide_tests::fds::{
+use eventop_core::{Backend, Error, Features, Resource, What};
+use eventop_tests::driver::Driver;
+use eventop_tests::fds::{
     drain, dup_at_least, fill, linger_zero, pair, pipe, put, raise_nofile, reuse_number, tcp_pair,
 };
-use eventide_tests::Grow;
+use eventop_tests::Grow;
 
 /// Long enough for anything that is already ready; short enough that a hang is visible.
 const WAIT: Option<Duration> = Some(Duration::from_secs(2));
@@ -212,7 +212,7 @@ mod suite {
         let read = std::io::Read::read(&mut &client, &mut [0u8; 8]);
         // libkqueue on Linux learns of the reset with getsockopt(SO_ERROR), which clears the
         // error: the socket then reads as a plain end of stream. Kernels' kqueues keep it.
-        if cfg!(eventide_libkqueue) && d.name() == "kqueue" && matches!(read, Ok(0)) {
+        if cfg!(eventop_libkqueue) && d.name() == "kqueue" && matches!(read, Ok(0)) {
             return;
         }
         let err = read.unwrap_err();
@@ -908,7 +908,7 @@ macro_rules! conformance {
 
 #[cfg(any(target_os = "linux", target_os = "android"))]
 mod epoll_fixed {
-    use eventide_core::sys::epoll::{Epoll, Event};
+    use eventop_core::sys::epoll::{Epoll, Event};
     /// An epoll whose events buffer holds 4.
     pub fn new(changelist: bool) -> Epoll<heapless::Vec<Event, 4>> {
         Epoll::new(heapless::Vec::new(), changelist).unwrap()
@@ -918,7 +918,7 @@ mod epoll_fixed {
 conformance! {
     #[cfg(any(target_os = "linux", target_os = "android"))]
     mod epoll {
-        use eventide_core::sys::epoll::Epoll;
+        use eventop_core::sys::epoll::Epoll;
 
         fn new() -> impl Backend {
             let b = Epoll::new(Grow::new(), false).unwrap();
@@ -941,7 +941,7 @@ conformance! {
 conformance! {
     #[cfg(any(target_os = "linux", target_os = "android"))]
     mod epoll_changelist {
-        use eventide_core::sys::epoll::Epoll;
+        use eventop_core::sys::epoll::Epoll;
 
         fn new() -> impl Backend {
             let b = Epoll::new(Grow::new(), true).unwrap();
@@ -963,7 +963,7 @@ conformance! {
 
 conformance! {
     mod poll {
-        use eventide_core::sys::poll::{Event, Poll};
+        use eventop_core::sys::poll::{Event, Poll};
 
         fn new() -> impl Backend {
             Poll::new(Grow::new()).unwrap()
@@ -983,7 +983,7 @@ conformance! {
 
 conformance! {
     mod select {
-        use eventide_core::sys::select::Select;
+        use eventop_core::sys::select::Select;
 
         fn new() -> impl Backend {
             Select::new(Grow::new()).unwrap()
@@ -997,7 +997,7 @@ conformance! {
         /// Fixed sets of 32 words per region hold fds below 2048 (64-bit words) or 1024.
         #[test]
         fn fd_beyond_fixed_sets() {
-            let sets = heapless::Vec::<eventide_core::sys::select::Word, 128>::new();
+            let sets = heapless::Vec::<eventop_core::sys::select::Word, 128>::new();
             suite::fd_beyond_fixed_room(Select::new(sets).unwrap(), 3000)
         }
     }
@@ -1011,10 +1011,10 @@ conformance! {
         target_os = "dragonfly",
         target_os = "macos",
         target_os = "ios",
-        eventide_libkqueue,
+        eventop_libkqueue,
     ))]
     mod kqueue {
-        use eventide_core::sys::kqueue::{Event, Kqueue};
+        use eventop_core::sys::kqueue::{Event, Kqueue};
 
         fn new() -> impl Backend {
             Kqueue::new(Grow::new()).unwrap()

@@ -27,7 +27,7 @@ mod tests {
     fn reads_the_real_environment() {
         // PATH is set in any test run; this name is not.
         assert!(is_set("PATH"));
-        assert!(!is_set("EVENTIDE_SURELY_UNSET_VARIABLE"));
+        assert!(!is_set("EVENTOP_SURELY_UNSET_VARIABLE"));
         assert!(!is_set("PA\0TH"));
         assert!(!is_set(core::str::from_utf8(&[b'X'; 64]).unwrap()));
     }

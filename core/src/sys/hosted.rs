@@ -13,7 +13,7 @@ use crate::{Backend, BaseFlags, Change, Error, FdInfo, Info, RawFd, Sink, What};
 
 #[cfg(any(target_os = "linux", target_os = "android"))]
 use super::epoll;
-#[cfg(eventide_kqueue)]
+#[cfg(eventop_kqueue)]
 use super::kqueue;
 
 /// A kind of storage, for any element type: it names every backend's buffer at once, so one
@@ -37,7 +37,7 @@ pub enum Hosted<F: Buffers> {
     #[cfg(any(target_os = "linux", target_os = "android"))]
     Epoll(epoll::Epoll<F::Of<epoll::Event>>),
     /// kqueue.
-    #[cfg(eventide_kqueue)]
+    #[cfg(eventop_kqueue)]
     Kqueue(kqueue::Kqueue<F::Of<kqueue::Event>>),
     /// poll.
     Poll(poll::Poll<F::Of<poll::Event>>),
@@ -51,7 +51,7 @@ macro_rules! each {
         match $self {
             #[cfg(any(target_os = "linux", target_os = "android"))]
             Hosted::Epoll($b) => $e,
-            #[cfg(eventide_kqueue)]
+            #[cfg(eventop_kqueue)]
             Hosted::Kqueue($b) => $e,
             Hosted::Poll($b) => $e,
             Hosted::Select($b) => $e,
@@ -73,7 +73,7 @@ impl<F: Buffers + 'static> Hosted<F> {
                 target_os = "macos",
                 target_os = "ios",
             ),
-            not(eventide_libkqueue)
+            not(eventop_libkqueue)
         ))]
         Descriptor {
             name: "kqueue",
@@ -96,7 +96,7 @@ impl<F: Buffers + 'static> Hosted<F> {
             features: select::FEATURES,
             init: Self::new_select,
         },
-        #[cfg(all(eventide_libkqueue, any(target_os = "linux", target_os = "android")))]
+        #[cfg(all(eventop_libkqueue, any(target_os = "linux", target_os = "android")))]
         Descriptor {
             name: "kqueue",
             features: kqueue::FEATURES,
@@ -118,7 +118,7 @@ impl<F: Buffers + 'static> Hosted<F> {
         epoll::Epoll::new(Default::default(), changelist).map(Hosted::Epoll)
     }
 
-    #[cfg(eventide_kqueue)]
+    #[cfg(eventop_kqueue)]
     fn new_kqueue(_: BaseFlags) -> Result<Self, Error> {
         kqueue::Kqueue::new(Default::default()).map(Hosted::Kqueue)
     }

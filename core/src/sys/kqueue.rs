@@ -49,12 +49,12 @@
 //! process that created it (libevent keeps the creator's pid for the same reason); so does `Drop`.
 //!
 //! **Linux, with libkqueue.** kqueue is compiled on the BSDs and Apple targets, and on any other
-//! target with `--cfg eventide_libkqueue`, which links a system-installed
+//! target with `--cfg eventop_libkqueue`, which links a system-installed
 //! [libkqueue](https://github.com/mheily/libkqueue) (`-lkqueue`) and declares its `struct kevent`
 //! and constants here. With libkqueue installed under `/usr/local` (and `ldconfig` run):
 //!
 //! ```text
-//! RUSTFLAGS="--cfg eventide_libkqueue -L /usr/local/lib" cargo test -p eventide-core
+//! RUSTFLAGS="--cfg eventop_libkqueue -L /usr/local/lib" cargo test -p eventop-core
 //! ```
 //!
 //! The `-L` is needed because Rust's default linker on x86_64 Linux (`rust-lld`) does not search

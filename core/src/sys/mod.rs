@@ -21,7 +21,7 @@ cfg_if::cfg_if! {
 }
 
 cfg_if::cfg_if! {
-    if #[cfg(eventide_kqueue)] {
+    if #[cfg(eventop_kqueue)] {
         pub mod kqueue;
     }
 }

@@ -370,7 +370,7 @@ pub(crate) mod fixtures {
 
     /// An unlinked regular file.
     pub fn regular_file() -> Fd {
-        let mut name = *b"/tmp/eventide-test-XXXXXX\0";
+        let mut name = *b"/tmp/eventop-test-XXXXXX\0";
         // SAFETY: `name` is a writable NUL-terminated template.
         let fd = unsafe { libc::mkstemp(name.as_mut_ptr().cast()) };
         assert!(fd >= 0);

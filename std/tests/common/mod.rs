@@ -5,7 +5,7 @@ use std::io;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use eventide::{Base, Builder};
+use eventop::{Base, Builder};
 
 /// A list callbacks append to, shared with the test.
 pub type Log<T> = Arc<Mutex<Vec<T>>>;
