@@ -32,8 +32,8 @@
 //! **Errors.** An `add` that fails leaves the fd's interest as `old`; the base then undoes its count
 //! and reports the error to the caller. A backend reports an fd it cannot watch at all (a regular
 //! file under epoll) as [`Error::Unpollable`], never by failing silently. A `del` for an fd that the
-//! kernel has already forgotten (closed, `ENOENT`, `EBADF`) succeeds. `apply` tries every change even
-//! when one fails and returns the first error.
+//! kernel or the backend has already forgotten (closed, `ENOENT`, `EBADF`; see below) succeeds.
+//! `apply` tries every change even when one fails and returns the first error.
 //!
 //! **Dispatch.** [`dispatch`](Backend::dispatch) waits until an fd is ready, the timeout passes
 //! (`None` waits indefinitely, `Some(Duration::ZERO)` only polls) or a signal interrupts the wait,
@@ -43,9 +43,20 @@
 //! any other reason, and rounds the timeout up, never down, where its clock is coarser. It may report
 //! an fd more than once in one dispatch (kqueue reports reads and writes apart); the base merges the
 //! reports. Errors on the fd itself (`EPOLLERR`, `POLLHUP`, `POLLNVAL`) are reported as
-//! `READ | WRITE` so the fd's owner finds out with a read or write, rather than the loop spinning on
-//! it. `Err` from dispatch means the backend can no longer wait; the loop stops with that error.
-//! `dispatch` never calls back into the base: it only calls the sink, which only records.
+//! `READ | WRITE` so the fd's owner finds out with a read or write. `Err` from dispatch means the
+//! backend can no longer wait; the loop stops with that error. `dispatch` never calls back into the
+//! base: it only calls the sink, which only records.
+//!
+//! **Closed fds.** A watched fd closed without a `del` must neither stop the loop nor make it spin.
+//! The backend reports it at most once, as `READ | WRITE` where the kernel says so (poll's
+//! `POLLNVAL`, select's `EBADF`) or not at all where the kernel drops the registration at the close
+//! (kqueue; epoll unless a dup keeps the file open, which the base recovers from), and then forgets
+//! it: it stops watching the fd on its own, although the base still counts interest in it. A later
+//! `del` of a forgotten fd succeeds and disturbs nothing else; once the base's interest in the fd
+//! has gone to nothing, the next `add` watches the number afresh (it may be a new file's by then).
+//! Until then the number is not watched, so an event left on a closed fd is its owner's to delete
+//! (poll and select also watch `old | added` again on any `add`; epoll too, by retrying a failed
+//! `MOD` as an `ADD`).
 //!
 //! **Buffers.** A backend that needs memory takes a [`Storage`](crate::Storage) when it is
 //! constructed. When a dispatch fills its buffer of ready events, it asks the storage to grow;

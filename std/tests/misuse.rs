@@ -287,6 +287,55 @@ fn fd_number_replaced_under_a_pending_event_recovers_after_del() -> io::Result<(
 }
 
 #[test]
+fn fd_closed_without_del_is_reported_at_most_once() -> io::Result<()> {
+    // A persistent READ event whose fd and peer are closed with no `del`: during a 300 ms timer
+    // the callback runs at most twice on every backend (poll and select used to report the dead
+    // fd on every wait). Once the event is deleted and a new socket has the number, a new event
+    // on it fires.
+    for (name, avoid) in BACKENDS {
+        let mut base = base_avoiding(avoid)?;
+        let (a, b) = UnixStream::pair()?;
+        // A number far above what the other tests open, so it stays closed until reused here.
+        // SAFETY: F_DUPFD duplicates an fd this test owns.
+        let fd: RawFd = unsafe { libc::fcntl(a.as_raw_fd(), libc::F_DUPFD, 5000) };
+        assert!(fd >= 5000, "{name}: {}", io::Error::last_os_error());
+        drop(a);
+        let calls = Arc::new(AtomicUsize::new(0));
+        let c = calls.clone();
+        let dead = base.new_io(fd, What::READ | What::PERSIST, move |_, _, _| {
+            c.fetch_add(1, SeqCst);
+        })?;
+        base.add(dead, None)?;
+        // SAFETY: `fd` is this test's and closed once, here.
+        unsafe { libc::close(fd) };
+        drop(b);
+        let timer = base.new_timer(false, |base, _, _| base.break_loop())?;
+        base.add(timer, Some(ms(300)))?;
+        assert!(base.run().is_ok(), "{name}");
+        let calls = calls.load(SeqCst);
+        assert!(
+            calls <= 2,
+            "{name}: {calls} callbacks in 300 ms: the loop spins"
+        );
+        base.del(dead)?;
+        let (mut a2, b2) = UnixStream::pair()?;
+        // SAFETY: both are this test's; `fd` is closed, so dup2 just takes the number.
+        assert_eq!(unsafe { libc::dup2(b2.as_raw_fd(), fd) }, fd);
+        drop(b2);
+        let seen = log();
+        let s = seen.clone();
+        let new = base.new_io(fd, What::READ, move |_, _, w| push(&s, w))?;
+        base.add(new, None)?;
+        a2.write_all(b"x")?;
+        assert_eq!(base.run()?, Exit::Empty, "{name}");
+        assert_eq!(entries(&seen), vec![What::READ], "{name}");
+        // SAFETY: `fd` is the dup2 above, this test's.
+        unsafe { libc::close(fd) };
+    }
+    Ok(())
+}
+
+#[test]
 fn bad_fds_are_errors() -> io::Result<()> {
     let mut base = Base::new()?;
     let e = base.new_io(-1, What::READ, |_, _, _| {}).unwrap_err();

@@ -325,6 +325,7 @@ per_backend!(
     read_and_timeout_same_iteration,
     priorities_highest_first,
     closed_fd_with_live_dup_does_not_spin,
+    closed_fd_does_not_spin,
     signal_repeats_and_del_stops_them,
 );
 
@@ -1274,6 +1275,70 @@ fn closed_fd_with_live_dup_does_not_spin(kind: Kind) {
     assert_eq!((o, seen), (Outcome::Empty, vec![2]));
     assert!(waits <= 10, "{waits} waits in 100 ms: the loop spins");
     assert_eq!(fds::drain(std::fs::File::from(dup)), 1);
+}
+
+/// A persistent READ event whose fd and peer are closed without a delete (the program forgot
+/// it): during a 300 ms timer its callback runs at most twice and the loop waits a few times,
+/// not thousands (poll reported `POLLNVAL` and select `EBADF` on every wait). The late delete
+/// succeeds, and an event on the number, once a new socket has it, fires on data.
+fn closed_fd_does_not_spin(kind: Kind) {
+    block_test_signals();
+    let mut b = base(kind);
+    let (a, peer) = pair();
+    // A number of its own per backend, which no other test opens while this one has it closed.
+    let min = 3600 + 100 * kind as RawFd;
+    let fd = fds::dup_at_least(a.as_raw_fd(), min).into_raw_fd();
+    drop(a);
+    let h = b
+        .add(None, &spec(fd, What::READ | What::PERSIST, 1), None)
+        .expect("add");
+    // SAFETY: `fd` is ours (from `into_raw_fd`) and closed once, here.
+    unsafe { libc::close(fd) };
+    drop(peer);
+    b.add(
+        None,
+        &spec(-1, What::empty(), 2),
+        Some(Duration::from_millis(300)),
+    )
+    .expect("timer");
+    let d0 = b.backend().dispatches;
+    let (mut calls, mut timer) = (0, 0);
+    let o = guarded(&mut b, LoopFlags::empty(), |b, r| match r.token {
+        1 => {
+            calls += 1;
+            assert_eq!(r.res, What::READ);
+        }
+        _ => {
+            timer += 1;
+            b.loopbreak();
+        }
+    });
+    let waits = b.backend().dispatches - d0;
+    eprintln!("{kind:?}: {calls} callbacks, {waits} waits in 300 ms");
+    assert_eq!((o, timer), (Outcome::Exited, 1));
+    assert!(
+        calls <= 2,
+        "{kind:?}: {calls} callbacks in 300 ms: the loop spins"
+    );
+    assert!(
+        waits <= 10,
+        "{kind:?}: {waits} waits in 300 ms: the loop spins"
+    );
+    b.del(h, 1).expect("the late delete");
+    // The number is reused by a new socket: a new event on it is watched.
+    let (n, peer2) = pair();
+    fds::reuse_number(n.as_raw_fd(), fd);
+    drop(n);
+    // SAFETY: `fd` is the fd `reuse_number` just made, owned by nothing else.
+    let reused = unsafe { OwnedFd::from_raw_fd(fd) };
+    b.add(None, &spec(fd, What::READ | What::PERSIST, 3), None)
+        .expect("add on the reused number");
+    assert!(tokens(&mut b, LoopFlags::NONBLOCK).is_empty());
+    fds::put(&peer2);
+    let mut seen = Vec::new();
+    guarded(&mut b, LoopFlags::ONCE, |_, r| seen.push((r.token, r.res)));
+    assert_eq!(seen, [(3, What::READ)], "{kind:?}");
+    assert_eq!(fds::drain(std::fs::File::from(reused)), 1);
 }
 
 /// A signal delivered three times runs a persistent event's callback three times in a row; a

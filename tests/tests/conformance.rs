@@ -836,6 +836,78 @@ mod suite {
         assert!(r.get(num).is_empty(), "{}: {:?}", d.name(), r.raw);
     }
 
+    /// A watched fd and its peer are closed without a delete: the backend reports the fd at most
+    /// once (epoll and kqueue forget it at the close; poll's `POLLNVAL` and select's `EBADF` are
+    /// reported once, then the fd is forgotten), so a loop does not spin on it. An fd watched
+    /// after it (poll moves that one into the dead one's place) goes on working; the late delete
+    /// succeeds; and once the number is taken by a new socket, adding it again watches it.
+    pub fn closed_fd_reported_once<B: Backend>(b: B) {
+        // Exclusive: the closed number must stay closed until this test reopens it.
+        let _numbers = numbers_exclusive();
+        let mut d = Driver::new(b);
+        let (a, pa) = pair();
+        let only = dup_at_least(a.as_raw_fd(), 4000);
+        drop(a);
+        let num = only.as_raw_fd();
+        let (c, pc) = pair();
+        d.add_now(num, What::READ).unwrap();
+        d.add_now(c.as_raw_fd(), What::READ).unwrap();
+        drop(only);
+        drop(pa);
+        put(&pc);
+        let (mut reports, mut dispatches) = (0, 0);
+        for _ in 0..200 {
+            let r = d.dispatch(WAIT).unwrap();
+            dispatches += 1;
+            reports += r.raw.iter().filter(|&&(fd, _)| fd == num).count();
+            assert!(
+                r.get(c.as_raw_fd()).contains(What::READ),
+                "{}: the live fd lost: {:?}",
+                d.name(),
+                r.raw
+            );
+        }
+        eprintln!(
+            "{}: closed fd {num} reported {reports} times in {dispatches} dispatches",
+            d.name()
+        );
+        assert!(
+            reports <= 1,
+            "{}: closed fd reported {reports} times in {dispatches} dispatches: a loop spins",
+            d.name()
+        );
+        // The fd watched after it is still the backend's to modify and delete.
+        drain(&c);
+        d.add_now(c.as_raw_fd(), What::WRITE).unwrap();
+        let r = d.dispatch(WAIT).unwrap();
+        assert_eq!(
+            r.get(c.as_raw_fd()),
+            What::WRITE,
+            "{}: {:?}",
+            d.name(),
+            r.raw
+        );
+        d.del(c.as_raw_fd(), What::READ | What::WRITE).unwrap();
+        // The late delete succeeds.
+        d.del(num, What::READ).unwrap();
+        d.flush().unwrap();
+        put(&pc);
+        let r = d.dispatch(Some(Duration::from_millis(20))).unwrap();
+        assert!(r.is_empty(), "{}: {:?}", d.name(), r.raw);
+        // The number is reused by a new socket: adding it again watches it.
+        let (n, pn) = pair();
+        reuse_number(n.as_raw_fd(), num);
+        drop(n);
+        // SAFETY: `num` is the fd `reuse_number` just made, owned by nothing else.
+        let reused = unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(num) };
+        d.add_now(num, What::READ).unwrap();
+        assert!(d.poll_now().is_empty(), "{}: nothing sent yet", d.name());
+        put(&pn);
+        let what = d.wait_for(num);
+        assert_eq!(what, What::READ, "{}: the reused number", d.name());
+        assert_eq!(drain(std::fs::File::from(reused)), 1);
+    }
+
     /// A backend whose fd table is fixed storage for `cap` fds: one more is `Error::Full`, the
     /// ones added before still work, and a deleted one makes room.
     pub fn fd_table_full<B: Backend>(b: B, cap: usize) {
@@ -892,7 +964,8 @@ macro_rules! conformance {
                 modify_interest, add_then_del_in_one_batch, del_then_add_in_one_batch,
                 fd_number_reuse, dup_fds, closed_fd_add_fails, regular_file_unpollable,
                 directory_unpollable, high_fd_numbers, timeout_never_early,
-                eintr_returns_ok_zero, reinit_drops_registrations, closed_while_watched
+                eintr_returns_ok_zero, reinit_drops_registrations, closed_while_watched,
+                closed_fd_reported_once
             );
         }
     };

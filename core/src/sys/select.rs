@@ -4,13 +4,19 @@
 //! work (glibc's fortified `FD_SET` aborts on them, and libevent with it). One storage holds four
 //! equal regions: read-in, write-in, read-out, write-out. The in-sets record the interest; each
 //! dispatch copies the words up to the highest fd into the out-sets, which `select(2)` overwrites.
+//!
+//! A watched fd that was closed makes every `select(2)` fail with `EBADF`. The backend then finds
+//! the closed fds (one `fcntl` each), reports each once (`READ | WRITE`, as poll reports
+//! `POLLNVAL`), forgets it (clears its bits in the in-sets) and waits again without it, so a loop
+//! neither stops nor spins. A later delete of a forgotten fd succeeds; a later add watches the
+//! number afresh (see the backend contract).
 
 use core::time::Duration;
 
 use super::{errno, os, poll::check_pollable, timeout};
 use crate::backend::{Backend, FdInfo, Info, Sink};
 use crate::storage::Storage;
-use crate::{Error, Features, RawFd, Resource, What};
+use crate::{Errno, Error, Features, RawFd, Resource, What};
 
 cfg_if::cfg_if! {
     if #[cfg(any(
@@ -98,6 +104,25 @@ impl<S: Storage<Word>> Select<S> {
         }
     }
 
+    /// Clears those of `fd`'s bits in the in-sets that `interest` no longer wants, and sets
+    /// none: a delete leaves a forgotten fd forgotten.
+    #[inline]
+    fn clear(&mut self, fd: usize, interest: What) {
+        let (i, bit) = (fd / BITS, 1 << (fd % BITS));
+        let w = self.words;
+        let s = self.sets.as_mut_slice();
+        for (k, off) in [
+            (i, !interest.intersects(What::READ | What::CLOSED)),
+            (w + i, !interest.contains(What::WRITE)),
+        ] {
+            if let Some(word) = s.get_mut(k) {
+                if off {
+                    *word &= !bit;
+                }
+            }
+        }
+    }
+
     /// The highest fd with any interest, at most the current `maxfd`; -1 if none.
     fn highest(&self) -> RawFd {
         let s = self.sets.as_slice();
@@ -145,7 +170,7 @@ impl<S: Storage<Word>> Backend for Select<S> {
             return Ok(());
         }
         let new = (old - removed) & What::IO;
-        self.set(ufd, new);
+        self.clear(ufd, new);
         if new.is_empty() && fd == self.maxfd {
             self.maxfd = self.highest();
         }
@@ -162,14 +187,14 @@ impl<S: Storage<Word>> Backend for Select<S> {
         let n = (nfds as usize).div_ceil(BITS);
         let w = self.words;
         let (ins, outs) = self.sets.as_mut_slice().split_at_mut(2 * w);
-        let (rin, win) = ins.split_at(w);
+        let (rin, win) = ins.split_at_mut(w);
         let (rout, wout) = outs.split_at_mut(w);
         let (Some(rout), Some(wout)) = (rout.get_mut(..n), wout.get_mut(..n)) else {
             return Err(Error::Invalid(
                 "select: bitmaps shorter than the highest fd",
             ));
         };
-        let (Some(rin), Some(win)) = (rin.get(..n), win.get(..n)) else {
+        let (Some(rin), Some(win)) = (rin.get_mut(..n), win.get_mut(..n)) else {
             return Err(Error::Invalid(
                 "select: bitmaps shorter than the highest fd",
             ));
@@ -180,15 +205,21 @@ impl<S: Storage<Word>> Backend for Select<S> {
         let mut r = wait(nfds, rout, wout, timeout);
         if r < 0 && errno().0 == libc::EBADF {
             // A watched fd was closed under us. Report it READ|WRITE, as poll reports POLLNVAL,
-            // so its owner finds out, and poll the other fds without it, rather than failing
-            // the whole loop.
-            closed = report_closed(rin, win, rout, wout, sink);
+            // so its owner finds out, forget it so that the next wait does not fail again, and
+            // poll the other fds without it, rather than failing the whole loop.
+            closed = forget_closed(rin, win, sink);
+            rout.copy_from_slice(rin);
+            wout.copy_from_slice(win);
             r = wait(nfds, rout, wout, Some(Duration::ZERO));
         }
         if r < 0 {
-            return match errno().0 {
-                libc::EINTR => Ok(closed),
-                _ => Err(os("select")),
+            let e = os("select");
+            if closed > 0 {
+                self.maxfd = self.highest();
+            }
+            return match e.errno() {
+                Some(Errno(libc::EINTR)) => Ok(closed),
+                _ => Err(e),
             };
         }
         // `r` counts set bits in both sets; stop scanning once all are found.
@@ -215,6 +246,9 @@ impl<S: Storage<Word>> Backend for Select<S> {
             if left == 0 {
                 break;
             }
+        }
+        if closed > 0 {
+            self.maxfd = self.highest();
         }
         Ok(reported)
     }
@@ -245,20 +279,14 @@ fn wait(nfds: i32, rout: &mut [Word], wout: &mut [Word], timeout: Option<Duratio
     }
 }
 
-/// Reports each fd of the in-sets that is no longer open as `READ | WRITE` and copies the
-/// in-sets to the out-sets without them; returns how many it reported.
+/// Reports each fd of the in-sets that is no longer open as `READ | WRITE` and clears its bits
+/// there (forgets it); returns how many it reported.
 #[cold]
-fn report_closed<K: Sink>(
-    rin: &[Word],
-    win: &[Word],
-    rout: &mut [Word],
-    wout: &mut [Word],
-    sink: &mut K,
-) -> usize {
+#[inline(never)]
+fn forget_closed<K: Sink>(rin: &mut [Word], win: &mut [Word], sink: &mut K) -> usize {
     let mut reported = 0;
-    for (i, (&r, &w)) in rin.iter().zip(win.iter()).enumerate() {
-        let (mut keep_r, mut keep_w) = (r, w);
-        let mut m = r | w;
+    for (i, (r, w)) in rin.iter_mut().zip(win.iter_mut()).enumerate() {
+        let mut m = *r | *w;
         while m != 0 {
             let bit: Word = 1 << m.trailing_zeros();
             let fd = (i * BITS + m.trailing_zeros() as usize) as RawFd;
@@ -267,12 +295,9 @@ fn report_closed<K: Sink>(
             if unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0 && errno().0 == libc::EBADF {
                 sink.ready(fd, What::READ | What::WRITE);
                 reported += 1;
-                keep_r &= !bit;
-                keep_w &= !bit;
+                *r &= !bit;
+                *w &= !bit;
             }
-        }
-        if let (Some(ro), Some(wo)) = (rout.get_mut(i), wout.get_mut(i)) {
-            (*ro, *wo) = (keep_r, keep_w);
         }
     }
     reported
@@ -374,6 +399,49 @@ mod tests {
         );
         assert_eq!(s.maxfd, a.0);
         assert_eq!(collect(&mut s, Z), [(a.0, What::WRITE)]);
+    }
+
+    #[test]
+    fn a_closed_fd_is_reported_once_then_forgotten() {
+        let mut s = select();
+        let (a, pa) = socketpair();
+        let (r, _w) = pipe();
+        let dead = dup_above(r.0, HIGH + 800);
+        let num = dead.0;
+        let rw = What::READ | What::WRITE;
+        add(&mut s, a.0, What::empty(), What::READ).unwrap();
+        add(&mut s, num, What::empty(), rw).unwrap();
+        drop(dead);
+        write(&pa);
+        assert_eq!(
+            sorted(collect(&mut s, Z)),
+            sorted(std::vec![(a.0, What::READ), (num, rw)])
+        );
+        // Forgotten: not reported again, and the highest fd is the live one.
+        assert_eq!(s.maxfd, a.0);
+        for _ in 0..3 {
+            assert_eq!(collect(&mut s, Z), [(a.0, What::READ)]);
+        }
+        // A late partial delete leaves it forgotten (it sets no bits).
+        del(&mut s, num, rw, What::WRITE).unwrap();
+        assert_eq!(collect(&mut s, Z), [(a.0, What::READ)]);
+        // A new file at the number: an add to the interest the base still counts (READ)
+        // watches it with both.
+        let (n, _pn) = socketpair();
+        // SAFETY: `n` is ours; `num` is closed, so dup2 just takes the number.
+        assert_eq!(unsafe { libc::dup2(n.0, num) }, num);
+        let reused = Fd(num);
+        add(&mut s, num, What::READ, What::WRITE).unwrap();
+        assert_eq!(
+            sorted(collect(&mut s, Z)),
+            sorted(std::vec![(a.0, What::READ), (reused.0, What::WRITE)])
+        );
+        // And the full delete removes it.
+        del(&mut s, num, rw, rw).unwrap();
+        assert_eq!(
+            (s.maxfd, collect(&mut s, Z)),
+            (a.0, std::vec![(a.0, What::READ)])
+        );
     }
 
     #[test]
