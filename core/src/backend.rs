@@ -29,6 +29,14 @@
 //! the changes at once (epoll) or stage them for the next `dispatch` (kqueue submits changes and the
 //! wait in one call); either way they must take effect before that dispatch waits.
 //!
+//! **Checks.** [`check`](Backend::check) tells the base, before it commits to an fd, whether the
+//! backend can watch it: an fd that is not open fails with `EBADF` (the OS's, or
+//! [`Error::BadFd`]), one it can never watch with [`Error::Unpollable`]. The base asks only off the
+//! hot path: before its fd map grows to reach an fd (so a bad number costs no memory), and, on a
+//! changelist backend, when an fd's interest starts (nothing → something), since `apply` comes too
+//! late for the `add` that asked. A backend that cannot tell returns `Ok` (the default); its `add`
+//! or `apply` then reports what it finds. The hosted backends make one `fstat`.
+//!
 //! **Errors.** An `add` that fails leaves the fd's interest as `old`; the base then undoes its count
 //! and reports the error to the caller. A backend reports an fd it cannot watch at all (a regular
 //! file under epoll) as [`Error::Unpollable`], never by failing silently. A `del` for an fd that the
@@ -126,6 +134,13 @@ pub trait Backend {
         removed: What,
         fdinfo: &mut FdInfo,
     ) -> Result<(), Error>;
+
+    /// Whether `fd` can be watched: `EBADF` if it is not open, [`Error::Unpollable`] if it can
+    /// never be; `Ok` if the backend cannot tell (the default).
+    fn check(&self, fd: RawFd) -> Result<(), Error> {
+        let _ = fd;
+        Ok(())
+    }
 
     /// Applies a batch of coalesced changes (changelist backends only; others never see a call).
     fn apply(&mut self, changes: &[Change]) -> Result<(), Error> {

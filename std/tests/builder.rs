@@ -300,10 +300,16 @@ fn a_changelist_error_is_kept_not_dropped() -> io::Result<()> {
         .env(|_| false)
         .flags(BaseFlags::EPOLL_USE_CHANGELIST)
         .build()?;
-    let file = std::fs::File::open("/proc/self/exe")?;
-    let ev = base.new_io(file.as_raw_fd(), What::READ, |_, _, _| {})?;
+    let (a, _b) = UnixStream::pair()?;
+    let ev = base.new_io(a.as_raw_fd(), What::READ, |_, _, _| {})?;
     base.add(ev, None)?; // recorded; the kernel hears of it at the next wait
     assert!(base.take_deferred_error().is_none());
+    // Before that wait the number comes to name a regular file, which `add` could not know
+    // (it refuses one it is given): only the kernel can tell, later.
+    let file = std::fs::File::open("/proc/self/exe")?;
+    // SAFETY: both fds are open and this test's; `a` now refers to the file.
+    let rc = unsafe { libc::dup2(file.as_raw_fd(), a.as_raw_fd()) };
+    assert_eq!(rc, a.as_raw_fd());
     base.run_nonblocking()?;
     let err = base
         .take_deferred_error()

@@ -14,6 +14,7 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
+use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Barrier, Mutex, MutexGuard};
 use std::thread;
@@ -26,11 +27,12 @@ use eventop_core::clock::Clock;
 use eventop_core::selection::{self, Config, Skip};
 use eventop_core::sys::clock::Monotonic;
 use eventop_core::sys::epoll::Epoll;
-use eventop_core::sys::hosted::{FixedBuffers, Hosted};
+use eventop_core::sys::hosted::{Buffers, FixedBuffers, Hosted};
 use eventop_core::sys::poll::Poll;
 use eventop_core::sys::select::Select;
 use eventop_core::{
-    Backend, BaseFlags, Change, Error, FdInfo, Features, Info, LoopFlags, Resource, Sink, What,
+    Backend, BaseFlags, Change, Error, FdInfo, Features, Info, LoopFlags, Resource, Sink, Storage,
+    What,
 };
 use eventop_tests::fds::{self, pair};
 use eventop_tests::Grow;
@@ -90,17 +92,24 @@ enum Kind {
     EpollChangelist,
     Poll,
     Select,
+    /// kqueue over libkqueue (`--cfg eventop_libkqueue`): only some scenarios run on it.
+    #[cfg(eventop_libkqueue)]
+    Kqueue,
 }
 
 impl Kind {
-    fn hosted<const N: usize>(self) -> Hosted<FixedBuffers<N>> {
+    fn hosted<F: Buffers>(self) -> Hosted<F> {
         match self {
-            Kind::Epoll => Hosted::Epoll(Epoll::new(heapless::Vec::new(), false).expect("epoll")),
+            Kind::Epoll => Hosted::Epoll(Epoll::new(Default::default(), false).expect("epoll")),
             Kind::EpollChangelist => {
-                Hosted::Epoll(Epoll::new(heapless::Vec::new(), true).expect("epoll"))
+                Hosted::Epoll(Epoll::new(Default::default(), true).expect("epoll"))
             }
-            Kind::Poll => Hosted::Poll(Poll::new(heapless::Vec::new()).expect("poll")),
-            Kind::Select => Hosted::Select(Select::new(heapless::Vec::new()).expect("select")),
+            Kind::Poll => Hosted::Poll(Poll::new(Default::default()).expect("poll")),
+            Kind::Select => Hosted::Select(Select::new(Default::default()).expect("select")),
+            #[cfg(eventop_libkqueue)]
+            Kind::Kqueue => Hosted::Kqueue(
+                eventop_core::sys::kqueue::Kqueue::new(Default::default()).expect("kqueue"),
+            ),
         }
     }
 
@@ -139,6 +148,9 @@ impl<B: Backend> Backend for Counting<B> {
         fdinfo: &mut FdInfo,
     ) -> Result<(), Error> {
         self.inner.del(fd, old, removed, fdinfo)
+    }
+    fn check(&self, fd: RawFd) -> Result<(), Error> {
+        self.inner.check(fd)
     }
     fn apply(&mut self, changes: &[Change]) -> Result<(), Error> {
         self.inner.apply(changes)
@@ -327,7 +339,22 @@ per_backend!(
     closed_fd_with_live_dup_does_not_spin,
     closed_fd_does_not_spin,
     signal_repeats_and_del_stops_them,
+    unpollable_refused_at_add,
+    unopened_fd_refused_before_the_map_grows,
 );
+
+/// The refused adds on kqueue too (a changelist backend like epoll's), where libkqueue is.
+#[cfg(eventop_libkqueue)]
+mod kqueue {
+    #[test]
+    fn unpollable_refused_at_add() {
+        super::unpollable_refused_at_add(super::Kind::Kqueue)
+    }
+    #[test]
+    fn unopened_fd_refused_before_the_map_grows() {
+        super::unopened_fd_refused_before_the_map_grows(super::Kind::Kqueue)
+    }
+}
 
 // ---- 1. I/O ----------------------------------------------------------------------------------
 
@@ -1111,7 +1138,7 @@ fn ping_pong(kind: Kind) {
     block_test_signals();
     type T = Fixed<1024>;
     let backend = Counting {
-        inner: kind.hosted::<64>(),
+        inner: kind.hosted::<FixedBuffers<64>>(),
         dispatches: 0,
         last_timeout: None,
     };
@@ -1405,4 +1432,184 @@ fn long_callback_leaves_overdue_timer_no_wait() {
         Some(Some(Duration::ZERO)),
         "waited for an overdue timer"
     );
+}
+
+// ---- 10. refused adds ----------------------------------------------------------------------
+
+/// Growable storage that publishes its length, so a test sees whether the base grew it.
+struct Watched<T> {
+    inner: Grow<T>,
+    len: Rc<Cell<usize>>,
+}
+
+impl<T: Clone> Storage<T> for Watched<T> {
+    fn as_slice(&self) -> &[T] {
+        self.inner.as_slice()
+    }
+    fn as_mut_slice(&mut self) -> &mut [T] {
+        self.inner.as_mut_slice()
+    }
+    fn grow(&mut self, min_len: usize, fill: T) -> bool {
+        let grown = self.inner.grow(min_len, fill);
+        self.len.set(self.inner.len());
+        grown
+    }
+}
+
+/// Growable tables, the fd map [`Watched`].
+struct WatchedFds;
+
+impl Tables for WatchedFds {
+    type Slots = Grow<Slot>;
+    type Fds = Watched<FdEntry>;
+    type Timers = Grow<Timer>;
+    type Changes = Grow<Change>;
+}
+
+/// A base whose backend buffers grow too (select reaches any fd), and its fd map's length.
+type WBase = EventBase<Counting<Hosted<eventop::Growable>>, Monotonic, WatchedFds>;
+
+fn watched_base(kind: Kind) -> (WBase, Rc<Cell<usize>>) {
+    let len = Rc::new(Cell::new(0));
+    let parts = Parts {
+        slots: Grow::default(),
+        fds: Watched {
+            inner: Grow::default(),
+            len: len.clone(),
+        },
+        timers: Grow::default(),
+        changes: Grow::default(),
+    };
+    let backend = Counting {
+        inner: kind.hosted(),
+        dispatches: 0,
+        last_timeout: None,
+    };
+    (EventBase::new(backend, Monotonic, parts, kind.flags()), len)
+}
+
+/// After a refused add: `added` events as before, no deferred error, the fd map `map_len` long,
+/// and a run that does what it would have done without the add (with nothing added: returns at
+/// once, without a wait).
+fn assert_as_before(b: &mut WBase, len: &Rc<Cell<usize>>, map_len: usize, added: u32, why: &str) {
+    assert_eq!(b.counts().added, added, "{why}: counts");
+    assert_eq!(b.events().count(), added as usize, "{why}: events");
+    assert_eq!(b.take_deferred_error(), None, "{why}: deferred error");
+    assert_eq!(len.get(), map_len, "{why}: the fd map grew");
+    if added == 0 {
+        let d0 = b.backend().dispatches;
+        let o = run(b, LoopFlags::empty(), |_, r| panic!("{why}: {r:?} ran"));
+        assert_eq!(o, Outcome::Empty, "{why}");
+        assert_eq!(b.backend().dispatches, d0, "{why}: waited");
+    }
+}
+
+/// A READ event on a socket runs once data comes: the base still works.
+fn still_works(b: &mut WBase, fd: RawFd, peer: &std::os::unix::net::UnixStream) {
+    let h = b
+        .add(None, &spec(fd, What::READ, 1), None)
+        .expect("add after refusals");
+    fds::put(peer);
+    let mut seen = Vec::new();
+    guarded(b, LoopFlags::ONCE, |_, r| seen.push((r.token, r.res)));
+    assert_eq!(seen, [(1, What::READ)]);
+    assert!(!b.is_held(h, 1), "not persistent: gone");
+}
+
+/// The adds that refusals are tried with: I/O alone or with a timeout, several interests.
+fn refused_adds() -> [(What, Option<Duration>); 4] {
+    let t = Some(Duration::from_secs(3600));
+    [
+        (What::READ, None),
+        (What::WRITE | What::PERSIST, t),
+        (What::READ | What::WRITE | What::CLOSED, None),
+        (What::READ | What::PERSIST, t),
+    ]
+}
+
+/// A regular file and a directory are refused at `add` with `Unpollable` on every backend (a
+/// changelist backend would otherwise learn of it only at the next dispatch, leaving an event
+/// that never runs), whether or not the fd map reaches their fds, and the base is left as it
+/// was: nothing counted, nothing deferred, the map no longer, a run with nothing to wait for.
+fn unpollable_refused_at_add(kind: Kind) {
+    let exe = std::env::current_exe().expect("exe");
+    let files = [
+        (std::fs::File::open(exe).expect("open"), "regular file"),
+        (std::fs::File::open("/").expect("open /"), "directory"),
+    ];
+    let (a, peer) = pair();
+    // First beyond the map (empty: the check before it grows), then within it (the map grown
+    // past them by an event added and deleted on a higher fd).
+    for within in [false, true] {
+        let (mut b, len) = watched_base(kind);
+        if within {
+            let high = fds::dup_at_least(a.as_raw_fd(), 300);
+            let h = b
+                .add(None, &spec(high.as_raw_fd(), What::READ, 1), None)
+                .expect("add");
+            b.del(h, 1).expect("del");
+            let o = run(&mut b, LoopFlags::NONBLOCK, |_, r| panic!("{r:?}"));
+            assert_eq!(o, Outcome::Empty);
+            assert!(len.get() > 300);
+        }
+        let map_len = len.get();
+        for (f, what) in &files {
+            let fd = f.as_raw_fd();
+            for (events, timeout) in refused_adds() {
+                let why = format!("{kind:?} {what}, {events:?} {timeout:?}, within {within}");
+                let r = b.add(None, &spec(fd, events, 2), timeout);
+                assert_eq!(r.err(), Some(Error::Unpollable(fd)), "{why}");
+                assert_as_before(&mut b, &len, map_len, 0, &why);
+            }
+        }
+        still_works(&mut b, a.as_raw_fd(), &peer);
+    }
+}
+
+fn is_ebadf(r: Result<eventop_core::base::Handle, Error>, fd: RawFd) -> bool {
+    match r {
+        Err(Error::Os { errno, .. }) => errno.0 == libc::EBADF,
+        Err(Error::BadFd(n)) => n == fd,
+        _ => false,
+    }
+}
+
+/// An fd that is not open is `EBADF` at `add`, on every backend, before the fd map grows for it:
+/// a huge number costs no memory (the map grew to it before: 200 MB for fd 10,000,000) and one
+/// beyond the map's bound says `EBADF`, not "fd map is full". A closed fd within the map is
+/// `EBADF` too (with the changelist, the kernel would say it only at the next dispatch). An open
+/// fd with a big number still works.
+fn unopened_fd_refused_before_the_map_grows(kind: Kind) {
+    let (mut b, len) = watched_base(kind);
+    let (a, peer) = pair();
+    let (c, _peer2) = pair();
+    // An event on a higher fd than the closed one below: the map reaches that one. Both numbers
+    // are above those other tests' threads get, which could reopen the closed one.
+    let c = fds::dup_at_least(c.as_raw_fd(), 500);
+    b.add(
+        None,
+        &spec(c.as_raw_fd(), What::READ | What::PERSIST, 3),
+        None,
+    )
+    .expect("add");
+    let map_len = len.get();
+    let closed = fds::dup_at_least(a.as_raw_fd(), 400).into_raw_fd();
+    // SAFETY: `closed` is ours (from `into_raw_fd`) and closed once, here.
+    unsafe { libc::close(closed) };
+    assert!((closed as usize) < map_len, "{closed} within {map_len}");
+    for fd in [closed, 10_000_000, (1 << 30) - 1, 1 << 30, i32::MAX] {
+        for (events, timeout) in refused_adds() {
+            let why = format!("{kind:?} fd {fd}, {events:?} {timeout:?}");
+            let r = b.add(None, &spec(fd, events, 2), timeout);
+            assert!(is_ebadf(r, fd), "{why}: {r:?}");
+            assert_as_before(&mut b, &len, map_len, 1, &why);
+        }
+    }
+    // An open fd far beyond the map: as high as the limit on open files lets it be.
+    let limit = fds::raise_nofile();
+    let n = limit.saturating_sub(1).min(100_000) as RawFd;
+    let big = fds::dup_at_least(a.as_raw_fd(), n);
+    assert!(big.as_raw_fd() as usize >= map_len);
+    still_works(&mut b, big.as_raw_fd(), &peer);
+    assert!(len.get() > big.as_raw_fd() as usize);
 }

@@ -72,6 +72,12 @@ pub(crate) struct FdMap<S> {
 }
 
 impl<S: Storage<FdEntry>> FdMap<S> {
+    /// Whether the map must grow to reach `fd` (false for a negative fd, which it never reaches).
+    #[inline]
+    pub(crate) fn beyond(&self, fd: RawFd) -> bool {
+        usize::try_from(fd).is_ok_and(|i| i >= self.storage.len())
+    }
+
     /// The entry for `fd`, growing the map to reach it.
     pub(crate) fn entry(&mut self, fd: RawFd) -> Result<&mut FdEntry, Error> {
         let i = usize::try_from(fd).map_err(|_| Error::BadFd(fd))?;
@@ -143,7 +149,9 @@ mod tests {
         let mut m = FdMap {
             storage: heapless::Vec::<FdEntry, 4>::new(),
         };
+        assert!(m.beyond(0) && !m.beyond(-1));
         assert!(m.entry(3).is_ok());
+        assert!(!m.beyond(3) && m.beyond(4));
         assert_eq!(m.entry(4).err(), Some(Error::Full(Resource::FdMap)));
         assert_eq!(m.entry(-1).err(), Some(Error::BadFd(-1)));
         let mut s = SigMap::new();

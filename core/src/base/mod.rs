@@ -322,7 +322,8 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
 
     /// Takes the error of a changelist batch that failed at dispatch, if any. Such an error cannot
     /// be returned by the `add` that caused it (the change was applied later); it is kept here
-    /// instead of being dropped.
+    /// instead of being dropped. An fd that is not open or cannot be watched at all is refused by
+    /// `add` itself (see [`Backend::check`]): what comes here is what the kernel said later.
     pub fn take_deferred_error(&mut self) -> Option<Error> {
         self.deferred.take()
     }
@@ -663,6 +664,11 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
             // its reports apart by the fd's events alone (see `run::Activator`).
             return Err(Error::BadFd(fd));
         }
+        // Checked before the map grows for it: a number far beyond any open fd must cost nothing.
+        let beyond = self.fds.beyond(fd);
+        if beyond {
+            self.backend.check(fd)?;
+        }
         let entry = self.fds.entry(fd)?;
         let et = events.contains(What::ET);
         if entry.nevents > 0 && entry.et != et {
@@ -679,6 +685,11 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
         after.count(events, true);
         let added = (after.interest() - old) & What::IO;
         if !added.is_empty() {
+            if self.changelist && !beyond && (old & What::IO).is_empty() {
+                // The changelist reaches the backend only at the next dispatch, too late for
+                // this add to report an fd it cannot watch: check when the fd's interest starts.
+                self.backend.check(fd)?;
+            }
             let bits = added | (after.interest() & What::ET);
             let info = &mut entry.info;
             notify(

@@ -20,6 +20,8 @@ struct Script {
     ready: Vec<(RawFd, What)>,
     waits: Vec<Option<Duration>>,
     calls: usize,
+    /// How many times the base asked `check`.
+    checks: Cell<usize>,
 }
 
 impl Backend for Script {
@@ -43,6 +45,15 @@ impl Backend for Script {
         self.interest[fd as usize] = old | added;
         self.calls += 1;
         Ok(())
+    }
+    /// The script's "kernel" has fds below 16 only.
+    fn check(&self, fd: RawFd) -> Result<(), Error> {
+        self.checks.set(self.checks.get() + 1);
+        if fd < 16 {
+            Ok(())
+        } else {
+            Err(Error::BadFd(fd))
+        }
     }
     fn del(&mut self, fd: RawFd, old: What, removed: What, _: &mut FdInfo) -> Result<(), Error> {
         assert_eq!(self.interest[fd as usize] & What::IO, old & What::IO);
@@ -489,6 +500,28 @@ fn the_signal_pipe_fd_is_refused_for_io_events() {
     let mut tokens = Vec::new();
     run(&mut b, LoopFlags::NONBLOCK, |_, r| tokens.push(r.token)).unwrap();
     assert!(!tokens.contains(&3), "{tokens:?}");
+}
+
+/// The base asks the backend about an fd before its map grows to reach it, and (without a
+/// changelist) at no other add; a refusal there is returned and nothing else happens.
+#[test]
+fn fds_are_checked_before_the_map_grows() {
+    let mut b = base();
+    // Fixed<32>: the map's first growth takes it to 32 entries.
+    b.add(None, &spec(3, What::READ | What::PERSIST, 1), None)
+        .unwrap();
+    b.add(None, &spec(3, What::WRITE, 2), None).unwrap();
+    b.add(None, &spec(5, What::READ, 3), None).unwrap();
+    assert_eq!(b.backend.checks.get(), 1);
+    assert_eq!(b.fds.storage.len(), 32);
+    // Beyond the map, and beyond what the backend has: its error, not "fd map is full".
+    assert_eq!(
+        b.add(None, &spec(40, What::READ, 4), Some(Duration::from_secs(1))),
+        Err(Error::BadFd(40))
+    );
+    assert_eq!(b.backend.checks.get(), 2);
+    assert_eq!((b.counts().added, b.backend.calls), (3, 3));
+    assert_eq!(b.events().count(), 3);
 }
 
 #[test]

@@ -9,7 +9,7 @@ use core::time::Duration;
 
 use libc::c_int;
 
-use super::{errno, os, timeout};
+use super::{errno, os, poll::check_pollable, timeout};
 use crate::backend::{Backend, FdInfo, Info, Sink};
 use crate::changelist::Change;
 use crate::storage::Storage;
@@ -245,6 +245,10 @@ impl<S: Storage<Event>> Backend for Epoll<S> {
 
     fn del(&mut self, fd: RawFd, old: What, removed: What, _: &mut FdInfo) -> Result<(), Error> {
         self.change(fd, old, old - removed, removed.contains(What::ET))
+    }
+
+    fn check(&self, fd: RawFd) -> Result<(), Error> {
+        check_pollable(fd)
     }
 
     fn apply(&mut self, changes: &[Change]) -> Result<(), Error> {

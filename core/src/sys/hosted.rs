@@ -150,6 +150,9 @@ impl<F: Buffers> Backend for Hosted<F> {
     ) -> Result<(), Error> {
         each!(self, b => b.del(fd, old, removed, fdinfo))
     }
+    fn check(&self, fd: RawFd) -> Result<(), Error> {
+        each!(self, b => b.check(fd))
+    }
     fn apply(&mut self, changes: &[Change]) -> Result<(), Error> {
         each!(self, b => b.apply(changes))
     }

@@ -18,7 +18,8 @@
 //!   regular file or a directory is refused with [`Error::Unpollable`] (kqueue would accept them
 //!   and report them always ready; the project refuses them on every backend), and a closed fd
 //!   fails with `fstat`'s `EBADF`. These errors thus come from [`apply`](Backend::apply), before
-//!   the wait; the change is dropped and the rest of the batch staged.
+//!   the wait; the change is dropped and the rest of the batch staged. (An event base makes the
+//!   same check earlier, through [`check`](Backend::check), so that its `add` reports them.)
 //! - A result is `READ` for `EVFILT_READ` and `WRITE` for `EVFILT_WRITE`; an fd with both ready
 //!   is reported twice and the base merges the reports. `EV_EOF` on the read filter is the end of
 //!   the stream (`READ`), unless `fflags` carries the socket's error (a reset): that is an error
@@ -398,6 +399,10 @@ impl<S: Storage<Event>> Backend for Kqueue<S> {
                 errno: Errno(code),
             }),
         }
+    }
+
+    fn check(&self, fd: RawFd) -> Result<(), Error> {
+        check_pollable(fd)
     }
 
     fn apply(&mut self, changes: &[Change]) -> Result<(), Error> {

@@ -205,6 +205,10 @@ impl<S: Storage<Event>> Backend for Poll<S> {
         }
     }
 
+    fn check(&self, fd: RawFd) -> Result<(), Error> {
+        check_pollable(fd)
+    }
+
     fn del(&mut self, fd: RawFd, old: What, removed: What, info: &mut FdInfo) -> Result<(), Error> {
         let new = (old - removed) & What::IO;
         let Some(i) = self.find(fd, info) else {

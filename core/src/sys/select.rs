@@ -162,6 +162,10 @@ impl<S: Storage<Word>> Backend for Select<S> {
         Ok(())
     }
 
+    fn check(&self, fd: RawFd) -> Result<(), Error> {
+        check_pollable(fd)
+    }
+
     fn del(&mut self, fd: RawFd, old: What, removed: What, _: &mut FdInfo) -> Result<(), Error> {
         let Ok(ufd) = usize::try_from(fd) else {
             return Err(Error::BadFd(fd));
