@@ -49,3 +49,9 @@ pub use eventop_core::base::Counts;
 pub use eventop_core::{BaseFlags, Features, LoopFlags, What};
 pub use tables::Growable;
 pub use waker::Waker;
+
+// The base is `Send` on every target, as documented: a type-check of any target fails if not.
+const _: fn() = || {
+    fn send<T: Send>() {}
+    send::<Base>();
+};

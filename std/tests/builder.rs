@@ -90,10 +90,21 @@ fn require_filters_backends() -> io::Result<()> {
         .require(Features::O1)
         .build()?;
     assert_eq!(base.backend_name(), "epoll");
+    #[cfg(eventop_libkqueue)]
+    {
+        // kqueue is O(1) too.
+        let base = Builder::new()
+            .env(|_| false)
+            .avoid("epoll")
+            .require(Features::O1)
+            .build()?;
+        assert_eq!(base.backend_name(), "kqueue");
+    }
 
     let err = Builder::new()
         .env(|_| false)
         .avoid("epoll")
+        .avoid("kqueue")
         .require(Features::O1)
         .build()
         .unwrap_err();
@@ -123,12 +134,13 @@ fn all_backends_disabled_is_unsupported_and_lists_them() {
             "EVENT_NOEPOLL",
             "EVENT_NOPOLL",
             "EVENT_NOSELECT",
+            "EVENT_NOKQUEUE",
         ]))
         .build()
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Unsupported);
     let text = err.to_string();
-    for name in ["epoll", "poll", "select"] {
+    for (name, _) in BACKENDS {
         assert!(
             text.contains(&format!("{name} disabled by the environment")),
             "{name} missing from: {text}"
@@ -140,6 +152,7 @@ fn all_backends_disabled_is_unsupported_and_lists_them() {
         .env(env_with(&["EVENT_NOSELECT"]))
         .avoid("epoll")
         .avoid("poll")
+        .avoid("kqueue")
         .build()
         .unwrap_err();
     let text = err.to_string();

@@ -101,7 +101,10 @@ pub fn raise_nofile() -> u64 {
         let rc = unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) };
         assert_eq!(rc, 0, "setrlimit: {}", std::io::Error::last_os_error());
     }
-    lim.rlim_cur
+    // `rlim_t` is `u64` on Linux, but signed on FreeBSD (where `RLIM_INFINITY` is its maximum).
+    #[allow(clippy::useless_conversion)]
+    let soft = u64::try_from(lim.rlim_cur).unwrap_or(u64::MAX);
+    soft
 }
 
 /// Writes one byte.

@@ -55,19 +55,22 @@
 //! and constants here. With libkqueue installed under `/usr/local` (and `ldconfig` run):
 //!
 //! ```text
-//! RUSTFLAGS="--cfg eventop_libkqueue -L /usr/local/lib" cargo test -p eventop-core
+//! RUSTFLAGS="--cfg eventop_libkqueue" cargo test -p eventop-core
 //! ```
 //!
-//! The `-L` is needed because Rust's default linker on x86_64 Linux (`rust-lld`) does not search
-//! `/usr/local/lib`; a library elsewhere also needs `LD_LIBRARY_PATH` at run time. libkqueue differs
-//! from the kernels in details this file allows for: it caps one call at 512 results; it waits
-//! even after a change failed (the kernels return the errors at once); it keeps a knote past the
-//! close of its fd and shares one epoll registration between an fd's two filters (hence the extra
-//! kevents above). One it cannot be helped with: to put a socket's error in `fflags` it calls
-//! `getsockopt(SO_ERROR)`, which on Linux clears the error, so after a reset is reported a read
-//! sees the end of the stream rather than `ECONNRESET` (the kernels leave the error in place).
+//! The build script hands the linker libkqueue's directory, from `pkg-config` (or
+//! `$LIBKQUEUE_LIB_DIR`), as Rust's default linker on x86_64 Linux (`rust-lld`) does not search
+//! `/usr/local/lib`; a library the loader cannot find also needs `LD_LIBRARY_PATH` at run time.
+//! libkqueue differs from the kernels in details this file allows for: it caps one call at 512
+//! results; it waits even after a change failed (the kernels return the errors at once); it keeps a
+//! knote past the close of its fd and shares one epoll registration between an fd's two filters
+//! (hence the extra kevents above). One it cannot be helped with: to put a socket's error in
+//! `fflags` it calls `getsockopt(SO_ERROR)`, which on Linux clears the error, so after a reset is
+//! reported a read sees the end of the stream rather than `ECONNRESET` (the kernels leave the error
+//! in place).
 
 use core::fmt;
+use core::ops::{Deref, DerefMut};
 use core::ptr;
 use core::time::Duration;
 
@@ -88,8 +91,8 @@ cfg_if::cfg_if! {
         target_os = "macos",
         target_os = "ios",
     ))] {
-        /// One kevent, change or result: the system's `struct kevent`.
-        pub type Event = libc::kevent;
+        /// The system's `struct kevent`.
+        pub type RawEvent = libc::kevent;
 
         use libc::{kevent, EVFILT_READ, EVFILT_WRITE, EV_ADD, EV_CLEAR, EV_DELETE, EV_EOF,
             EV_ERROR, EV_RECEIPT};
@@ -99,8 +102,8 @@ cfg_if::cfg_if! {
         /// Whether a call that reports a failed change returns without waiting.
         const ERRORS_SKIP_WAIT: bool = true;
     } else {
-        /// One kevent, change or result: libkqueue's `struct kevent` (its `sys/event.h`).
-        pub type Event = Kevent;
+        /// libkqueue's `struct kevent` (its `sys/event.h`).
+        pub type RawEvent = Kevent;
 
         /// libkqueue's `struct kevent`.
         #[repr(C)]
@@ -146,6 +149,34 @@ cfg_if::cfg_if! {
         const MAX_EVENTS: usize = 512;
         /// Whether a call that reports a failed change returns without waiting: libkqueue waits.
         const ERRORS_SKIP_WAIT: bool = false;
+    }
+}
+
+/// One kevent, change or result: the `struct kevent` of the system (or of libkqueue), as one
+/// element of the backend's buffer. Unlike the bare struct it is `Send` and `Sync`, so a base
+/// holding a kqueue can move to another thread.
+#[repr(transparent)]
+#[derive(Clone, Copy)]
+pub struct Event(RawEvent);
+
+// SAFETY: a kevent is integers plus `udata`, a raw pointer that is a plain integer here: `kev`
+// stores a change's flags in it as an address without provenance, the kernel (or libkqueue) hands
+// it back untouched, and it is only ever read back as an integer, never dereferenced. No memory is
+// reached through a kevent, so moving one to another thread moves only integers.
+unsafe impl Send for Event {}
+// SAFETY: as for `Send`: through `&Event` a thread can only read those integers.
+unsafe impl Sync for Event {}
+
+impl Deref for Event {
+    type Target = RawEvent;
+    fn deref(&self) -> &RawEvent {
+        &self.0
+    }
+}
+
+impl DerefMut for Event {
+    fn deref_mut(&mut self) -> &mut RawEvent {
+        &mut self.0
     }
 }
 
@@ -586,14 +617,23 @@ unsafe fn sys_kevent(
             let nevents = c_int::try_from(nevents).unwrap_or(c_int::MAX);
         }
     }
-    // SAFETY: the caller's promises are kevent's requirements.
-    unsafe { kevent(kq, changes, nchanges, events, nevents, timeout) }
+    // SAFETY: the caller's promises are kevent's requirements; `Event` is a transparent `RawEvent`.
+    unsafe {
+        kevent(
+            kq,
+            changes.cast(),
+            nchanges,
+            events.cast(),
+            nevents,
+            timeout,
+        )
+    }
 }
 
 /// An all-zero kevent.
 fn blank() -> Event {
     // SAFETY: a kevent is integers and a raw pointer, for which all zeroes is a valid value.
-    unsafe { core::mem::zeroed() }
+    Event(unsafe { core::mem::zeroed() })
 }
 
 /// The two filters an fd's interest maps to.

@@ -289,6 +289,8 @@ impl<S: Storage<Event>> Backend for Poll<S> {
 
 /// Test fixtures shared by the backends' tests: real fds, a monotonic clock, signals.
 #[cfg(test)]
+// Some serve only epoll's tests.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
 pub(crate) mod fixtures {
     use core::sync::atomic::{AtomicBool, Ordering};
     use core::time::Duration;

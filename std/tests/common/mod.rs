@@ -43,4 +43,7 @@ pub const BACKENDS: &[(&str, &[&str])] = &[
     ("epoll", &[]),
     ("poll", &["epoll"]),
     ("select", &["epoll", "poll"]),
+    // Last on Linux, over libkqueue: there to be tested, not preferred.
+    #[cfg(eventop_libkqueue)]
+    ("kqueue", &["epoll", "poll", "select"]),
 ];
