@@ -16,7 +16,9 @@ bitflags! {
         const SIGNAL = 0x08;
         /// The event stays pending after it fires.
         const PERSIST = 0x10;
-        /// Edge-triggered, on backends with [`Features::ET`].
+        /// Edge-triggered, on backends with [`Features::ET`] (epoll, kqueue). Elsewhere (poll,
+        /// select) the bit is accepted and the event is level-triggered: it fires while its fd
+        /// stays ready, not once per change.
         const ET = 0x20;
         /// The event is being finalized (C library only).
         const FINALIZE = 0x40;

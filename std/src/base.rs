@@ -3,9 +3,10 @@
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};
 use std::panic::{self, AssertUnwindSafe};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use eventop_core::base::{self as core_base, Outcome, Ready, Step};
+use eventop_core::clock::Clock;
 use eventop_core::sys::clock::Monotonic;
 use eventop_core::sys::hosted::Hosted;
 use eventop_core::{Backend, BaseFlags, Features, LoopFlags, What};
@@ -51,7 +52,8 @@ impl Base {
         self.core.backend().info().name
     }
 
-    /// What the backend can do.
+    /// What the backend can do. Without [`Features::ET`] (poll, select), an event with
+    /// [`What::ET`] is level-triggered: it fires while its fd stays ready, not once per change.
     pub fn features(&self) -> Features {
         self.core.backend().info().features
     }
@@ -71,6 +73,12 @@ impl Base {
     /// pending after it fires and `ET` for edge-triggering. Not pending until [`add`](Self::add).
     /// `fd` is anything `AsRawFd`, usually `stream.as_raw_fd()` (so the stream itself can move
     /// into the callback); it must stay open while the event is pending.
+    ///
+    /// An fd closed while its event is pending is not watched again when a new fd (a socket just
+    /// accepted, say) reuses its number, on epoll and kqueue: the close dropped the kernel's
+    /// registration and the base does not make it again (as in libevent). The safe way: the
+    /// callback owns the stream, and [`free`](Self::free) closes it with the event; or
+    /// [`del`](Self::del) the event before closing the fd.
     pub fn new_io<F, C>(&mut self, fd: F, what: What, callback: C) -> io::Result<Event>
     where
         F: AsRawFd,
@@ -351,9 +359,31 @@ impl Base {
         self.core.loopexit(None);
     }
 
-    /// Ends the run once `after` has passed.
+    /// Ends the run once `after` has passed. Until then the exit is pending like a timer, so a
+    /// run with nothing else pending waits for it (returning [`Exit::Exited`](Outcome::Exited),
+    /// not `Empty`), as libevent's `event_base_loopexit` with a timeout does.
     pub fn exit_after(&mut self, after: Duration) {
         self.core.loopexit(Some(after));
+    }
+
+    /// The loop's time, the time timeouts count from: while a run is in progress, read once per
+    /// iteration and cached (unless [`BaseFlags::NO_CACHE_TIME`]); outside a run, read afresh
+    /// (libevent's `event_base_gettimeofday_cached`). The clock is `CLOCK_MONOTONIC`, the clock
+    /// of [`Instant`] on Linux.
+    pub fn now(&mut self) -> Instant {
+        let cached = self.core.now();
+        let fresh = eventop_core::sys::clock::Monotonic.now();
+        let instant = Instant::now();
+        // The cached reading's age, taken off an `Instant` read after it: right whichever clock
+        // `Instant` uses, never before `cached` nor after `instant`.
+        let age = Duration::from_nanos(fresh.saturating_sub(cached));
+        instant.checked_sub(age).unwrap_or(instant)
+    }
+
+    /// Forgets the cached time: the next [`now`](Self::now) reads the clock afresh (libevent's
+    /// `event_base_update_cache_time`).
+    pub fn update_cache_time(&mut self) {
+        self.core.update_cache_time();
     }
 
     /// A handle other threads use to wake this loop or hand it work. One per base; each call
@@ -406,6 +436,15 @@ impl std::fmt::Debug for Base {
             .field("events", &self.len())
             .field("counts", &self.core.counts())
             .finish()
+    }
+}
+
+impl Drop for Base {
+    /// Drops the jobs queued for the waker; its `schedule` and `wake` fail from now on.
+    fn drop(&mut self) {
+        if let Some((shared, _)) = &self.waker {
+            shared.close();
+        }
     }
 }
 

@@ -5,11 +5,11 @@ use std::io;
 use eventop_core::Error;
 
 /// `e` as an `io::Error`: the OS's own error where the OS gave one, else a kind that says what
-/// went wrong and the core's text.
+/// went wrong, with `e` inside (see the crate docs, "Errors").
 pub(crate) fn to_io(e: Error) -> io::Error {
     let kind = match e {
         Error::Os { errno, .. } => return io::Error::from_raw_os_error(errno.0),
-        Error::Full(_) => io::ErrorKind::OutOfMemory,
+        Error::Full(_) => io::ErrorKind::QuotaExceeded,
         Error::BadFd(_) => return io::Error::from_raw_os_error(libc::EBADF),
         Error::StaleHandle => io::ErrorKind::NotFound,
         Error::Unpollable(_) => io::ErrorKind::Unsupported,
@@ -31,10 +31,10 @@ mod tests {
             errno: Errno(libc::EPERM),
         });
         assert_eq!(os.raw_os_error(), Some(libc::EPERM));
-        assert_eq!(
-            to_io(Error::Full(Resource::Slots)).kind(),
-            io::ErrorKind::OutOfMemory
-        );
+        let full = to_io(Error::Full(Resource::SignalMap));
+        assert_eq!(full.kind(), io::ErrorKind::QuotaExceeded);
+        let inner = full.get_ref().and_then(|e| e.downcast_ref::<Error>());
+        assert_eq!(inner, Some(&Error::Full(Resource::SignalMap)));
         assert_eq!(to_io(Error::StaleHandle).kind(), io::ErrorKind::NotFound);
         assert_eq!(to_io(Error::BadFd(-1)).raw_os_error(), Some(libc::EBADF));
         assert_eq!(

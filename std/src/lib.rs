@@ -32,6 +32,37 @@
 //! Beyond libevent: [`Waker`] wakes a loop or hands it work from another thread, with no global
 //! threading switch, and the base is `Send`. Storage grows as needed (see [`storage`]); the
 //! no-allocator core underneath is `eventop-core`.
+//!
+//! # Errors
+//!
+//! Every call returns `io::Error`. An error from a system call, or a bad fd (`EBADF`), is the
+//! OS's own ([`raw_os_error`](std::io::Error::raw_os_error) gives the errno). Any other carries the
+//! core's [`CoreError`], which [`get_ref`](std::io::Error::get_ref) and `downcast_ref` give back,
+//! with a kind that says what went wrong:
+//!
+//! | kind | core error | when |
+//! |---|---|---|
+//! | `QuotaExceeded` | `Full(`[`Resource`]`)` | a limit was reached: more than 32 bases (`MAX_BASES`) watch one signal, or a table cannot grow (2³⁰ entries, [`storage::MAX_LEN`], or no memory) |
+//! | `NotFound` | `StaleHandle` | the [`Event`] was freed |
+//! | `Unsupported` | `Unpollable` | the backend cannot watch that kind of fd (a regular file under epoll) |
+//! | `WouldBlock` | `Reentrant` | a callback started a run |
+//! | `InvalidInput` | `Invalid`, `BadSignal` | an argument outside its domain |
+//!
+//! A [`Waker`] whose base is gone returns `BrokenPipe`.
+//!
+//! ```
+//! use std::io;
+//! use eventop::{CoreError, Resource};
+//!
+//! /// The table that was full, if `e` says a limit was reached.
+//! fn full(e: &io::Error) -> Option<Resource> {
+//!     match e.get_ref()?.downcast_ref::<CoreError>()? {
+//!         CoreError::Full(what) => Some(*what),
+//!         _ => None,
+//!     }
+//! }
+//! # assert_eq!(full(&io::Error::other("x")), None);
+//! ```
 #![deny(missing_docs)]
 
 mod base;
@@ -46,7 +77,7 @@ pub use base::{Base, Exit};
 pub use builder::{supported_backends, Builder};
 pub use event::Event;
 pub use eventop_core::base::Counts;
-pub use eventop_core::{BaseFlags, Features, LoopFlags, What};
+pub use eventop_core::{BaseFlags, Error as CoreError, Features, LoopFlags, Resource, What};
 pub use tables::Growable;
 pub use waker::Waker;
 

@@ -4,8 +4,8 @@
 //! at least doubles, so n insertions cost O(n) copies in all. It never shrinks. It is bounded by
 //! [`MAX_LEN`] elements (and by memory): past that, or if memory runs out, the core sees a full
 //! table and reports [`Error::Full`](eventop_core::Error::Full), which this crate turns into
-//! `io::ErrorKind::OutOfMemory`. A std user therefore never sees a capacity error that memory
-//! could have avoided.
+//! `io::ErrorKind::QuotaExceeded` (see the crate docs, "Errors"). A std user therefore never
+//! sees a capacity error that memory could have avoided.
 
 use eventop_core::Storage;
 

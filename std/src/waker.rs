@@ -2,7 +2,7 @@
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::Base;
 
@@ -13,6 +13,10 @@ type Job = Box<dyn FnOnce(&mut Base) + Send>;
 ///
 /// An eventfd on Linux (a pipe elsewhere), written once per wake; libevent needs its global
 /// threading switch for this, eventop needs nothing but this handle. Cheap to clone.
+///
+/// Once the base is dropped, [`wake`](Self::wake) and [`schedule`](Self::schedule) fail with
+/// [`BrokenPipe`](io::ErrorKind::BrokenPipe), and jobs queued but not run are dropped with the
+/// base (a job may own a `Waker`: nothing is leaked). The eventfd closes with the last `Waker`.
 #[derive(Clone)]
 pub struct Waker {
     shared: Arc<WakerShared>,
@@ -24,7 +28,8 @@ pub(crate) struct WakerShared {
     read: OwnedFd,
     /// The pipe's write end (none with an eventfd: the same fd is written).
     write: Option<OwnedFd>,
-    jobs: Mutex<Vec<Job>>,
+    /// Jobs waiting for the loop; `None` once the base is gone.
+    jobs: Mutex<Option<Vec<Job>>>,
 }
 
 impl Waker {
@@ -32,18 +37,31 @@ impl Waker {
         Waker { shared }
     }
 
-    /// Wakes the loop: its current or next wait returns at once.
+    /// Wakes the loop: its current or next wait returns at once. `BrokenPipe` once the base is
+    /// gone.
     pub fn wake(&self) -> io::Result<()> {
+        if self.shared.queue().is_none() {
+            return Err(gone());
+        }
         self.shared.wake()
     }
 
-    /// Runs `job` in the loop's thread, with the base, at its next iteration.
+    /// Runs `job` in the loop's thread, with the base, at its next iteration. Once the base is
+    /// gone, `job` is dropped and the error is `BrokenPipe`; a job queued when the base drops is
+    /// dropped with it, not run.
     pub fn schedule<F: FnOnce(&mut Base) + Send + 'static>(&self, job: F) -> io::Result<()> {
-        self.shared
-            .jobs
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(Box::new(job));
+        let job: Job = Box::new(job);
+        let mut queue = self.shared.queue();
+        match queue.as_mut() {
+            Some(jobs) => jobs.push(job),
+            None => {
+                // Dropped outside the lock: the job may own a `Waker`.
+                drop(queue);
+                drop(job);
+                return Err(gone());
+            }
+        }
+        drop(queue);
         self.shared.wake()
     }
 }
@@ -68,7 +86,7 @@ impl WakerShared {
                 return Ok(WakerShared {
                     read,
                     write: None,
-                    jobs: Mutex::new(Vec::new()),
+                    jobs: Mutex::new(Some(Vec::new())),
                 });
             }
         }
@@ -93,7 +111,7 @@ impl WakerShared {
         Ok(WakerShared {
             read,
             write: Some(write),
-            jobs: Mutex::new(Vec::new()),
+            jobs: Mutex::new(Some(Vec::new())),
         })
     }
 
@@ -123,17 +141,40 @@ impl WakerShared {
         }
     }
 
+    fn queue(&self) -> MutexGuard<'_, Option<Vec<Job>>> {
+        self.jobs.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     /// Puts jobs back in front of any queued since, and wakes the loop to run them.
     pub(crate) fn requeue(&self, jobs: impl Iterator<Item = Job>) {
-        let mut queue = self.jobs.lock().unwrap_or_else(|p| p.into_inner());
-        let later = std::mem::take(&mut *queue);
-        queue.extend(jobs);
-        queue.extend(later);
+        let mut queue = self.queue();
+        if let Some(queue) = queue.as_mut() {
+            let later = std::mem::take(queue);
+            queue.extend(jobs);
+            queue.extend(later);
+        }
         drop(queue);
         let _ = self.wake();
     }
 
     pub(crate) fn take_jobs(&self) -> Vec<Job> {
-        std::mem::take(&mut *self.jobs.lock().unwrap_or_else(|p| p.into_inner()))
+        self.queue()
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
     }
+
+    /// The base is gone: refuses new jobs and drops the queued ones (outside the lock, since
+    /// dropping a job may drop a `Waker`, or schedule again).
+    pub(crate) fn close(&self) {
+        let jobs = self.queue().take();
+        drop(jobs);
+    }
+}
+
+fn gone() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::BrokenPipe,
+        "the waker's base is gone: the loop will not run",
+    )
 }

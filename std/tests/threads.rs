@@ -235,23 +235,23 @@ fn wakers_are_one_per_base() -> io::Result<()> {
     Ok(())
 }
 
+/// Once the base is gone, the sender is told (`BrokenPipe`) and the job is dropped at once.
 #[test]
-fn a_waker_outliving_its_base_is_harmless() -> io::Result<()> {
+fn a_waker_outliving_its_base_says_broken_pipe() -> io::Result<()> {
     let mut base = Base::new()?;
     let waker = base.waker()?;
     drop(base);
     let token = Arc::new(());
     let t = token.clone();
-    waker.wake()?;
-    waker.schedule(move |_| {
+    let woken = waker.wake();
+    assert_eq!(woken.map_err(|e| e.kind()), Err(io::ErrorKind::BrokenPipe));
+    let scheduled = waker.schedule(move |_| {
         let _ = &t;
-    })?;
-    drop(waker);
-    assert_eq!(
-        Arc::strong_count(&token),
-        1,
-        "the job was dropped with the last waker"
-    );
+    });
+    let e = scheduled.expect_err("the base is gone");
+    assert_eq!(e.kind(), io::ErrorKind::BrokenPipe);
+    assert!(e.to_string().contains("base is gone"), "{e}");
+    assert_eq!(Arc::strong_count(&token), 1, "the refused job was dropped");
     Ok(())
 }
 
