@@ -1,0 +1,223 @@
+//! The loop: `event_base_loop` pulls the core step by step and calls each C callback with no
+//! Rust reference to the base alive, so callbacks may re-enter (add, del, free their own event,
+//! break the loop, free another base); and loop control.
+
+use std::ffi::{c_int, c_short};
+use std::ptr;
+
+use eventop_core::base::{Outcome, Ready, Step};
+use eventop_core::{LoopFlags, What};
+
+use crate::base::{self, event_base, live_or};
+use crate::layout::{self, closure, event, evlist};
+use crate::log::{guard, warn};
+use crate::time::duration;
+
+/// `event_base_dispatch`: `event_base_loop(base, 0)`.
+///
+/// # Safety
+/// `base` is NULL or a pointer from `event_base_new*`.
+#[no_mangle]
+pub unsafe extern "C" fn event_base_dispatch(base: *mut event_base) -> c_int {
+    // SAFETY: forwarded promise.
+    unsafe { event_base_loop(base, 0) }
+}
+
+/// `event_base_loop`: 0 on exit or break (or the end of a `ONCE`/`NONBLOCK` run), 1 when no
+/// event is pending or active, -1 on a backend error or when the loop is running already.
+///
+/// # Safety
+/// `base` is NULL or a pointer from `event_base_new*`.
+#[no_mangle]
+pub unsafe extern "C" fn event_base_loop(base: *mut event_base, flags: c_int) -> c_int {
+    let base = live_or!("event_base_loop", base, -1);
+    // SAFETY: live.
+    guard("event_base_loop", -1, || unsafe { run(base, flags) })
+}
+
+/// The loop.
+///
+/// # Safety
+/// `base` is live.
+unsafe fn run(base: *mut event_base, flags: c_int) -> c_int {
+    {
+        // SAFETY: live; this reference ends before any callback runs.
+        let b = unsafe { &mut *base };
+        if b.core
+            .start(LoopFlags::from_bits_truncate(flags as u8))
+            .is_err()
+        {
+            warn(
+                "event_base_loop: reentrant invocation. Only one event_base_loop can run on \
+                 each event_base at once.",
+            );
+            return -1;
+        }
+        b.got_break = false;
+        b.got_exit = false;
+        b.clock_diff = base::clock_diff();
+    }
+    let mut failure = None;
+    let r = loop {
+        // SAFETY: the base stays allocated until this run ends (`event_base_free` from a
+        // callback defers to below); the temporary borrow ends with the call.
+        let step = unsafe { (*base).core.step() };
+        match step {
+            // SAFETY: as above.
+            Ok(Step::Run(ready)) => unsafe { run_one(base, ready) },
+            Ok(Step::Done(Outcome::Empty)) => break 1,
+            Ok(Step::Done(Outcome::Exited)) => break 0,
+            Err(e) => {
+                failure = Some(e);
+                break -1;
+            }
+        }
+    };
+    let (deferred, free_pending) = {
+        // SAFETY: as above; no callback runs any more.
+        let b = unsafe { &mut *base };
+        b.running = ptr::null_mut();
+        if b.exit_asked && !b.core.exit_pending() {
+            b.got_exit = true;
+            b.exit_asked = false;
+        }
+        (b.core.take_deferred_error(), b.free_pending)
+    };
+    if let Some(finalize) = free_pending {
+        // SAFETY: freed by a callback: unregistered already, and its run is over.
+        unsafe { base::destroy(base, finalize) };
+    }
+    // Messages last: the log callback may call back into the library, even free the base.
+    if let Some(e) = failure {
+        crate::events::fail("event_base_loop", e);
+    }
+    if let Some(e) = deferred {
+        warn(&format!(
+            "event_base_loop: a deferred interest change failed: {e}"
+        ));
+    }
+    r
+}
+
+/// Runs one event's callback.
+///
+/// # Safety
+/// `base` is allocated; `ready.token` is a `struct event` the core held, which the program
+/// keeps valid while it is pending or active.
+unsafe fn run_one(base: *mut event_base, ready: Ready) {
+    let ev = ready.token as *mut event;
+    let (cb, arg, fin) = {
+        // SAFETY: the caller's promise; this reference ends before the callback.
+        let b = unsafe { &mut *base };
+        // SAFETY: the caller's promise for `ev`.
+        unsafe {
+            let mut f = layout::flags(ev) & !(evlist::ACTIVE | evlist::ACTIVE_LATER);
+            // A persistent event inserted for I/O or a signal keeps its slot, its insertion and
+            // its timeout when it runs: nothing to ask the core (the common case).
+            let kept =
+                (*ev).ev_events & What::PERSIST.bits() as c_short != 0 && f & evlist::INSERTED != 0;
+            if !kept {
+                if !b.core.is_held(ready.handle, ready.token) {
+                    f &= !(evlist::INSERTED | evlist::TIMEOUT);
+                } else if f & evlist::TIMEOUT != 0
+                    && !b
+                        .core
+                        .pending(ready.handle, ready.token, What::TIMEOUT)
+                        .0
+                        .contains(What::TIMEOUT)
+                {
+                    f &= !evlist::TIMEOUT;
+                }
+            }
+            layout::set_flags(ev, f);
+            (*ev).ev_res = ready.res.bits() as c_short;
+            b.running = ev;
+            let c = (*ev).ev_evcallback.evcb_closure;
+            (
+                (*ev).ev_evcallback.evcb_cb_union,
+                (*ev).ev_evcallback.evcb_arg,
+                c == closure::FINALIZE || c == closure::FINALIZE_FREE,
+            )
+        }
+    };
+    if fin {
+        // SAFETY: the event is valid memory (it was active); its finalizer may free it.
+        unsafe { crate::finalize::run(ev) };
+    } else if let Some(cb) = cb {
+        // SAFETY: the program's callback with its own arguments; no Rust reference to the base
+        // or the event is alive, so it may call back into the library.
+        unsafe { cb(ready.fd, ready.res.bits() as c_short, arg) };
+    }
+    // SAFETY: still allocated (a free from the callback is deferred to the end of the run).
+    unsafe { (*base).running = ptr::null_mut() };
+}
+
+/// `event_base_loopexit`: end the loop after `tv` (NULL: after this iteration). Remembered when
+/// no loop runs.
+///
+/// # Safety
+/// `base` is NULL or a pointer from `event_base_new*`; `tv` NULL or readable.
+#[no_mangle]
+pub unsafe extern "C" fn event_base_loopexit(
+    base: *mut event_base,
+    tv: *const libc::timeval,
+) -> c_int {
+    let base = live_or!("event_base_loopexit", base, -1);
+    guard("event_base_loopexit", -1, || {
+        // SAFETY: the caller's promise.
+        let after = unsafe { tv.as_ref() }.map(duration);
+        // SAFETY: live; no other Rust reference is alive.
+        let b = unsafe { &mut *base };
+        b.core.loopexit(after.filter(|d| !d.is_zero()));
+        b.exit_asked = true;
+        0
+    })
+}
+
+/// `event_base_loopbreak`: end the loop after the running callback. Forgotten if no loop runs.
+///
+/// # Safety
+/// `base` is NULL or a pointer from `event_base_new*`.
+#[no_mangle]
+pub unsafe extern "C" fn event_base_loopbreak(base: *mut event_base) -> c_int {
+    let base = live_or!("event_base_loopbreak", base, -1);
+    // SAFETY: live; no other Rust reference is alive.
+    let b = unsafe { &mut *base };
+    b.core.loopbreak();
+    b.got_break = true;
+    0
+}
+
+/// `event_base_loopcontinue`: end the current iteration after the running callback.
+///
+/// # Safety
+/// `base` is NULL or a pointer from `event_base_new*`.
+#[no_mangle]
+pub unsafe extern "C" fn event_base_loopcontinue(base: *mut event_base) -> c_int {
+    let base = live_or!("event_base_loopcontinue", base, -1);
+    // SAFETY: live; no other Rust reference is alive.
+    unsafe { &mut *base }.core.loopcontinue();
+    0
+}
+
+/// `event_base_got_exit`: whether the last loop ended by `event_base_loopexit`.
+///
+/// # Safety
+/// `base` is NULL or a pointer from `event_base_new*`.
+#[no_mangle]
+pub unsafe extern "C" fn event_base_got_exit(base: *mut event_base) -> c_int {
+    let base = live_or!("event_base_got_exit", base, -1);
+    // SAFETY: live.
+    c_int::from(unsafe { &*base }.got_exit)
+}
+
+/// `event_base_got_break`: whether the last loop ended by `event_base_loopbreak`.
+///
+/// # Safety
+/// `base` is NULL or a pointer from `event_base_new*`.
+#[no_mangle]
+pub unsafe extern "C" fn event_base_got_break(base: *mut event_base) -> c_int {
+    let base = live_or!("event_base_got_break", base, -1);
+    // SAFETY: live.
+    c_int::from(unsafe { &*base }.got_break)
+}
