@@ -82,14 +82,11 @@ pub unsafe extern "C" fn evutil_parse_sockaddr_port(
             if size > room {
                 return -1;
             }
-            let sin = libc::sockaddr_in {
-                sin_family: libc::AF_INET as libc::sa_family_t,
-                sin_port: a.port().to_be(),
-                sin_addr: libc::in_addr {
-                    s_addr: u32::from_ne_bytes(a.ip().octets()),
-                },
-                sin_zero: [0; 8],
-            };
+            // SAFETY: all-zero bytes are a valid sockaddr_in (plain integers).
+            let mut sin: libc::sockaddr_in = unsafe { std::mem::zeroed() };
+            sin.sin_family = libc::AF_INET as libc::sa_family_t;
+            sin.sin_port = a.port().to_be();
+            sin.sin_addr.s_addr = u32::from_ne_bytes(a.ip().octets());
             // SAFETY: room for a sockaddr_in, checked above; unaligned write.
             unsafe {
                 out.cast::<libc::sockaddr_in>().write_unaligned(sin);
@@ -101,15 +98,11 @@ pub unsafe extern "C" fn evutil_parse_sockaddr_port(
             if size > room {
                 return -1;
             }
-            let sin6 = libc::sockaddr_in6 {
-                sin6_family: libc::AF_INET6 as libc::sa_family_t,
-                sin6_port: a.port().to_be(),
-                sin6_flowinfo: 0,
-                sin6_addr: libc::in6_addr {
-                    s6_addr: a.ip().octets(),
-                },
-                sin6_scope_id: 0,
-            };
+            // SAFETY: all-zero bytes are a valid sockaddr_in6 (plain integers).
+            let mut sin6: libc::sockaddr_in6 = unsafe { std::mem::zeroed() };
+            sin6.sin6_family = libc::AF_INET6 as libc::sa_family_t;
+            sin6.sin6_port = a.port().to_be();
+            sin6.sin6_addr.s6_addr = a.ip().octets();
             // SAFETY: room for a sockaddr_in6, checked above; unaligned write.
             unsafe {
                 out.cast::<libc::sockaddr_in6>().write_unaligned(sin6);

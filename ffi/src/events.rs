@@ -20,8 +20,7 @@ use crate::time::{duration, timeval_of};
 /// Logs `e` for `name`, sets `errno` if the OS gave one, and returns -1.
 pub(crate) fn fail(name: &str, e: Error) -> c_int {
     if let Some(errno) = e.errno() {
-        // SAFETY: this thread's errno, valid for the thread's life.
-        unsafe { *libc::__errno_location() = errno.0 };
+        eventop_core::sys::set_errno(errno);
     }
     warn(&format!("{name}: {e}"));
     -1

@@ -248,10 +248,22 @@ pub extern "C" fn evutil_secure_rng_set_urandom_device_file(
 #[no_mangle]
 pub extern "C" fn evutil_secure_rng_add_bytes(_dat: *const std::ffi::c_char, _len: usize) {}
 
+/// `evutil_secure_rng_get_bytes`: `n` random bytes from `arc4random_buf(3)`.
+///
+/// # Safety
+/// `buf` has `n` writable bytes.
+#[cfg(target_vendor = "apple")]
+#[no_mangle]
+pub unsafe extern "C" fn evutil_secure_rng_get_bytes(buf: *mut libc::c_void, n: usize) {
+    // SAFETY: the caller's promise: `buf[..n]` is writable.
+    unsafe { libc::arc4random_buf(buf, n) };
+}
+
 /// `evutil_secure_rng_get_bytes`: `n` random bytes from `getrandom(2)`.
 ///
 /// # Safety
 /// `buf` has `n` writable bytes.
+#[cfg(not(target_vendor = "apple"))]
 #[no_mangle]
 pub unsafe extern "C" fn evutil_secure_rng_get_bytes(buf: *mut libc::c_void, n: usize) {
     let mut done = 0;

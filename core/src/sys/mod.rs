@@ -48,6 +48,12 @@ pub(crate) fn errno() -> Errno {
     Errno(unsafe { *errno_ptr() })
 }
 
+/// Sets the calling thread's `errno` (for adapters that report errors the C way).
+pub fn set_errno(e: Errno) {
+    // SAFETY: `errno_ptr` points to this thread's errno, valid for the thread's life.
+    unsafe { *errno_ptr() = e.0 };
+}
+
 /// The error for a failed call of `call`, with the current `errno`.
 pub(crate) fn os(call: &'static str) -> Error {
     Error::Os {
