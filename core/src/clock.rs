@@ -2,9 +2,10 @@
 
 /// A monotonic clock in nanoseconds (any epoch; only differences matter).
 ///
-/// The base reads it at most once per loop iteration (unless
-/// [`BaseFlags::NO_CACHE_TIME`](crate::BaseFlags::NO_CACHE_TIME)), and not at all while no timer is
-/// pending. A test can hand in a clock it advances by hand.
+/// The base caches one reading per loop iteration (unless
+/// [`BaseFlags::NO_CACHE_TIME`](crate::BaseFlags::NO_CACHE_TIME)), and reads it not at all while
+/// no timer is pending; setting a timeout reads it afresh, so that the timeout counts from the
+/// call. A test can hand in a clock it advances by hand.
 pub trait Clock {
     /// Now. Never less than an earlier reading.
     fn now(&mut self) -> u64;

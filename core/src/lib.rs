@@ -54,6 +54,7 @@ pub mod changelist;
 pub mod clock;
 mod error;
 mod flags;
+pub mod fork;
 pub mod selection;
 mod storage;
 #[cfg(feature = "hosted")]

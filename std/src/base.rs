@@ -168,6 +168,10 @@ impl Base {
 
     /// Makes the event pending: waiting for its I/O or signal, and for `timeout` if given (a new
     /// timeout replaces the old one; `None` keeps it).
+    ///
+    /// The timeout counts from this call, on `CLOCK_MONOTONIC`: the event never times out before
+    /// `add` + `timeout`, even when a callback adds it after working for a while (libevent
+    /// counts from the iteration's cached time, so such a timer fires early by the work done).
     pub fn add(&mut self, ev: Event, timeout: Option<Duration>) -> io::Result<()> {
         let rec = self.records.get_mut(ev)?;
         let (spec, current) = (rec.spec(ev), rec.handle);
@@ -359,9 +363,7 @@ impl Base {
         self.core.loopexit(None);
     }
 
-    /// Ends the run once `after` has passed. Until then the exit is pending like a timer, so a
-    /// run with nothing else pending waits for it (returning [`Exit::Exited`](Outcome::Exited),
-    /// not `Empty`), as libevent's `event_base_loopexit` with a timeout does.
+    /// Ends the run once `after` has passed, counted from this call.
     pub fn exit_after(&mut self, after: Duration) {
         self.core.loopexit(Some(after));
     }
@@ -422,8 +424,17 @@ impl Base {
         Ok(Waker::from_shared(shared))
     }
 
-    /// Starts the backend afresh in a child after `fork()`: a new kernel object, a new signal
-    /// pipe, every pending event registered again. The parent's registrations are not touched.
+    /// Starts the backend afresh: a new kernel object, a new signal pipe, every pending event
+    /// registered again. The parent's registrations are not touched.
+    ///
+    /// Not required after `fork()`: a base notices that it is in a new process and does this
+    /// itself before it next touches its backend (an `add` or `del`, a run), so a child that
+    /// uses, frees or drops the base never changes the parent's registrations, and signals the
+    /// child takes in the meantime wait for its own pipe. Still useful in the child to do the
+    /// work at a time of your choosing and see its errors at once: when the base does it later,
+    /// an fd that cannot be registered again (closed in the child) is reported by
+    /// [`take_deferred_error`](Self::take_deferred_error) instead. Only `fork()` is noticed (a
+    /// `pthread_atfork` handler); a child made another way that does not `exec` calls this.
     pub fn reinit(&mut self) -> io::Result<()> {
         self.core.reinit().map_err(to_io)
     }

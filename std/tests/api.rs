@@ -223,6 +223,42 @@ fn persistent_timer_repeats_until_it_frees_itself() -> io::Result<()> {
     Ok(())
 }
 
+/// A timer re-added by its callback after ~300 us of work, 50 times, on every backend: each
+/// firing comes at least the timeout after the `add` that armed it (never early, measured on
+/// the monotonic clock `Instant` reads), not after the iteration's cached time.
+#[test]
+fn timeout_counts_from_the_add_not_the_cached_time() -> io::Result<()> {
+    const N: usize = 50;
+    for (name, avoid) in BACKENDS {
+        let mut base = base_avoiding(avoid)?;
+        let gaps = log();
+        let added = Arc::new(std::sync::Mutex::new(Instant::now()));
+        let (g, at) = (gaps.clone(), added.clone());
+        let t = base.new_timer(false, move |base, ev, _| {
+            let mut at = at.lock().unwrap();
+            push(&g, at.elapsed());
+            if entries(&g).len() < N {
+                let work = Instant::now();
+                while work.elapsed() < Duration::from_micros(300) {}
+                *at = Instant::now();
+                base.add(ev, Some(ms(1))).unwrap();
+            }
+        })?;
+        *added.lock().unwrap() = Instant::now();
+        base.add(t, Some(ms(1)))?;
+        assert_eq!(base.run()?, Exit::Empty);
+        let gaps = entries(&gaps);
+        assert_eq!(gaps.len(), N);
+        let early: Vec<_> = gaps.iter().filter(|g| **g < ms(1)).collect();
+        assert!(
+            early.is_empty(),
+            "{name}: {} of {N} early: {early:?}",
+            early.len()
+        );
+    }
+    Ok(())
+}
+
 #[test]
 fn callback_can_add_itself_again() -> io::Result<()> {
     let mut base = Base::new()?;

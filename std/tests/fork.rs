@@ -1,5 +1,6 @@
-//! `reinit` after `fork()`. The only test in its binary, so the process that forks has as few
-//! threads as the harness allows; the child does no more than the check needs, then `_exit`s.
+//! `fork()` with a base, on every backend, with and without `reinit` in the child. The only test
+//! in its binary, so the process that forks has as few threads as the harness allows; the child
+//! does no more than the check needs, then `_exit`s.
 
 use std::io::{self, Read, Write};
 use std::os::fd::AsRawFd;
@@ -8,14 +9,22 @@ use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::Arc;
 use std::time::Duration;
 
-use eventop::{Base, Event, Exit, LoopFlags, What};
+use eventop::{Base, BaseFlags, Builder, Event, Exit, LoopFlags, What};
 
 const SIG: i32 = libc::SIGURG; // default action: ignore
 
 /// The child's part: returns its exit code, 0 for success. No assertions (a panic must not
-/// unwind into the test harness's copy), no threads.
-fn child(base: &mut Base, io: Event, sig: Event, a: &mut UnixStream, c: &Counters) -> i32 {
-    if base.reinit().is_err() {
+/// unwind into the test harness's copy), no threads. Without `reinit`, the base notices the new
+/// process itself; the signal is raised before it does.
+fn child(
+    mut base: Base,
+    io: Event,
+    sig: Event,
+    a: &mut UnixStream,
+    c: &Counters,
+    reinit: bool,
+) -> i32 {
+    if reinit && base.reinit().is_err() {
         return 10;
     }
     if a.write_all(b"c").is_err() {
@@ -34,10 +43,11 @@ fn child(base: &mut Base, io: Event, sig: Event, a: &mut UnixStream, c: &Counter
     if c.signals.load(SeqCst) != 1 {
         return 15;
     }
-    // Deleting in the child must touch only the child's registrations.
+    // Deleting in the child, and dropping the base, must touch only the child's registrations.
     if base.free(io).is_err() || base.free(sig).is_err() {
         return 16;
     }
+    drop(base);
     0
 }
 
@@ -46,9 +56,34 @@ struct Counters {
     signals: AtomicUsize,
 }
 
+/// A builder for each backend, by name.
+fn builder(name: &str) -> Builder {
+    let b = Builder::new().env(|_| false);
+    match name {
+        "epoll (with changelist)" => b.flags(BaseFlags::EPOLL_USE_CHANGELIST),
+        "poll" => b.avoid("epoll"),
+        "select" => b.avoid("epoll").avoid("poll"),
+        _ => b,
+    }
+}
+
 #[test]
-fn reinit_in_the_child_leaves_the_parent_alone() -> io::Result<()> {
-    let mut base = Base::new()?;
+fn the_child_leaves_the_parent_alone_with_or_without_reinit() -> io::Result<()> {
+    for name in ["epoll", "epoll (with changelist)", "poll", "select"] {
+        for reinit in [true, false] {
+            let base = builder(name).build()?;
+            assert_eq!(base.backend_name(), name);
+            eprintln!("{name}, reinit {reinit}");
+            scenario(base, reinit)?;
+        }
+    }
+    Ok(())
+}
+
+/// Forks with a READ event and a signal event pending; the child receives its own byte and
+/// signal, frees both events and drops the base; the parent then hears neither of the child's,
+/// and its own still work.
+fn scenario(mut base: Base, reinit: bool) -> io::Result<()> {
     let (mut a, b) = UnixStream::pair()?;
     let counters = Arc::new(Counters {
         reads: AtomicUsize::new(0),
@@ -72,7 +107,7 @@ fn reinit_in_the_child_leaves_the_parent_alone() -> io::Result<()> {
     let pid = unsafe { libc::fork() };
     assert!(pid >= 0, "fork: {}", io::Error::last_os_error());
     if pid == 0 {
-        let code = child(&mut base, io, sig, &mut a, &counters);
+        let code = child(base, io, sig, &mut a, &counters, reinit);
         // SAFETY: ends the child at once, running nothing of the parent's.
         unsafe { libc::_exit(code) };
     }
@@ -80,7 +115,11 @@ fn reinit_in_the_child_leaves_the_parent_alone() -> io::Result<()> {
     // SAFETY: `status` is a valid out-parameter; `pid` is our child.
     assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
     assert!(libc::WIFEXITED(status), "child status {status:#x}");
-    assert_eq!(libc::WEXITSTATUS(status), 0, "child failed (see `child`)");
+    assert_eq!(
+        libc::WEXITSTATUS(status),
+        0,
+        "child failed (see `child`), reinit {reinit}"
+    );
 
     // The child's callbacks ran in its own memory; the signal went to its own pipe.
     assert_eq!(counters.reads.load(SeqCst), 0);

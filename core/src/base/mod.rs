@@ -190,6 +190,8 @@ pub struct EventBase<B, C, T: Tables> {
     sigpipe: Option<(crate::sys::signal::SignalPipe, FdInfo)>,
     /// The signal pipe's read end, or -1 without one: kept for the dispatch path.
     sigfd: RawFd,
+    /// The [fork generation](crate::fork) the backend and signal pipe were made in.
+    fork_gen: u32,
     run: run::LoopState,
 }
 
@@ -198,6 +200,8 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
     /// to start with, as libevent.
     pub fn new(backend: B, clock: C, parts: Parts<T>, flags: BaseFlags) -> Self {
         let info = backend.info();
+        #[cfg(feature = "hosted")]
+        crate::sys::fork::register();
         EventBase {
             backend,
             clock,
@@ -218,6 +222,7 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
             #[cfg(feature = "hosted")]
             sigpipe: None,
             sigfd: -1,
+            fork_gen: crate::fork::generation(),
             run: run::LoopState::default(),
         }
     }
@@ -288,6 +293,24 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
         t
     }
 
+    /// The deadline of a timeout of `interval` being set now: counted from a fresh reading of the
+    /// clock, never from the cached time, which a callback may have outlived by the work it did
+    /// before the `add`. So a timeout never expires before the `add` + the timeout.
+    #[inline(always)]
+    fn deadline_after(&mut self, interval: u64) -> u64 {
+        self.clock.now().saturating_add(interval)
+    }
+
+    /// Re-initialises the base (as [`reinit`](Self::reinit)) if the process forked since the
+    /// backend was made (see [`crate::fork`]); called where the base is about to touch it.
+    #[inline(always)]
+    fn check_fork(&mut self) -> Result<(), Error> {
+        if crate::fork::generation() == self.fork_gen {
+            return Ok(());
+        }
+        self.after_fork()
+    }
+
     /// Forgets the cached time, so the next [`now`](Self::now) reads the clock.
     pub fn update_cache_time(&mut self) {
         self.cached_now = None;
@@ -331,6 +354,10 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
     /// Makes the event pending: inserts it for its I/O or signal if it is not yet, and sets its
     /// timeout if `timeout` is given (replacing an earlier one; `None` keeps an earlier one).
     ///
+    /// The timeout counts from this call: its deadline is the clock read now (not the cached
+    /// time of [`now`](Self::now), which a callback may have outlived) plus `timeout`, so the
+    /// event never times out before `add` + `timeout` on the base's clock.
+    ///
     /// `current` is the handle from an earlier call, if the adapter has one; if it is stale (the
     /// event ran or was deleted since) a new slot is taken. Returns the handle to keep. If the
     /// event ends up neither inserted nor timed (a pure timer added with no timeout), nothing is
@@ -367,7 +394,7 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
             return false;
         }
         let interval = nanos(t);
-        let deadline = self.now().saturating_add(interval);
+        let deadline = self.deadline_after(interval);
         if !self.arm_in_run(idx, deadline) {
             return false;
         }
@@ -385,6 +412,7 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
         spec: &Spec,
         timeout: Option<Duration>,
     ) -> Result<Handle, Error> {
+        self.check_fork()?;
         if let Some(h) = current {
             if let Ok(idx) = self.slots.resolve(h, spec.token) {
                 // Held already: pending or active, and nothing below lets go of it.
@@ -448,9 +476,12 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
     /// The event is deleted even if the backend reports an error, which is then returned.
     pub fn del(&mut self, h: Handle, token: usize) -> Result<(), Error> {
         let idx = self.slots.resolve(h, token)?;
+        // Failed, the base still has a backend of its own (a new one, or none): deleting from it
+        // cannot reach the parent's.
+        let forked = self.check_fork();
         let r = self.unlink(idx);
         self.slots.release(idx);
-        r
+        forked.and(r)
     }
 
     /// Removes the event's timeout but keeps it inserted (libevent's `event_remove_timer`).
@@ -601,7 +632,7 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
     #[inline(always)]
     fn set_timeout(&mut self, idx: u32, t: Duration) -> Result<(), Error> {
         let interval = nanos(t);
-        let deadline = self.now().saturating_add(interval);
+        let deadline = self.deadline_after(interval);
         self.arm(idx, deadline)?;
         let s = self.slots.get_mut(idx);
         s.interval = interval;

@@ -150,6 +150,7 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
         if self.run.phase != Phase::Idle {
             return Err(Error::Reentrant);
         }
+        self.check_fork()?;
         self.run.phase = Phase::Top;
         self.cached_now = None;
         self.run.flags = flags;
@@ -183,10 +184,13 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
 
     /// Ends the run once `after` has passed, at the end of the iteration that sees it pass
     /// (`None`: at the end of this iteration). Kept until a run ends by it, even when asked for
-    /// with no run in progress. An earlier request stands if it is due sooner.
+    /// with no run in progress. An earlier request stands if it is due sooner. `after` counts
+    /// from this call, as a timeout given to [`add`](Self::add) does.
     pub fn loopexit(&mut self, after: Option<Duration>) {
-        let after = after.map_or(0, |d| d.as_nanos().min(u128::from(u64::MAX / 2)) as u64);
-        let at = self.now().saturating_add(after);
+        let at = match after {
+            None => self.now(),
+            Some(d) => self.deadline_after(super::nanos(d)),
+        };
         let at = self.run.exit_at.map_or(at, |e| e.min(at));
         self.run.set_exit(Some(at));
     }
@@ -346,6 +350,11 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
         let first = self.first_timer().map(|(deadline, _)| deadline);
         let timeout = self.wait_time(first);
         if self.changelist && !self.changes.is_empty() {
+            // Recorded before a fork in a callback of this run, they are the parent's to apply:
+            // the base starts afresh first (recording its own registrations instead).
+            if crate::fork::generation() != self.fork_gen {
+                self.after_fork_deferred();
+            }
             if let Err(e) = self.changes.flush(&mut self.backend) {
                 self.deferred = Some(e);
             }
@@ -380,6 +389,11 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
     #[cold]
     #[inline(never)]
     fn odd_reports(&mut self, bits: u16) -> Result<(), Error> {
+        if crate::fork::generation() != self.fork_gen {
+            // A callback of this run forked: the reports come from the parent's kernel objects,
+            // its signal pipe among them. Start afresh rather than drain the parent's pipe.
+            return self.after_fork();
+        }
         if bits & odd::SIGNALLED != 0 {
             self.drain_signals();
         }
@@ -512,7 +526,10 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
     /// A non-persistent event about to run: deleted, its slot given back.
     #[inline(never)]
     fn pop_oneshot(&mut self, idx: u32) {
-        if let Err(e) = self.unlink(idx) {
+        // A callback of this iteration may have forked: the delete must not reach the parent's
+        // backend.
+        let forked = self.check_fork();
+        if let Err(e) = forked.and(self.unlink(idx)) {
             self.deferred = Some(e);
         }
         self.slots.release(idx);
@@ -528,11 +545,41 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
         }
     }
 
-    /// Starts the backend afresh and registers every fd again, after `fork()` in the child
-    /// (libevent's `event_reinit`): a new kernel object and a new signal pipe, so nothing the
-    /// child does touches the parent's registrations.
+    /// Starts the backend afresh and registers every fd again (libevent's `event_reinit`): a new
+    /// kernel object and a new signal pipe, so nothing a forked child does touches the parent's
+    /// registrations.
+    ///
+    /// Optional after `fork()`: the base notices a new process by its [fork
+    /// generation](crate::fork) and does this itself before it next changes the backend (a run
+    /// starting, an `add` or `del` that reaches it: [`crate::fork`] lists where). Calling it in
+    /// the child is still
+    /// useful to do the work at a time of the caller's choosing and see its errors at once;
+    /// later, an fd that cannot be registered again (closed in the child) is kept for
+    /// [`take_deferred_error`](Self::take_deferred_error) instead.
     pub fn reinit(&mut self) -> Result<(), Error> {
         self.rebuild(true)
+    }
+
+    /// [`reinit`](Self::reinit) when the base notices a fork: an fd that cannot be registered
+    /// again becomes the deferred error, not the error of the call that noticed.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn after_fork(&mut self) -> Result<(), Error> {
+        self.restart(true)?;
+        if let Err(e) = self.rebuild_interest() {
+            self.deferred = Some(e);
+        }
+        Ok(())
+    }
+
+    /// [`after_fork`](Self::after_fork), its error kept for
+    /// [`take_deferred_error`](Self::take_deferred_error).
+    #[cold]
+    #[inline(never)]
+    fn after_fork_deferred(&mut self) {
+        if let Err(e) = self.after_fork() {
+            self.deferred = Some(e);
+        }
     }
 
     /// Rebuilds the backend's registrations from the fd map; with `fork`, the signal pipe too.
@@ -541,6 +588,14 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
     #[cold]
     #[inline(never)]
     fn rebuild(&mut self, fork: bool) -> Result<(), Error> {
+        self.restart(fork)?;
+        self.rebuild_interest()
+    }
+
+    /// A new kernel object for the backend, with the signal pipe registered; with `fork`, a new
+    /// signal pipe too, and the base is of the current fork generation.
+    fn restart(&mut self, fork: bool) -> Result<(), Error> {
+        let gen = crate::fork::generation();
         self.changes.clear();
         self.backend.reinit()?;
         #[cfg(feature = "hosted")]
@@ -576,9 +631,10 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
                 info,
             )?;
         }
-        #[cfg(not(feature = "hosted"))]
-        let _ = fork;
-        self.rebuild_interest()
+        if fork {
+            self.fork_gen = gen;
+        }
+        Ok(())
     }
 
     fn rebuild_interest(&mut self) -> Result<(), Error> {

@@ -8,6 +8,7 @@ use crate::{Errno, Error};
 
 pub mod clock;
 pub mod env;
+pub mod fork;
 pub mod hosted;
 pub mod poll;
 pub mod select;

@@ -21,9 +21,13 @@
 //! unread, so the base still sees the signal pending; only the count of deliveries coalesces, as
 //! the kernel's own pending-signal bit does.
 //!
-//! After `fork()`, the child has a copy of the registry that still names the parent's pipes: call
-//! [`SignalPipe::reinit`] in the child for every pipe it keeps (or drop it), before the child
-//! starts threads, as libevent's `event_reinit`.
+//! After `fork()`, the child has a copy of the registry that names the parent's pipes. A
+//! `pthread_atfork` child handler (see [`super::fork`], registered by the first pipe) marks
+//! those entries orphaned: the handler no longer writes to them, it counts the deliveries
+//! instead, so a signal the child takes never reaches the parent's pipe. [`SignalPipe::reinit`]
+//! in the child gives the pipe a new pipe, takes its entries back and replays what they counted;
+//! an event base does this itself when it notices the fork. Signals are blocked in the forking
+//! thread across the fork, so none is taken in the child before its registry is marked.
 
 use core::cell::UnsafeCell;
 use core::hint::spin_loop;
@@ -49,9 +53,21 @@ pub const NSIG: usize = 33;
 /// How many pipes (bases) can watch one signal at the same time.
 pub const MAX_BASES: usize = 32;
 
-/// Per signal, the write ends that receive it; `-1` is an empty entry. Read by the handler.
+/// Per signal, the write ends that receive it; `-1` is an empty entry, and `orphan(fd)` (below
+/// `-1`) an entry inherited across `fork()` whose pipe has not been taken over by the child yet.
+/// Read by the handler.
 static REGISTRY: [[AtomicI32; MAX_BASES]; NSIG] =
     [const { [const { AtomicI32::new(-1) }; MAX_BASES] }; NSIG];
+
+/// Deliveries to orphaned entries of [`REGISTRY`], per entry: replayed into the pipe that takes
+/// the entry over ([`SignalPipe::reinit`]).
+static PENDING: [[AtomicU32; MAX_BASES]; NSIG] =
+    [const { [const { AtomicU32::new(0) }; MAX_BASES] }; NSIG];
+
+/// The registry entry for write end `fd` inherited across a fork: `-2 - fd`.
+const fn orphan(fd: RawFd) -> RawFd {
+    -2 - fd
+}
 
 /// How many handler invocations are running now, in any thread: a write end is closed only once
 /// no handler can still be about to write to it.
@@ -79,19 +95,87 @@ struct Installed(UnsafeCell<State>);
 // access, so no two threads touch it at once.
 unsafe impl Sync for Installed {}
 
-/// Runs `f` on the installation state with the spin lock held.
-fn locked<R>(f: impl FnOnce(&mut State) -> R) -> R {
+fn lock() {
     while LOCK
         .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
         .is_err()
     {
         spin_loop();
     }
-    // SAFETY: the lock is held until the store below, so this is the only reference to the
+}
+
+fn unlock() {
+    LOCK.store(false, Ordering::Release);
+}
+
+/// Runs `f` on the installation state with the spin lock held.
+fn locked<R>(f: impl FnOnce(&mut State) -> R) -> R {
+    lock();
+    // SAFETY: the lock is held until `unlock` below, so this is the only reference to the
     // state; the signal handler never touches it.
     let r = f(unsafe { &mut *INSTALLED.0.get() });
-    LOCK.store(false, Ordering::Release);
+    unlock();
     r
+}
+
+/// The forking thread's signal mask, saved across a fork (if `pthread_sigmask` saved it);
+/// guarded by [`LOCK`].
+static FORK_MASK: ForkMask = ForkMask(UnsafeCell::new((false, MaybeUninit::uninit())));
+
+struct ForkMask(UnsafeCell<(bool, MaybeUninit<libc::sigset_t>)>);
+
+// SAFETY: reached only between `before_fork` and the `after_fork_*` that follows it, in the
+// forking thread, which holds the spin lock all that time.
+unsafe impl Sync for ForkMask {}
+
+/// The `pthread_atfork` prepare handler's part: holds the lock across the fork (so the child's
+/// copy of the registry is not half changed) and blocks every signal in the forking thread (so
+/// the child takes none before [`after_fork_in_child`]).
+pub(super) fn before_fork() {
+    lock();
+    // SAFETY: `all` is initialized by sigfillset before use; the old mask goes to FORK_MASK,
+    // which the lock now held guards.
+    unsafe {
+        let saved = &mut *FORK_MASK.0.get();
+        let mut all = MaybeUninit::<libc::sigset_t>::uninit();
+        libc::sigfillset(all.as_mut_ptr());
+        saved.0 = libc::pthread_sigmask(libc::SIG_BLOCK, all.as_ptr(), saved.1.as_mut_ptr()) == 0;
+    }
+}
+
+/// Puts back the signal mask [`before_fork`] saved, and releases the lock.
+fn end_fork() {
+    // SAFETY: the lock `before_fork` took is still held; the mask is read only if it was saved.
+    unsafe {
+        let saved = &*FORK_MASK.0.get();
+        if saved.0 {
+            libc::pthread_sigmask(libc::SIG_SETMASK, saved.1.as_ptr(), core::ptr::null_mut());
+        }
+    }
+    unlock();
+}
+
+/// The parent handler's part: undoes [`before_fork`].
+pub(super) fn after_fork_in_parent() {
+    end_fork();
+}
+
+/// The child handler's part: every entry of the registry names a parent's pipe now; marks it
+/// orphaned (deliveries counted, not written) until a pipe takes it over. The child has one
+/// thread, in no handler: nothing is in flight. Then undoes [`before_fork`].
+pub(super) fn after_fork_in_child() {
+    for (row, counts) in REGISTRY.iter().zip(&PENDING) {
+        for (entry, count) in row.iter().zip(counts) {
+            let fd = entry.load(Ordering::SeqCst);
+            if fd >= 0 {
+                entry.store(orphan(fd), Ordering::SeqCst);
+            }
+            // Counted in the parent (an orphan of an earlier fork): not the child's deliveries.
+            count.store(0, Ordering::SeqCst);
+        }
+    }
+    IN_FLIGHT.store(0, Ordering::SeqCst);
+    end_fork();
 }
 
 /// The signal handler: one byte, the signal number, to every write end registered for `sig`.
@@ -100,10 +184,16 @@ extern "C" fn handler(sig: libc::c_int) {
     // SAFETY: `errno_ptr` points to this thread's errno, valid for the thread's life.
     let saved = unsafe { *errno };
     IN_FLIGHT.fetch_add(1, Ordering::SeqCst);
-    if let Some(row) = usize::try_from(sig).ok().and_then(|s| REGISTRY.get(s)) {
+    let at = usize::try_from(sig).ok().filter(|&s| s < NSIG);
+    if let Some(s) = at {
         let byte = sig as u8; // NSIG <= 256
-        for entry in row {
+        for (entry, count) in REGISTRY[s].iter().zip(&PENDING[s]) {
             let fd = entry.load(Ordering::SeqCst);
+            if fd < -1 {
+                // Orphaned by a fork: kept for the pipe that takes it over.
+                count.fetch_add(1, Ordering::SeqCst);
+                continue;
+            }
             if fd < 0 {
                 continue;
             }
@@ -222,15 +312,20 @@ fn register(idx: usize, fd: RawFd) -> Result<(), Error> {
     })
 }
 
-/// Takes `fd` out of the registry for the signal at `idx`; restores the old action if it was the
-/// last.
+/// Takes `fd` (or its orphaned entry) out of the registry for the signal at `idx`; restores the
+/// old action if it was the last.
 fn unregister(idx: usize, fd: RawFd) {
     let row = &REGISTRY[idx];
     locked(|st| {
-        if let Some(e) = row.iter().find(|e| e.load(Ordering::SeqCst) == fd) {
-            e.store(-1, Ordering::SeqCst);
+        let mine = |e: &&AtomicI32| {
+            let v = e.load(Ordering::SeqCst);
+            v == fd || v == orphan(fd)
+        };
+        if let Some(j) = row.iter().position(|e| mine(&e)) {
+            row[j].store(-1, Ordering::SeqCst);
+            PENDING[idx][j].store(0, Ordering::SeqCst);
         }
-        if st.on[idx] && row.iter().all(|e| e.load(Ordering::SeqCst) < 0) {
+        if st.on[idx] && row.iter().all(|e| e.load(Ordering::SeqCst) == -1) {
             // SAFETY: `on[idx]` says `old[idx]` was written by the sigaction that installed us.
             // Restoring an action sigaction gave back cannot fail; if it did, our handler stays
             // and, with no write end registered, does nothing.
@@ -263,6 +358,7 @@ pub struct SignalPipe {
 impl SignalPipe {
     /// A pipe watching no signal yet: non-blocking and close-on-exec at both ends.
     pub fn new() -> Result<Self, Error> {
+        super::fork::register();
         Ok(SignalPipe {
             fds: new_pipe()?,
             mask: 0,
@@ -344,10 +440,11 @@ impl SignalPipe {
     /// After `fork()`, in the child: a new pipe replaces the inherited one, and every watched
     /// signal is registered with the new write end.
     ///
-    /// The registry is process memory, copied by `fork`: the child's copy has this pipe's old
-    /// write end replaced by the new one, so a signal raised in the child reaches the child's pipe
-    /// and not the parent's, and the parent's registration stays the parent's. Call it before the
-    /// child starts threads. On error the pipe is unchanged.
+    /// The registry is process memory, copied by `fork`: the child's copy has this pipe's entries
+    /// (orphaned by the fork, see the module docs) taken over by the new write end, so a signal
+    /// raised in the child reaches the child's pipe and not the parent's, and the parent's
+    /// registration stays the parent's. Deliveries the child took since the fork are written to
+    /// the new pipe. Call it before the child starts threads. On error the pipe is unchanged.
     pub fn reinit(&mut self) -> Result<(), Error> {
         let fresh = new_pipe()?;
         let (old, new) = (self.fds[1], fresh[1]);
@@ -357,14 +454,19 @@ impl SignalPipe {
                 if mask & (1 << idx) == 0 {
                     continue;
                 }
-                // The old write end is in the row (watch put it there); were it missing, claim
-                // an empty entry instead. Under the lock no other registration runs, so the row
-                // has room for it: it held the old end.
-                let swapped = row.iter().any(|e| {
-                    e.compare_exchange(old, new, Ordering::SeqCst, Ordering::SeqCst)
+                // The old write end is in the row (watch put it there), orphaned if a fork came
+                // since; were it missing, claim an empty entry instead. Under the lock no other
+                // registration runs, so the row has room for it: it held the old end.
+                let took = |e: &AtomicI32, from| {
+                    e.compare_exchange(from, new, Ordering::SeqCst, Ordering::SeqCst)
                         .is_ok()
-                });
+                };
+                let swapped = row.iter().any(|e| took(e, old));
                 if !swapped {
+                    if let Some(j) = row.iter().position(|e| took(e, orphan(old))) {
+                        replay(new, idx, PENDING[idx][j].swap(0, Ordering::SeqCst));
+                        continue;
+                    }
                     let _ = row.iter().any(|e| {
                         e.compare_exchange(-1, new, Ordering::SeqCst, Ordering::SeqCst)
                             .is_ok()
@@ -376,6 +478,22 @@ impl SignalPipe {
         close_both(self.fds);
         self.fds = fresh;
         Ok(())
+    }
+}
+
+/// Writes `count` deliveries of signal `sig` to write end `fd`, as the handler would have; a
+/// full pipe takes what it can (a byte for the signal is unread then, see the module docs).
+fn replay(fd: RawFd, sig: usize, count: u32) {
+    let buf = [sig as u8; 64]; // NSIG <= 256
+    let mut left = count as usize;
+    while left > 0 {
+        // SAFETY: `buf` is readable for `left.min(64)` bytes; `fd` is our new write end.
+        let n = unsafe { libc::write(fd, buf.as_ptr().cast(), left.min(buf.len())) };
+        if n > 0 {
+            left -= n as usize;
+        } else if n == 0 || super::errno().0 != libc::EINTR {
+            break;
+        }
     }
 }
 
@@ -594,6 +712,11 @@ mod tests {
         if shared < 0 {
             return 9;
         }
+        // Taken before the pipe is the child's own: kept for it, not written to the parent's.
+        // SAFETY: `sig` is watched, so our handler runs.
+        if unsafe { libc::raise(sig) } != 0 {
+            return 8;
+        }
         if p.reinit().is_err() {
             return 10;
         }
@@ -611,7 +734,7 @@ mod tests {
         p.drain(|s, c| if s == sig { seen += c } else { others += 1 });
         match (seen, others, leaked) {
             (_, _, 1) => 15, // reached the parent's pipe
-            (1, 0, _) => 0,
+            (2, 0, _) => 0,
             (0, _, _) => 13,
             _ => 14,
         }
