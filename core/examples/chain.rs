@@ -12,30 +12,10 @@ use eventop_core::base::{FdEntry, Slot, Timer};
 use eventop_core::sys::{clock::Monotonic, epoll::Epoll};
 use eventop_core::{BaseFlags, Change, LoopFlags, Storage, What};
 
-/// Growable storage over a `Vec`.
-struct Grow<T>(Vec<T>);
-
-impl<T> Default for Grow<T> {
-    fn default() -> Self {
-        Grow(Vec::new())
-    }
-}
-
-impl<T: Clone> Storage<T> for Grow<T> {
-    fn as_slice(&self) -> &[T] {
-        &self.0
-    }
-    fn as_mut_slice(&mut self) -> &mut [T] {
-        &mut self.0
-    }
-    fn grow(&mut self, min_len: usize, fill: T) -> bool {
-        if self.0.len() < min_len {
-            let len = min_len.max(self.0.len() * 2);
-            self.0.resize(len, fill);
-        }
-        true
-    }
-}
+/// Growable storage over a `Vec` (the crate's test storage, shared by path).
+#[path = "../src/testing.rs"]
+mod testing;
+use testing::GrowVec as Grow;
 
 struct Heap;
 

@@ -10,6 +10,7 @@ use core::cell::Cell;
 use core::time::Duration;
 
 use eventop_core::base::{Borrowed, EventBase, FdEntry, Parts, Slot, Spec, Step, Timer};
+use eventop_core::Operation;
 use eventop_core::{Backend, BaseFlags, Change, Error, FdInfo, Features, Info, LoopFlags};
 use eventop_core::{RawFd, Sink, What};
 
@@ -59,7 +60,7 @@ impl Backend for Lines<'_> {
                     self.script = rest;
                 }
                 None => {
-                    let sleep = timeout.ok_or(Error::Invalid("would sleep forever"))?;
+                    let sleep = timeout.ok_or(Error::Unsupported(Operation::WaitForever))?;
                     self.ticks.set(self.ticks.get() + sleep.as_nanos() as u64);
                 }
             }

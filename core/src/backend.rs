@@ -82,7 +82,7 @@
 use core::time::Duration;
 
 use crate::changelist::Change;
-use crate::{Error, Features, RawFd, What};
+use crate::{Error, Features, Operation, RawFd, What};
 
 /// What a backend is (libevent's `eventop` constants).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -145,7 +145,7 @@ pub trait Backend {
     /// Applies a batch of coalesced changes (changelist backends only; others never see a call).
     fn apply(&mut self, changes: &[Change]) -> Result<(), Error> {
         let _ = changes;
-        Err(Error::Invalid("this backend has no changelist"))
+        Err(Error::Unsupported(Operation::Changelist))
     }
 
     /// Waits for readiness and reports it into `sink`; returns the number of reports.

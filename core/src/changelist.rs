@@ -252,7 +252,9 @@ impl<S: Storage<Change>> Changelist<S> {
         if idx < self.len && self.storage.as_slice()[idx].fd == fd {
             return self.storage.as_mut_slice().get_mut(idx);
         }
-        if self.len == self.storage.len() && !self.storage.grow(self.len + 1, Change::default()) {
+        if self.len == self.storage.capacity()
+            && !self.storage.grow(self.len + 1, Change::default())
+        {
             return None;
         }
         let idx = self.len;

@@ -27,6 +27,21 @@ pub enum Resource {
     Timers,
 }
 
+/// What a backend was asked to do and cannot do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub enum Operation {
+    /// Take a batch of changes: it has no changelist.
+    Changelist,
+    /// Take a change through `add` or `del`: it has only its changelist.
+    DirectChange,
+    /// Watch a signal: the base watches signals itself.
+    Signals,
+    /// Wait with no timeout: nothing could wake it.
+    WaitForever,
+}
+
 /// Everything that can go wrong below the adapters.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
@@ -47,12 +62,28 @@ pub enum Error {
     BadSignal(i32),
     /// A handle whose slot has been freed or reused, or that belongs to another base.
     StaleHandle,
-    /// An argument outside its domain (the text says which rule it broke).
-    Invalid(&'static str),
     /// The backend cannot watch this kind of fd (a regular file or a directory under epoll).
     Unpollable(i32),
     /// The loop is running and cannot be entered again from inside a callback.
     Reentrant,
+    /// Zero priorities: a base needs at least one.
+    NoPriorities,
+    /// The number of priorities cannot change while events are active.
+    PrioritiesInUse,
+    /// A priority at or beyond the base's number of priorities.
+    BadPriority(u8),
+    /// An event that waits for a signal and for I/O at once.
+    SignalWithIo,
+    /// Edge- and level-triggered events on the same fd.
+    MixedTriggers(i32),
+    /// An fd that has as many events as its count can hold.
+    TooManyEvents(i32),
+    /// Events wait on this closed fd, whose number the base's own signal fd now has.
+    SignalFdTaken(i32),
+    /// A step with no run in progress: call `start` first.
+    NotStarted,
+    /// The backend does not do this.
+    Unsupported(Operation),
 }
 
 impl Error {
@@ -79,6 +110,17 @@ impl fmt::Display for Resource {
     }
 }
 
+impl fmt::Display for Operation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Operation::Changelist => "apply a changelist (it has none)",
+            Operation::DirectChange => "change interest outside its changelist",
+            Operation::Signals => "watch signals (the base's signal fd does)",
+            Operation::WaitForever => "wait with no timeout",
+        })
+    }
+}
+
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match *self {
@@ -87,11 +129,29 @@ impl fmt::Display for Error {
             Error::BadFd(fd) => write!(f, "bad file descriptor {fd}"),
             Error::BadSignal(sig) => write!(f, "bad signal number {sig}"),
             Error::StaleHandle => f.write_str("stale or foreign event handle"),
-            Error::Invalid(why) => write!(f, "invalid argument: {why}"),
             Error::Unpollable(fd) => {
                 write!(f, "fd {fd} cannot be polled (regular file or directory?)")
             }
             Error::Reentrant => f.write_str("the loop is already running"),
+            Error::NoPriorities => f.write_str("invalid argument: at least one priority"),
+            Error::PrioritiesInUse => {
+                f.write_str("invalid argument: priorities cannot change while events are active")
+            }
+            Error::BadPriority(p) => write!(f, "invalid argument: priority {p} out of range"),
+            Error::SignalWithIo => {
+                f.write_str("invalid argument: a signal event cannot also wait for I/O")
+            }
+            Error::MixedTriggers(fd) => write!(
+                f,
+                "invalid argument: edge- and level-triggered events cannot share fd {fd}"
+            ),
+            Error::TooManyEvents(fd) => write!(f, "invalid argument: too many events on fd {fd}"),
+            Error::SignalFdTaken(fd) => write!(
+                f,
+                "invalid argument: events wait on closed fd {fd}, whose number the signal fd now has"
+            ),
+            Error::NotStarted => f.write_str("invalid argument: no run in progress: call start"),
+            Error::Unsupported(op) => write!(f, "the backend cannot {op}"),
         }
     }
 }

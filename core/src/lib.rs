@@ -59,13 +59,15 @@ pub mod selection;
 mod storage;
 #[cfg(feature = "hosted")]
 pub mod sys;
+#[cfg(test)]
+mod testing;
 
 #[cfg(test)]
 extern crate std;
 
 pub use backend::{Backend, FdInfo, Info, Sink};
 pub use changelist::{Change, ChangeOp, Changelist};
-pub use error::{Errno, Error, Resource};
+pub use error::{Errno, Error, Operation, Resource};
 pub use flags::{BaseFlags, Features, LoopFlags, What};
 pub use storage::Storage;
 

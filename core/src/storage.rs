@@ -17,13 +17,14 @@ pub trait Storage<T> {
     /// Returns whether the buffer is now at least `min_len` long.
     fn grow(&mut self, min_len: usize, fill: T) -> bool;
 
-    /// The length of the buffer.
-    fn len(&self) -> usize {
+    /// The room in the buffer: its length, of which the core tracks how much is in use (not
+    /// `Vec::len`'s "elements in use").
+    fn capacity(&self) -> usize {
         self.as_slice().len()
     }
     /// Whether the buffer has no room at all.
     fn is_empty(&self) -> bool {
-        self.len() == 0
+        self.capacity() == 0
     }
 }
 
@@ -69,7 +70,7 @@ mod tests {
         let mut s: &mut [u8] = &mut buf;
         assert!(s.grow(4, 0));
         assert!(!s.grow(5, 0));
-        assert_eq!(Storage::len(&s), 4);
+        assert_eq!(Storage::capacity(&s), 4);
     }
 
     #[test]
@@ -77,11 +78,11 @@ mod tests {
         let mut v: heapless::Vec<u8, 8> = heapless::Vec::new();
         assert!(v.is_empty());
         assert!(v.grow(2, 7));
-        assert_eq!(Storage::len(&v), 8);
+        assert_eq!(Storage::capacity(&v), 8);
         v.as_mut_slice()[0] = 1;
         assert!(v.grow(8, 9));
         assert_eq!(v.as_slice()[..2], [1, 7]);
         assert!(!v.grow(9, 0));
-        assert_eq!(Storage::len(&v), 8);
+        assert_eq!(Storage::capacity(&v), 8);
     }
 }

@@ -12,7 +12,7 @@ pub(crate) fn to_io(e: Error) -> io::Error {
         Error::Full(_) => io::ErrorKind::QuotaExceeded,
         Error::BadFd(_) => return io::Error::from_raw_os_error(libc::EBADF),
         Error::StaleHandle => io::ErrorKind::NotFound,
-        Error::Unpollable(_) => io::ErrorKind::Unsupported,
+        Error::Unpollable(_) | Error::Unsupported(_) => io::ErrorKind::Unsupported,
         Error::Reentrant => io::ErrorKind::WouldBlock,
         _ => io::ErrorKind::InvalidInput,
     };

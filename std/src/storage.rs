@@ -63,12 +63,12 @@ mod tests {
     fn doubles_and_is_bounded() {
         let mut g = Grow::<u8>::default();
         assert!(g.grow(3, 0));
-        assert_eq!(g.len(), 3);
+        assert_eq!(g.capacity(), 3);
         assert!(g.grow(4, 0));
-        assert_eq!(g.len(), 6);
+        assert_eq!(g.capacity(), 6);
         assert!(g.grow(20, 0));
-        assert_eq!(g.len(), 20);
+        assert_eq!(g.capacity(), 20);
         assert!(!g.grow(MAX_LEN + 1, 0));
-        assert_eq!(g.len(), 20);
+        assert_eq!(g.capacity(), 20);
     }
 }

@@ -1781,7 +1781,7 @@ impl<T: Clone> Storage<T> for Watched<T> {
     }
     fn grow(&mut self, min_len: usize, fill: T) -> bool {
         let grown = self.inner.grow(min_len, fill);
-        self.len.set(self.inner.len());
+        self.len.set(self.inner.capacity());
         grown
     }
 }

@@ -75,13 +75,13 @@ impl<S: Storage<FdEntry>> FdMap<S> {
     /// Whether the map must grow to reach `fd` (false for a negative fd, which it never reaches).
     #[inline]
     pub(crate) fn beyond(&self, fd: RawFd) -> bool {
-        usize::try_from(fd).is_ok_and(|i| i >= self.storage.len())
+        usize::try_from(fd).is_ok_and(|i| i >= self.storage.capacity())
     }
 
     /// The entry for `fd`, growing the map to reach it.
     pub(crate) fn entry(&mut self, fd: RawFd) -> Result<&mut FdEntry, Error> {
         let i = usize::try_from(fd).map_err(|_| Error::BadFd(fd))?;
-        if i >= self.storage.len() && !self.storage.grow(i + 1, FdEntry::default()) {
+        if i >= self.storage.capacity() && !self.storage.grow(i + 1, FdEntry::default()) {
             return Err(Error::Full(Resource::FdMap));
         }
         self.storage

@@ -52,7 +52,7 @@ use self::queues::Queues;
 use self::slots::{state, Slots, NIL};
 use self::timers::TimerHeap;
 use crate::changelist::{Op, Request};
-use crate::clock::Clock;
+use crate::clock::{nanos, Clock};
 use crate::storage::Storage;
 use crate::{Backend, BaseFlags, Change, Changelist, Error, FdInfo, RawFd, Resource, What};
 
@@ -246,12 +246,10 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
     /// while events are active.
     pub fn set_priorities(&mut self, n: u8) -> Result<(), Error> {
         if n == 0 {
-            return Err(Error::Invalid("at least one priority"));
+            return Err(Error::NoPriorities);
         }
         if self.queues.len > 0 {
-            return Err(Error::Invalid(
-                "priorities cannot change while events are active",
-            ));
+            return Err(Error::PrioritiesInUse);
         }
         self.npriorities = n;
         Ok(())
@@ -602,10 +600,10 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
         }
         let io = spec.events.intersects(What::IO);
         if spec.events.contains(What::SIGNAL) && io {
-            return Err(Error::Invalid("a signal event cannot also wait for I/O"));
+            return Err(Error::SignalWithIo);
         }
         if spec.priority >= self.npriorities {
-            return Err(Error::Invalid("priority out of range"));
+            return Err(Error::BadPriority(spec.priority));
         }
         let idx = self.slots.take(spec.token)?;
         let s = self.slots.get_mut(idx);
@@ -703,12 +701,10 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
         let entry = self.fds.entry(fd)?;
         let et = events.contains(What::ET);
         if entry.nevents > 0 && entry.et != et {
-            return Err(Error::Invalid(
-                "edge- and level-triggered events cannot share an fd",
-            ));
+            return Err(Error::MixedTriggers(fd));
         }
         if entry.nevents == u16::MAX {
-            return Err(Error::Invalid("too many events on one fd"));
+            return Err(Error::TooManyEvents(fd));
         }
         let old = entry.interest();
         let mut after = *entry;
@@ -872,9 +868,7 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
             .ok()
             .and_then(|i| self.fds.storage.as_slice().get(i));
         if entry.is_some_and(|e| e.nevents > 0) {
-            return Err(Error::Invalid(
-                "events wait on a closed fd whose number the signal pipe now has",
-            ));
+            return Err(Error::SignalFdTaken(fd));
         }
         Ok(())
     }
@@ -895,22 +889,6 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
 
     #[cfg(not(feature = "hosted"))]
     fn unwatch_signal(&mut self, _sig: i32) {}
-}
-
-/// `t` in nanoseconds, capped at `u64::MAX / 2` (so a deadline computed from it cannot wrap).
-#[inline]
-pub(crate) fn nanos(t: Duration) -> u64 {
-    let secs = t.as_secs();
-    if secs >> 32 == 0 {
-        // Below 2^32 s: at most about 2^62 ns, under the cap, with no overflow.
-        return secs * 1_000_000_000 + u64::from(t.subsec_nanos());
-    }
-    nanos_capped(t)
-}
-
-#[cold]
-fn nanos_capped(t: Duration) -> u64 {
-    t.as_nanos().min(u128::from(u64::MAX / 2)) as u64
 }
 
 /// Tells the backend of an interest change: at once, or through the changelist (flushing it when

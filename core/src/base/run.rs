@@ -189,7 +189,7 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
     pub fn loopexit(&mut self, after: Option<Duration>) {
         let at = match after {
             None => self.now(),
-            Some(d) => self.deadline_after(super::nanos(d)),
+            Some(d) => self.deadline_after(crate::clock::nanos(d)),
         };
         let at = self.run.exit_at.map_or(at, |e| e.min(at));
         self.run.set_exit(Some(at));
@@ -217,7 +217,7 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
         let mut at_top = match self.run.phase {
             Phase::Process => false,
             Phase::Top => true,
-            Phase::Idle => return Err(Error::Invalid("no run in progress: call start")),
+            Phase::Idle => return Err(Error::NotStarted),
         };
         loop {
             if at_top {
@@ -639,7 +639,7 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
 
     fn rebuild_interest(&mut self) -> Result<(), Error> {
         let mut first = None;
-        for fd in 0..self.fds.storage.len() {
+        for fd in 0..self.fds.storage.capacity() {
             let Some(entry) = self.fds.storage.as_mut_slice().get_mut(fd) else {
                 break;
             };

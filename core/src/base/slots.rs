@@ -144,7 +144,7 @@ impl<S: Storage<Slot>> Slots<S> {
             if idx == NIL - 1 {
                 return Err(Error::Full(Resource::Slots));
             }
-            if idx as usize >= self.storage.len()
+            if idx as usize >= self.storage.capacity()
                 && !self.storage.grow(idx as usize + 1, Slot::default())
             {
                 return Err(Error::Full(Resource::Slots));

@@ -285,15 +285,12 @@ fn only_the_highest_priority_queue_runs_and_higher_activations_preempt() {
     .unwrap();
     // 1 runs, activates 9 at priority 0, which preempts 2; then 2, then 3.
     assert_eq!(order, [1, 9, 2, 3]);
-    assert_eq!(
-        b.set_priorities(0),
-        Err(Error::Invalid("at least one priority"))
-    );
+    assert_eq!(b.set_priorities(0), Err(Error::NoPriorities));
     b.activate(None, &ev(1, 1), What::TIMEOUT, 0).unwrap();
     assert!(b.set_priorities(5).is_err(), "refused while active");
     assert_eq!(
         b.activate(None, &ev(1, 7), What::TIMEOUT, 0),
-        Err(Error::Invalid("priority out of range"))
+        Err(Error::BadPriority(7))
     );
 }
 
@@ -342,9 +339,7 @@ fn et_survives_deleting_a_sibling_and_mixing_is_refused() {
         .unwrap();
     assert_eq!(
         b.add(None, &spec(7, What::READ, 3), None),
-        Err(Error::Invalid(
-            "edge- and level-triggered events cannot share an fd"
-        ))
+        Err(Error::MixedTriggers(7))
     );
     b.del(a, 1).unwrap();
     assert_eq!(b.backend().interest[7], What::WRITE | What::ET);
@@ -396,22 +391,24 @@ fn full_tables_fail_and_leave_the_base_as_it_was() {
     assert_eq!(
         b.add(None, &spec(1, What::SIGNAL | What::READ, 5), None)
             .unwrap_err(),
-        Error::Invalid("a signal event cannot also wait for I/O")
+        Error::SignalWithIo
     );
     assert_eq!(b.counts().added, 3);
     assert_eq!(b.events().count(), 2);
 }
 
+/// A base with one persistent 1 ms timer (token 1).
+fn ticking() -> Base {
+    let mut b = base();
+    let tick = spec(-1, What::PERSIST, 1);
+    b.add(None, &tick, Some(Duration::from_millis(1))).unwrap();
+    b
+}
+
 #[test]
 fn loop_control() {
-    let mut b = base();
     // loopexit while idle is kept for the next run.
-    b.add(
-        None,
-        &spec(-1, What::PERSIST, 1),
-        Some(Duration::from_millis(1)),
-    )
-    .unwrap();
+    let mut b = ticking();
     b.loopexit(None);
     assert_eq!(
         run(&mut b, LoopFlags::empty(), |_, _| panic!("exit first")),
@@ -450,10 +447,7 @@ fn loop_control() {
     })
     .unwrap();
     assert_eq!(b.backend().waits.len(), waits + 2, "two iterations");
-    assert_eq!(
-        b.step(),
-        Err(Error::Invalid("no run in progress: call start"))
-    );
+    assert_eq!(b.step(), Err(Error::NotStarted));
 }
 
 #[test]
@@ -644,17 +638,24 @@ fn internal_events_do_not_keep_the_loop_running() {
     assert_eq!(b.slots.used, 0);
 }
 
-#[test]
-fn io_rearms_a_persistent_timeout_from_now_behind_timers_set_before() {
+/// Two persistent READ events with 100 ms timeouts armed at 0, `a` (fd 2, token 1, returned with
+/// its handle) and `c` (fd 3, token 2); the clock then at 40 ms and `a`'s fd ready.
+fn two_timed_readers() -> (Base, Spec, Handle, Handle) {
     let mut b = base();
     set_now(0);
     let a = spec(2, What::READ | What::PERSIST, 1);
     let c = spec(3, What::READ | What::PERSIST, 2);
     let ha = b.add(None, &a, Some(Duration::from_millis(100))).unwrap();
     let hc = b.add(None, &c, Some(Duration::from_millis(100))).unwrap();
-    // `a` reads at 40 ms: its timeout counts again from then, behind `c`'s.
     set_now(40 * MS);
     b.backend.ready.push((2, What::READ));
+    (b, a, ha, hc)
+}
+
+#[test]
+fn io_rearms_a_persistent_timeout_from_now_behind_timers_set_before() {
+    // `a` reads at 40 ms: its timeout counts again from then, behind `c`'s.
+    let (mut b, a, ha, hc) = two_timed_readers();
     let mut ran = std::vec::Vec::new();
     run(&mut b, LoopFlags::ONCE, |_, r| ran.push((r.token, r.res))).unwrap();
     assert_eq!(ran, [(1, What::READ)]);
@@ -700,13 +701,7 @@ fn io_rearms_a_persistent_timeout_from_now_behind_timers_set_before() {
 fn loop_conditions_do_not_outlive_their_run() {
     // The loop keeps break, continue, exit, ONCE and NONBLOCK in one word; each must end with
     // the run (or, for an exit, with the run it ends) and no later.
-    let mut b = base();
-    b.add(
-        None,
-        &spec(-1, What::PERSIST, 1),
-        Some(Duration::from_millis(1)),
-    )
-    .unwrap();
+    let mut b = ticking();
     let mut n = 0;
     assert_eq!(
         run(&mut b, LoopFlags::ONCE, |_, _| n += 1),
@@ -805,14 +800,7 @@ fn adding_again_with_a_timeout_queues_behind_equal_deadlines_and_cancels_a_firin
 /// event run after that (timeouts, unless `act` activates one), with the time it ran, up to
 /// 300 ms.
 fn after_io_rearm(act: impl FnOnce(&mut Base, Ready)) -> (Base, Handle, Handle, Vec<(usize, u64)>) {
-    let mut b = base();
-    set_now(0);
-    let a = spec(2, What::READ | What::PERSIST, 1);
-    let c = spec(3, What::READ | What::PERSIST, 2);
-    let ha = b.add(None, &a, Some(Duration::from_millis(100))).unwrap();
-    let hc = b.add(None, &c, Some(Duration::from_millis(100))).unwrap();
-    set_now(40 * MS);
-    b.backend.ready.push((2, What::READ));
+    let (mut b, _, ha, hc) = two_timed_readers();
     let mut act = Some(act);
     let mut ran = Vec::new();
     run(&mut b, LoopFlags::ONCE, |b, r| match act.take() {

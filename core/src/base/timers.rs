@@ -80,7 +80,7 @@ impl<S: Storage<Timer>> TimerHeap<S> {
     /// All pending timers, in heap order (index `i` is the entry at index `i`).
     #[inline]
     pub fn as_slice(&self) -> &[Timer] {
-        // `len <= storage.len()` always holds; the fallback is never taken.
+        // `len <= storage.capacity()` always holds; the fallback is never taken.
         self.storage.as_slice().get(..self.len).unwrap_or(&[])
     }
 
@@ -105,8 +105,8 @@ impl<S: Storage<Timer>> TimerHeap<S> {
     #[inline]
     pub(crate) fn reserve(&mut self, n: usize) -> bool {
         n <= MAX_LEN
-            && (n <= self.storage.len()
-                || (self.storage.grow(n, Timer::default()) && self.storage.len() >= n))
+            && (n <= self.storage.capacity()
+                || (self.storage.grow(n, Timer::default()) && self.storage.capacity() >= n))
     }
 
     /// Adds a timer for `slot` expiring at `deadline`. `moved(slot, index)` is called for every
@@ -123,7 +123,7 @@ impl<S: Storage<Timer>> TimerHeap<S> {
         let hole = self.len;
         // `len` grows by one at a time, so `==` is the cap (and `>=` trips a lint on 32-bit).
         if hole == MAX_LEN
-            || (hole >= self.storage.len() && !self.storage.grow(hole + 1, Timer::default()))
+            || (hole >= self.storage.capacity() && !self.storage.grow(hole + 1, Timer::default()))
         {
             return Err(Error::Full(Resource::Timers));
         }
@@ -273,24 +273,7 @@ mod tests {
     type Fixed = heapless::Vec<Timer, 8>;
 
     /// Growable storage, as the std adapter would supply.
-    #[derive(Default)]
-    struct Grow(Vec<Timer>);
-
-    impl Storage<Timer> for Grow {
-        fn as_slice(&self) -> &[Timer] {
-            &self.0
-        }
-        fn as_mut_slice(&mut self) -> &mut [Timer] {
-            &mut self.0
-        }
-        fn grow(&mut self, min_len: usize, fill: Timer) -> bool {
-            if self.0.len() < min_len {
-                let to = min_len.max(self.0.len() * 2);
-                self.0.resize(to, fill);
-            }
-            true
-        }
-    }
+    type Grow = crate::testing::GrowVec<Timer>;
 
     /// Storage whose `grow` says yes and does nothing.
     struct Liar;

@@ -9,11 +9,11 @@ use core::time::Duration;
 
 use libc::c_int;
 
-use super::{errno, os, poll::check_pollable, timeout};
+use super::{check_pollable, errno, is_eintr, os, syscall, timeout, OwnedFd};
 use crate::backend::{Backend, FdInfo, Info, Sink};
 use crate::changelist::Change;
 use crate::storage::Storage;
-use crate::{Errno, Error, Features, RawFd, Resource, What};
+use crate::{Error, Features, RawFd, Resource, What};
 
 /// The element of the ready-events buffer.
 pub type Event = libc::epoll_event;
@@ -38,7 +38,7 @@ const ET: u32 = libc::EPOLLET as u32;
 
 /// An epoll instance and its buffer of ready events.
 pub struct Epoll<S: Storage<Event>> {
-    epfd: c_int,
+    epfd: OwnedFd,
     events: S,
     changelist: bool,
     /// Whether to wait with `epoll_pwait2`; cleared for good when the kernel refuses it.
@@ -67,69 +67,85 @@ impl<S: Storage<Event>> Epoll<S> {
     /// differs from the base's.
     fn change(&self, fd: RawFd, old: What, new: What, et: bool) -> Result<(), Error> {
         let (old, new) = (old & What::IO, new & What::IO);
+        let ctl = |op, events| self.ctl(op, fd, events);
+        let code = |r: &Result<(), Error>| r.err().and_then(|e| e.errno()).map(|e| e.0);
         let result = if new.is_empty() {
             if old.is_empty() {
                 return Ok(());
             }
-            match self.ctl(libc::EPOLL_CTL_DEL, fd, 0) {
+            let r = ctl(libc::EPOLL_CTL_DEL, 0);
+            match code(&r) {
                 // The fd was closed (the kernel forgot it) or never could be registered: either
                 // way nothing is watched any more (LIBEVENT-SEMANTICS, epoll retries).
-                Err(libc::ENOENT | libc::EBADF | libc::EPERM) => Ok(()),
-                r => r,
+                Some(libc::ENOENT | libc::EBADF | libc::EPERM) => Ok(()),
+                _ => r,
             }
         } else {
             let events = mask(new, et);
             if old.is_empty() {
-                match self.ctl(libc::EPOLL_CTL_ADD, fd, events) {
+                let r = ctl(libc::EPOLL_CTL_ADD, events);
+                match code(&r) {
                     // Already registered: a dup(2)/dup2(2) of a registered fd landed on this
                     // number, and the kernel keys its entries by (file, fd).
-                    Err(libc::EEXIST) => self.ctl(libc::EPOLL_CTL_MOD, fd, events),
-                    r => r,
+                    Some(libc::EEXIST) => ctl(libc::EPOLL_CTL_MOD, events),
+                    _ => r,
                 }
             } else {
-                match self.ctl(libc::EPOLL_CTL_MOD, fd, events) {
+                let r = ctl(libc::EPOLL_CTL_MOD, events);
+                match code(&r) {
                     // Not registered: the fd was closed (which unregisters it) and reopened.
-                    Err(libc::ENOENT) => self.ctl(libc::EPOLL_CTL_ADD, fd, events),
-                    r => r,
+                    Some(libc::ENOENT) => ctl(libc::EPOLL_CTL_ADD, events),
+                    _ => r,
                 }
             }
         };
-        result.map_err(|e| match e {
+        match code(&result) {
             // epoll_ctl(2): "EPERM The target file fd does not support epoll. This error can
             // occur if fd refers to, for example, a regular file or a directory."
-            libc::EPERM => Error::Unpollable(fd),
-            e => Error::Os {
-                call: "epoll_ctl",
-                errno: Errno(e),
-            },
-        })
+            Some(libc::EPERM) => Err(Error::Unpollable(fd)),
+            _ => result,
+        }
     }
 
-    /// One `epoll_ctl`; `Err` carries the errno.
+    /// A failed wait: `EINTR` is a wait with nothing to report, anything else an error.
+    #[cold]
+    #[inline(never)]
+    fn wait_failed(&self) -> Result<usize, Error> {
+        let call = if self.pwait2 {
+            "epoll_pwait2"
+        } else {
+            "epoll_wait"
+        };
+        let e = os(call);
+        if is_eintr(&e) {
+            Ok(0)
+        } else {
+            Err(e)
+        }
+    }
+
+    /// One `epoll_ctl`.
     #[inline]
-    fn ctl(&self, op: c_int, fd: RawFd, events: u32) -> Result<(), c_int> {
+    fn ctl(&self, op: c_int, fd: RawFd, events: u32) -> Result<(), Error> {
         let mut ev = libc::epoll_event {
             events,
             u64: u64::from(fd as u32),
         };
         // SAFETY: `ev` is a valid epoll_event for the duration of the call.
-        if unsafe { libc::epoll_ctl(self.epfd, op, fd, &mut ev) } == 0 {
-            Ok(())
-        } else {
-            Err(errno().0)
-        }
+        syscall("epoll_ctl", unsafe {
+            libc::epoll_ctl(self.epfd.raw(), op, fd, &mut ev)
+        })
+        .map(drop)
     }
 }
 
 /// A new close-on-exec epoll fd.
-fn create() -> Result<c_int, Error> {
+fn create() -> Result<OwnedFd, Error> {
     // SAFETY: no pointers are involved.
-    let fd = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
-    if fd < 0 {
-        Err(os("epoll_create1"))
-    } else {
-        Ok(fd)
-    }
+    syscall("epoll_create1", unsafe {
+        libc::epoll_create1(libc::EPOLL_CLOEXEC)
+    })
+    .map(OwnedFd)
 }
 
 /// The epoll event mask for `interest`.
@@ -271,32 +287,23 @@ impl<S: Storage<Event>> Backend for Epoll<S> {
         let buf = self.events.as_mut_slice();
         let len = buf.len();
         let max = len.min(c_int::MAX as usize) as c_int;
+        let epfd = self.epfd.raw();
         let r = if self.pwait2 {
-            let r = pwait2(self.epfd, buf.as_mut_ptr(), max, timeout);
+            let r = pwait2(epfd, buf.as_mut_ptr(), max, timeout);
             // ENOSYS before Linux 5.11; EPERM where a seccomp filter refuses syscalls it does not
             // know (Docker before 20.10's moby#42836), since epoll_wait(2) lists no EPERM of its
             // own.
             if r < 0 && matches!(errno().0, libc::ENOSYS | libc::EPERM) {
                 self.pwait2 = false;
-                wait(self.epfd, buf, max, timeout)
+                wait(epfd, buf, max, timeout)
             } else {
                 r
             }
         } else {
-            wait(self.epfd, buf, max, timeout)
+            wait(epfd, buf, max, timeout)
         };
         if r < 0 {
-            return match errno().0 {
-                libc::EINTR => Ok(0),
-                e => Err(Error::Os {
-                    call: if self.pwait2 {
-                        "epoll_pwait2"
-                    } else {
-                        "epoll_wait"
-                    },
-                    errno: Errno(e),
-                }),
-            };
+            return self.wait_failed();
         }
         // The kernel reports at most `max <= len` events; the `min` only spares a bounds check.
         let n = (r as usize).min(len);
@@ -318,23 +325,11 @@ impl<S: Storage<Event>> Backend for Epoll<S> {
     }
 
     fn reinit(&mut self) -> Result<(), Error> {
-        let old = core::mem::replace(&mut self.epfd, -1);
-        if old >= 0 {
-            // SAFETY: `old` is our own epoll fd; closing it in a forked child drops only the
-            // child's reference, and the parent's registrations stay.
-            unsafe { libc::close(old) };
-        }
+        // Closing it in a forked child drops only the child's reference: the parent's
+        // registrations stay. Closed first, so that a failed create leaves no shared set behind.
+        self.epfd.close();
         self.epfd = create()?;
         Ok(())
-    }
-}
-
-impl<S: Storage<Event>> Drop for Epoll<S> {
-    fn drop(&mut self) {
-        if self.epfd >= 0 {
-            // SAFETY: `epfd` is our own epoll fd, closed exactly once.
-            unsafe { libc::close(self.epfd) };
-        }
     }
 }
 
@@ -343,19 +338,12 @@ mod tests {
     use std::vec::Vec;
 
     use super::*;
-    use crate::sys::poll::fixtures::*;
+    use crate::sys::fixtures::*;
     use crate::ChangeOp;
+    use crate::Errno;
 
     fn epoll() -> Epoll<GrowVec<Event>> {
         Epoll::new(GrowVec::default(), false).unwrap()
-    }
-
-    fn add<B: Backend>(b: &mut B, fd: RawFd, old: What, added: What) -> Result<(), Error> {
-        b.add(fd, old, added, &mut FdInfo::default())
-    }
-
-    fn del<B: Backend>(b: &mut B, fd: RawFd, old: What, removed: What) -> Result<(), Error> {
-        b.del(fd, old, removed, &mut FdInfo::default())
     }
 
     #[test]
@@ -421,7 +409,10 @@ mod tests {
         del(&mut e, a.0, What::WRITE, What::WRITE).unwrap(); // DEL
         assert_eq!(collect(&mut e, z), []);
         // Gone from the kernel: a MOD would now fail, and an ADD succeeds without a retry.
-        assert_eq!(e.ctl(libc::EPOLL_CTL_MOD, a.0, IN), Err(libc::ENOENT));
+        assert_eq!(
+            e.ctl(libc::EPOLL_CTL_MOD, a.0, IN).unwrap_err().errno(),
+            Some(Errno(libc::ENOENT))
+        );
         add(&mut e, a.0, What::empty(), What::READ).unwrap();
         assert_eq!(collect(&mut e, z), [(a.0, What::READ)]);
     }
@@ -436,7 +427,10 @@ mod tests {
         let d = Fd(dup(a.0));
         // SAFETY: both are our fds; dup2 closes a.0's old reference and reuses the number.
         assert!(unsafe { libc::dup2(d.0, a.0) } >= 0);
-        assert_eq!(e.ctl(libc::EPOLL_CTL_ADD, a.0, OUT), Err(libc::EEXIST));
+        assert_eq!(
+            e.ctl(libc::EPOLL_CTL_ADD, a.0, OUT).unwrap_err().errno(),
+            Some(Errno(libc::EEXIST))
+        );
         add(&mut e, a.0, What::empty(), What::WRITE).unwrap();
         write(&b);
         // The MOD replaced the mask: WRITE only.
@@ -453,7 +447,10 @@ mod tests {
         // SAFETY: our fds; dup2 closes the old file on a.0 and reuses the number.
         assert!(unsafe { libc::dup2(c.0, a.0) } >= 0);
         drop(c);
-        assert_eq!(e.ctl(libc::EPOLL_CTL_MOD, a.0, IN), Err(libc::ENOENT));
+        assert_eq!(
+            e.ctl(libc::EPOLL_CTL_MOD, a.0, IN).unwrap_err().errno(),
+            Some(Errno(libc::ENOENT))
+        );
         add(&mut e, a.0, What::WRITE, What::READ).unwrap();
         write(&d);
         assert_eq!(

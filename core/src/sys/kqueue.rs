@@ -36,7 +36,7 @@
 //!   pending event (which an edge-triggered filter would lose). An add that failed with `EPERM`
 //!   or `EPIPE` there is staged again, so the next dispatch reports it.
 //! - Signal changes ([`ChangeOp::SIGNAL`], `EVFILT_SIGNAL`) are not supported: the base watches
-//!   signals through its self-pipe on every backend. Such a change fails with [`Error::Invalid`].
+//!   signals through its self-pipe on every backend. Such a change fails with [`Error::Unsupported`].
 //! - [`add`](Backend::add) and [`del`](Backend::del), which the base does not call on a changelist
 //!   backend, make the change at once (after submitting anything staged, to keep the order), for
 //!   runtimes that drive the backend directly. Their errors are returned, not reported as
@@ -76,11 +76,11 @@ use core::time::Duration;
 
 use libc::c_int;
 
-use super::{errno, os, poll::check_pollable, timeout};
+use super::{check_pollable, is_eintr, syscall, timeout, OwnedFd};
 use crate::backend::{Backend, FdInfo, Info, Sink};
 use crate::changelist::{Change, ChangeOp};
 use crate::storage::Storage;
-use crate::{Errno, Error, Features, RawFd, Resource, What};
+use crate::{Errno, Error, Features, Operation, RawFd, Resource, What};
 
 cfg_if::cfg_if! {
     if #[cfg(any(
@@ -188,7 +188,7 @@ const INITIAL_EVENTS: usize = 64;
 
 /// A kqueue and its buffer of kevents: staged changes first, results after a dispatch.
 pub struct Kqueue<S: Storage<Event>> {
-    kq: c_int,
+    kq: OwnedFd,
     /// The process that created `kq` (only it may close it).
     pid: libc::pid_t,
     events: S,
@@ -215,12 +215,12 @@ impl<S: Storage<Event>> Kqueue<S> {
 
     /// How much of the buffer one call may use.
     fn capacity(&self) -> usize {
-        self.events.len().min(MAX_EVENTS)
+        self.events.capacity().min(MAX_EVENTS)
     }
 
     /// Asks the storage for more room: double, else at least one more.
     fn grow(&mut self) -> bool {
-        let len = self.events.len();
+        let len = self.events.capacity();
         len < MAX_EVENTS
             && (self.events.grow(len.saturating_mul(2).max(1), blank())
                 || self.events.grow(len + 1, blank()))
@@ -247,9 +247,7 @@ impl<S: Storage<Event>> Kqueue<S> {
     /// Stages the kevents of one change.
     fn stage_change(&mut self, c: &Change) -> Result<(), Error> {
         if (c.read | c.write | c.closed).contains(ChangeOp::SIGNAL) {
-            return Err(Error::Invalid(
-                "kqueue does not watch signals: the base's signal pipe does",
-            ));
+            return Err(Error::Unsupported(Operation::Signals));
         }
         let ident = usize::try_from(c.fd).map_err(|_| Error::BadFd(c.fd))?;
         if c.old.is_empty() && (c.read | c.write | c.closed).contains(ChangeOp::ADD) {
@@ -287,10 +285,9 @@ impl<S: Storage<Event>> Kqueue<S> {
         let p = staged.as_mut_ptr();
         // SAFETY: `p` points to `n` initialised kevents that the kernel may read as changes and
         // overwrite with as many receipts; `zero` outlives the call.
-        let r = unsafe { sys_kevent(self.kq, p, n, p, n, &zero) };
-        if r < 0 {
-            return Err(os("kevent"));
-        }
+        let r = syscall("kevent", unsafe {
+            sys_kevent(self.kq.raw(), p, n, p, n, &zero)
+        })?;
         let got = (r as usize).min(n);
         let mut result = Ok(());
         let mut kept = 0;
@@ -351,10 +348,9 @@ impl<S: Storage<Event>> Kqueue<S> {
         let p = buf.as_mut_ptr();
         // SAFETY: `p` points to `n` (at most 4) initialised kevents in `buf`, read as changes and
         // overwritten with as many receipts; `buf` and `zero` outlive the call.
-        let r = unsafe { sys_kevent(self.kq, p, n, p, n, &zero) };
-        if r < 0 {
-            return Err(os("kevent"));
-        }
+        let r = syscall("kevent", unsafe {
+            sys_kevent(self.kq.raw(), p, n, p, n, &zero)
+        })?;
         let got = (r as usize).min(n);
         // Every change gets a receipt, in the order of the changes.
         for (ev, i) in buf.iter().take(got).zip(at) {
@@ -379,9 +375,7 @@ impl<S: Storage<Event>> Backend for Kqueue<S> {
 
     fn add(&mut self, fd: RawFd, old: What, added: What, _: &mut FdInfo) -> Result<(), Error> {
         if added.contains(What::SIGNAL) {
-            return Err(Error::Invalid(
-                "kqueue does not watch signals: the base's signal pipe does",
-            ));
+            return Err(Error::Unsupported(Operation::Signals));
         }
         let ident = usize::try_from(fd).map_err(|_| Error::BadFd(fd))?;
         if (old & What::IO).is_empty() {
@@ -465,17 +459,12 @@ impl<S: Storage<Event>> Backend for Kqueue<S> {
             // 1 since `new`); the first `nchanges <= len` are the staged changes, which the kernel
             // reads before it writes any result, and at most `len` results are written. `ts`
             // outlives the call.
-            let r = unsafe { sys_kevent(self.kq, p, nchanges, p, len, tsp) };
-            if r < 0 {
-                let e = errno();
-                if e.0 == libc::EINTR {
-                    return Ok(0);
-                }
-                return Err(Error::Os {
-                    call: "kevent",
-                    errno: e,
-                });
-            }
+            let r = unsafe { sys_kevent(self.kq.raw(), p, nchanges, p, len, tsp) };
+            let r = match syscall("kevent", r) {
+                Ok(r) => r,
+                Err(e) if is_eintr(&e) => return Ok(0),
+                Err(e) => return Err(e),
+            };
             let got = (r as usize).min(len);
             let mut reports = 0;
             let mut errors = 0;
@@ -517,8 +506,7 @@ impl<S: Storage<Event>> Backend for Kqueue<S> {
     fn reinit(&mut self) -> Result<(), Error> {
         self.close_if_ours();
         self.staged = 0;
-        let kq = open()?;
-        self.kq = kq;
+        self.kq = open()?;
         // SAFETY: getpid cannot fail and touches no memory.
         self.pid = unsafe { libc::getpid() };
         Ok(())
@@ -530,12 +518,11 @@ impl<S: Storage<Event>> Kqueue<S> {
     /// ours), and forgets it either way.
     fn close_if_ours(&mut self) {
         // SAFETY: getpid cannot fail and touches no memory.
-        if self.kq >= 0 && self.pid == unsafe { libc::getpid() } {
-            // SAFETY: `kq` is the kqueue this process opened and nothing else owns it; the result
-            // is ignored because the fd is gone either way.
-            unsafe { libc::close(self.kq) };
+        if self.pid == unsafe { libc::getpid() } {
+            self.kq.close();
+        } else {
+            self.kq.forget();
         }
-        self.kq = -1;
     }
 }
 
@@ -548,22 +535,19 @@ impl<S: Storage<Event>> Drop for Kqueue<S> {
 impl<S: Storage<Event>> fmt::Debug for Kqueue<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Kqueue")
-            .field("kq", &self.kq)
+            .field("kq", &self.kq.raw())
             .field("staged", &self.staged)
-            .field("capacity", &self.events.len())
+            .field("capacity", &self.events.capacity())
             .finish()
     }
 }
 
 /// Opens a close-on-exec kqueue.
-fn open() -> Result<c_int, Error> {
+fn open() -> Result<OwnedFd, Error> {
     cfg_if::cfg_if! {
         if #[cfg(target_os = "netbsd")] {
             // SAFETY: kqueue1 takes flags and touches no memory of ours.
-            let kq = unsafe { libc::kqueue1(libc::O_CLOEXEC) };
-            if kq < 0 {
-                return Err(os("kqueue1"));
-            }
+            syscall("kqueue1", unsafe { libc::kqueue1(libc::O_CLOEXEC) }).map(OwnedFd)
         } else if #[cfg(any(
             target_os = "freebsd",
             target_os = "openbsd",
@@ -572,27 +556,16 @@ fn open() -> Result<c_int, Error> {
             target_os = "ios",
         ))] {
             // SAFETY: kqueue takes no arguments and touches no memory of ours.
-            let kq = unsafe { libc::kqueue() };
-            if kq < 0 {
-                return Err(os("kqueue"));
-            }
+            let kq = OwnedFd(syscall("kqueue", unsafe { libc::kqueue() })?);
             // SAFETY: `kq` is an fd we own; F_SETFD takes an int flag and touches no memory.
-            if unsafe { libc::fcntl(kq, libc::F_SETFD, libc::FD_CLOEXEC) } < 0 {
-                let e = os("fcntl");
-                // SAFETY: `kq` is ours and used nowhere else.
-                unsafe { libc::close(kq) };
-                return Err(e);
-            }
+            syscall("fcntl", unsafe { libc::fcntl(kq.raw(), libc::F_SETFD, libc::FD_CLOEXEC) })?;
+            Ok(kq)
         } else {
             // libkqueue: its fd is a pipe end it opened close-on-exec already.
             // SAFETY: kqueue takes no arguments and touches no memory of ours.
-            let kq = unsafe { kqueue() };
-            if kq < 0 {
-                return Err(os("kqueue"));
-            }
+            syscall("kqueue", unsafe { kqueue() }).map(OwnedFd)
         }
     }
-    Ok(kq)
 }
 
 /// kevent(2) with counts as `usize` (at most [`MAX_EVENTS`]).
@@ -872,59 +845,13 @@ fn single_change(fd: RawFd, old: What, bits: What, op: ChangeOp) -> Change {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sys::fixtures::{
+        closed_fd, directory, pipe, read_all, regular_file, socketpair, write, GrowVec,
+    };
     use std::time::Instant;
     use std::vec::Vec;
 
     type Fixed<const N: usize> = heapless::Vec<Event, N>;
-
-    /// Storage that grows without bound, as the std adapter's does.
-    struct Growable(Vec<Event>);
-
-    impl Storage<Event> for Growable {
-        fn as_slice(&self) -> &[Event] {
-            &self.0
-        }
-        fn as_mut_slice(&mut self) -> &mut [Event] {
-            &mut self.0
-        }
-        fn grow(&mut self, min_len: usize, fill: Event) -> bool {
-            if self.0.len() < min_len {
-                self.0.resize(min_len, fill);
-            }
-            true
-        }
-    }
-
-    /// A non-blocking pipe: (read end, write end).
-    fn pipe() -> (RawFd, RawFd) {
-        let mut fds = [0; 2];
-        // SAFETY: `fds` has room for the two fds.
-        assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
-        for fd in fds {
-            // SAFETY: plain fcntl calls on fds we own.
-            unsafe {
-                let fl = libc::fcntl(fd, libc::F_GETFL);
-                libc::fcntl(fd, libc::F_SETFL, fl | libc::O_NONBLOCK);
-            }
-        }
-        (fds[0], fds[1])
-    }
-
-    fn write1(fd: RawFd) {
-        // SAFETY: writes one byte from a live buffer.
-        assert_eq!(unsafe { libc::write(fd, b"x".as_ptr().cast(), 1) }, 1);
-    }
-
-    fn read_all(fd: RawFd) {
-        let mut buf = [0u8; 64];
-        // SAFETY: reads into a live buffer of its length.
-        while unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) } > 0 {}
-    }
-
-    fn close(fd: RawFd) {
-        // SAFETY: closes an fd the test owns.
-        unsafe { libc::close(fd) };
-    }
 
     fn change(fd: RawFd, old: What, read: ChangeOp, write: ChangeOp) -> Change {
         Change {
@@ -1135,21 +1062,22 @@ mod tests {
         let r = Kqueue::new(&mut none[..]);
         assert_eq!(r.err(), Some(Error::Full(Resource::BackendEvents)));
         // Growable storage that comes empty gets libevent's 64.
-        let kq = Kqueue::new(Growable(Vec::new())).unwrap();
-        assert_eq!(kq.events.len(), INITIAL_EVENTS);
+        let kq = Kqueue::new(GrowVec::default()).unwrap();
+        assert_eq!(kq.events.capacity(), INITIAL_EVENTS);
     }
 
     #[test]
     fn read_write_and_timeout() {
         let mut kq = Kqueue::new(Fixed::<8>::new()).unwrap();
-        let (r, w) = pipe();
+        let (rf, wf) = pipe();
+        let (r, w) = (rf.0, wf.0);
         kq.apply(&[
             add_read(r),
             change(w, What::empty(), ChangeOp::empty(), ChangeOp::ADD),
         ])
         .unwrap();
         assert_eq!(wait(&mut kq, SHORT), [(w, What::WRITE)]);
-        write1(w);
+        write(&wf);
         let mut got = wait(&mut kq, SHORT);
         got.sort_by_key(|&(fd, w)| (fd, w.bits()));
         assert_eq!(got, [(r, What::READ), (w, What::WRITE)]);
@@ -1161,14 +1089,13 @@ mod tests {
         let t = Instant::now();
         assert_eq!(wait(&mut kq, Duration::from_millis(50)), []);
         assert!(t.elapsed() >= Duration::from_millis(50));
-        close(r);
-        close(w);
     }
 
     #[test]
     fn edge_triggered_reports_once() {
         let mut kq = Kqueue::new(Fixed::<8>::new()).unwrap();
-        let (r, w) = pipe();
+        let (rf, w) = pipe();
+        let r = rf.0;
         kq.apply(&[change(
             r,
             What::empty(),
@@ -1176,44 +1103,42 @@ mod tests {
             ChangeOp::empty(),
         )])
         .unwrap();
-        write1(w);
+        write(&w);
         assert_eq!(wait(&mut kq, SHORT), [(r, What::READ)]);
         assert_eq!(wait(&mut kq, Duration::ZERO), []);
-        write1(w);
+        write(&w);
         assert_eq!(wait(&mut kq, SHORT), [(r, What::READ)]);
-        close(r);
-        close(w);
     }
 
     #[test]
     fn end_of_stream_is_readable() {
         let mut kq = Kqueue::new(Fixed::<8>::new()).unwrap();
-        let (r, w) = pipe();
+        let (rf, w) = pipe();
+        let r = rf.0;
         let closed = Change {
             closed: ChangeOp::ADD,
             ..change(r, What::empty(), ChangeOp::empty(), ChangeOp::empty())
         };
         kq.apply(&[closed]).unwrap();
         assert_eq!(wait(&mut kq, Duration::ZERO), []);
-        close(w);
+        drop(w);
         assert_eq!(wait(&mut kq, SHORT), [(r, What::READ)]);
-        close(r);
     }
 
     #[test]
     fn delete_after_close_is_ignored() {
         let mut kq = Kqueue::new(Fixed::<8>::new()).unwrap();
-        let (r, w) = pipe();
+        let (rf, _w) = pipe();
+        let r = rf.0;
         kq.apply(&[add_read(r)]).unwrap();
         assert_eq!(wait(&mut kq, Duration::ZERO), []);
-        close(r);
+        drop(rf);
         kq.apply(&[change(r, What::READ, ChangeOp::DEL, ChangeOp::empty())])
             .unwrap();
         // Only ignored errors come back: the wait still lasts as long as asked.
         let t = Instant::now();
         assert_eq!(wait(&mut kq, Duration::from_millis(50)), []);
         assert!(t.elapsed() >= Duration::from_millis(50));
-        close(w);
     }
 
     /// `fstat`'s EBADF, as `check_pollable` reports it.
@@ -1227,42 +1152,29 @@ mod tests {
     #[test]
     fn add_of_a_closed_fd_fails_at_apply_and_the_rest_is_applied() {
         let mut kq = Kqueue::new(Fixed::<8>::new()).unwrap();
-        let (r, w) = pipe();
-        // A closed number that nothing reopens meanwhile: far above what the tests use (and
-        // within the default soft limit of 1024 fds).
-        // SAFETY: duplicates an fd the test owns.
-        let gone = unsafe { libc::fcntl(r, libc::F_DUPFD_CLOEXEC, 900) };
-        assert!(gone >= 900);
-        close(gone);
+        let (rf, w) = pipe();
+        let r = rf.0;
+        // A closed number that nothing reopens meanwhile (see `closed_fd`).
+        let gone = closed_fd();
         // Unlike libevent, which ignores the EBADF: the add fails, at apply, before the wait.
         assert_eq!(kq.apply(&[add_read(gone), add_read(r)]), Err(ebadf()));
         assert_eq!(kq.staged, 1);
-        write1(w);
+        write(&w);
         assert_eq!(wait(&mut kq, SHORT), [(r, What::READ)]);
         let mut info = FdInfo::default();
         assert_eq!(
             kq.add(gone, What::empty(), What::READ, &mut info),
             Err(ebadf())
         );
-        close(r);
-        close(w);
-    }
-
-    /// Opens `path` read-only.
-    fn open_ro(path: &core::ffi::CStr) -> RawFd {
-        // SAFETY: `path` is a NUL-terminated string that outlives the call.
-        let fd = unsafe { libc::open(path.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
-        assert!(fd >= 0);
-        fd
     }
 
     #[test]
     fn regular_files_and_directories_are_unpollable() {
         let mut kq = Kqueue::new(Fixed::<8>::new()).unwrap();
-        let file = open_ro(c"/etc/passwd");
-        let dir = open_ro(c"/");
-        let (r, w) = pipe();
-        for fd in [file, dir] {
+        let (file, dir) = (regular_file(), directory());
+        let (rf, w) = pipe();
+        let r = rf.0;
+        for fd in [file.0, dir.0] {
             // At apply, and the rest of the batch still applied.
             assert_eq!(
                 kq.apply(&[add_read(fd), add_read(r)]),
@@ -1275,60 +1187,40 @@ mod tests {
             );
         }
         // Nothing of the file or the directory was registered.
-        write1(w);
+        write(&w);
         assert_eq!(wait(&mut kq, SHORT), [(r, What::READ)]);
-        for fd in [file, dir, r, w] {
-            close(fd);
-        }
     }
 
     #[test]
     fn a_reused_fd_number_is_watched_again() {
         let mut kq = Kqueue::new(Fixed::<8>::new()).unwrap();
-        let (r, w) = pipe();
+        let (rf, w) = pipe();
+        let r = rf.0;
         kq.apply(&[add_read(r)]).unwrap();
-        write1(w);
+        write(&w);
         assert_eq!(wait(&mut kq, SHORT), [(r, What::READ)]);
         // The number `r` now names a new, empty pipe (dup2 closes the old one).
         let (r2, w2) = pipe();
         // SAFETY: both fds are the test's own.
-        assert_eq!(unsafe { libc::dup2(r2, r) }, r);
-        close(r2);
+        assert_eq!(unsafe { libc::dup2(r2.0, r) }, r);
+        drop(r2);
         // A delete and an add in one batch: the add replaces the delete, `old` keeps READ.
         kq.apply(&[change(r, What::READ, ChangeOp::ADD, ChangeOp::empty())])
             .unwrap();
         assert_eq!(wait(&mut kq, Duration::from_millis(20)), []);
-        write1(w2);
+        write(&w2);
         assert_eq!(wait(&mut kq, SHORT), [(r, What::READ)]);
-        for fd in [r, w, w2] {
-            close(fd);
-        }
-    }
-
-    /// A connected, non-blocking `AF_UNIX` socket pair.
-    fn socketpair() -> (RawFd, RawFd) {
-        let mut fds = [0; 2];
-        // SAFETY: `fds` has room for the two fds.
-        let rc = unsafe { libc::socketpair(libc::AF_UNIX, libc::SOCK_STREAM, 0, fds.as_mut_ptr()) };
-        assert_eq!(rc, 0);
-        for fd in fds {
-            // SAFETY: plain fcntl calls on fds we own.
-            unsafe {
-                let fl = libc::fcntl(fd, libc::F_GETFL);
-                libc::fcntl(fd, libc::F_SETFL, fl | libc::O_NONBLOCK);
-            }
-        }
-        (fds[0], fds[1])
     }
 
     /// READ|WRITE edge-triggered on `a`, WRITE deleted by `del`; READ must stay edge-triggered.
     fn check_et_survives(del: impl FnOnce(&mut Kqueue<Fixed<8>>, RawFd)) {
         let mut kq = Kqueue::new(Fixed::<8>::new()).unwrap();
-        let (a, b) = socketpair();
+        let (af, b) = socketpair();
+        let a = af.0;
         let et_add = ChangeOp::ADD | ChangeOp::ET;
         kq.apply(&[change(a, What::empty(), et_add, et_add)])
             .unwrap();
-        write1(b);
+        write(&b);
         let mut got = wait(&mut kq, SHORT);
         got.sort_by_key(|&(fd, w)| (fd, w.bits()));
         assert_eq!(got, [(a, What::READ), (a, What::WRITE)]);
@@ -1338,11 +1230,9 @@ mod tests {
         let _ = wait(&mut kq, Duration::from_millis(20));
         // ...but READ is still edge-triggered: no report until new data.
         assert_eq!(wait(&mut kq, Duration::ZERO), []);
-        write1(b);
+        write(&b);
         assert_eq!(wait(&mut kq, SHORT), [(a, What::READ)]);
         assert_eq!(wait(&mut kq, Duration::ZERO), []);
-        close(a);
-        close(b);
     }
 
     #[test]
@@ -1401,17 +1291,16 @@ mod tests {
             ChangeOp::ADD | ChangeOp::SIGNAL,
             ChangeOp::empty(),
         );
-        let (r, w) = pipe();
+        let (rf, w) = pipe();
+        let r = rf.0;
         // The signal change fails; the others are applied all the same.
         assert!(matches!(
             kq.apply(&[sig, add_read(r)]),
-            Err(Error::Invalid(_))
+            Err(Error::Unsupported(Operation::Signals))
         ));
-        write1(w);
+        write(&w);
         assert_eq!(wait(&mut kq, SHORT), [(r, What::READ)]);
         assert_eq!(kq.apply(&[add_read(-1)]), Err(Error::BadFd(-1)));
-        close(r);
-        close(w);
     }
 
     #[test]
@@ -1421,18 +1310,18 @@ mod tests {
         let pipes: Vec<_> = (0..5).map(|_| pipe()).collect();
         // An edge already pending before the flushes must survive them.
         kq.apply(&[change(
-            pipes[0].0,
+            pipes[0].0 .0,
             What::empty(),
             ChangeOp::ADD | ChangeOp::ET,
             ChangeOp::empty(),
         )])
         .unwrap();
-        write1(pipes[0].1);
-        let rest: Vec<_> = pipes[1..].iter().map(|&(r, _)| add_read(r)).collect();
+        write(&pipes[0].1);
+        let rest: Vec<_> = pipes[1..].iter().map(|(r, _)| add_read(r.0)).collect();
         kq.apply(&rest).unwrap();
         assert!(kq.staged <= 2);
-        for &(_, w) in &pipes[1..] {
-            write1(w);
+        for (_, w) in &pipes[1..] {
+            write(w);
         }
         let mut seen = Vec::new();
         for _ in 0..10 {
@@ -1446,53 +1335,46 @@ mod tests {
             }
         }
         seen.sort();
-        let mut want: Vec<_> = pipes.iter().map(|&(r, _)| r).collect();
+        let mut want: Vec<_> = pipes.iter().map(|(r, _)| r.0).collect();
         want.sort();
         assert_eq!(seen, want);
-        assert_eq!(kq.events.len(), 2);
-        for (r, w) in pipes {
-            close(r);
-            close(w);
-        }
+        assert_eq!(kq.events.capacity(), 2);
     }
 
     #[test]
     fn a_full_dispatch_grows_the_buffer() {
-        let mut kq = Kqueue::new(Growable(Vec::new())).unwrap();
+        let mut kq = Kqueue::new(GrowVec::default()).unwrap();
         kq.events.0.truncate(2);
         let pipes: Vec<_> = (0..4).map(|_| pipe()).collect();
-        let adds: Vec<_> = pipes.iter().map(|&(r, _)| add_read(r)).collect();
+        let adds: Vec<_> = pipes.iter().map(|(r, _)| add_read(r.0)).collect();
         kq.apply(&adds).unwrap();
         assert_eq!(kq.staged, 4);
-        assert!(kq.events.len() >= 4);
+        assert!(kq.events.capacity() >= 4);
         kq.events.0.truncate(4);
-        for &(_, w) in &pipes {
-            write1(w);
+        for (_, w) in &pipes {
+            write(w);
         }
         assert_eq!(wait(&mut kq, SHORT).len(), 4);
-        assert_eq!(kq.events.len(), 8);
-        for (r, w) in pipes {
-            close(r);
-            close(w);
-        }
+        assert_eq!(kq.events.capacity(), 8);
     }
 
     #[test]
     fn direct_add_and_del() {
         let mut kq = Kqueue::new(Fixed::<4>::new()).unwrap();
-        let (r, w) = pipe();
+        let (rf, wf) = pipe();
+        let (r, w) = (rf.0, wf.0);
         let mut info = FdInfo::default();
         kq.add(r, What::empty(), What::READ, &mut info).unwrap();
         kq.add(w, What::empty(), What::WRITE | What::ET, &mut info)
             .unwrap();
-        write1(w);
+        write(&wf);
         let mut got = wait(&mut kq, SHORT);
         got.sort_by_key(|&(fd, w)| (fd, w.bits()));
         assert_eq!(got, [(r, What::READ), (w, What::WRITE)]);
         kq.del(r, What::READ, What::READ, &mut info).unwrap();
         assert_eq!(wait(&mut kq, Duration::ZERO), []);
         // Deleting what the kernel forgot succeeds; adding a closed fd fails and leaves nothing.
-        close(r);
+        drop(rf);
         kq.del(r, What::READ, What::READ, &mut info).unwrap();
         assert_eq!(
             kq.add(r, What::empty(), What::READ, &mut info),
@@ -1502,14 +1384,14 @@ mod tests {
             kq.add(-3, What::empty(), What::READ, &mut info),
             Err(Error::BadFd(-3))
         );
-        close(w);
     }
 
     #[test]
     fn write_to_a_pipe_without_reader_is_never_silent() {
         let mut kq = Kqueue::new(Fixed::<4>::new()).unwrap();
-        let (r, w) = pipe();
-        close(r);
+        let (r, wf) = pipe();
+        let w = wf.0;
+        drop(r);
         kq.apply(&[change(w, What::empty(), ChangeOp::empty(), ChangeOp::ADD)])
             .unwrap();
         // The BSDs fail the add with EPIPE (reported as READ | WRITE); others report EOF.
@@ -1518,33 +1400,32 @@ mod tests {
         assert!(got
             .iter()
             .all(|&(fd, what)| fd == w && what.contains(What::WRITE)));
-        close(w);
     }
 
     #[test]
     fn reinit_starts_afresh() {
         let mut kq = Kqueue::new(Fixed::<4>::new()).unwrap();
-        let (r, w) = pipe();
+        let (rf, wf) = pipe();
+        let (r, w) = (rf.0, wf.0);
         kq.apply(&[add_read(r)]).unwrap();
         assert_eq!(wait(&mut kq, Duration::ZERO), []);
-        let old = kq.kq;
+        let old = kq.kq.raw();
         kq.apply(&[add_read(w)]).unwrap();
         kq.reinit().unwrap();
         assert_eq!(kq.staged, 0);
-        write1(w);
+        write(&wf);
         assert_eq!(wait(&mut kq, Duration::ZERO), []);
         // The old kqueue was ours (same process), so it was closed; its number may be reused.
         let _ = old;
         kq.apply(&[add_read(r)]).unwrap();
         assert_eq!(wait(&mut kq, SHORT), [(r, What::READ)]);
-        close(r);
-        close(w);
     }
 
     #[test]
     fn reinit_in_a_forked_child() {
         let mut kq = Kqueue::new(Fixed::<4>::new()).unwrap();
-        let (r, w) = pipe();
+        let (rf, w) = pipe();
+        let r = rf.0;
         kq.apply(&[add_read(r)]).unwrap();
         assert_eq!(wait(&mut kq, Duration::ZERO), []);
         // SAFETY: the child only makes system calls (and libkqueue's) before `_exit`.
@@ -1552,7 +1433,7 @@ mod tests {
         assert!(pid >= 0);
         if pid == 0 {
             let ok = kq.reinit().is_ok() && kq.apply(&[add_read(r)]).is_ok() && {
-                write1(w);
+                write(&w);
                 let mut n = 0;
                 kq.dispatch(Some(SHORT), &mut |fd: RawFd, what: What| {
                     if fd == r && what == What::READ {
@@ -1572,7 +1453,5 @@ mod tests {
         assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0);
         // The parent's kqueue still works: the child's byte is there to read.
         assert_eq!(wait(&mut kq, SHORT), [(r, What::READ)]);
-        close(r);
-        close(w);
     }
 }

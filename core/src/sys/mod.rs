@@ -8,12 +8,19 @@ use crate::{Errno, Error};
 
 pub mod clock;
 pub mod env;
+mod fd;
+#[cfg(test)]
+// Some serve only epoll's tests.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+pub(crate) mod fixtures;
 pub mod fork;
 pub mod hosted;
 pub mod poll;
 pub mod select;
 pub mod signal;
 mod timeout;
+
+pub(crate) use fd::{check_pollable, OwnedFd};
 
 cfg_if::cfg_if! {
     if #[cfg(any(target_os = "linux", target_os = "android"))] {
@@ -56,9 +63,31 @@ pub fn set_errno(e: Errno) {
 }
 
 /// The error for a failed call of `call`, with the current `errno`.
+#[cold]
 pub(crate) fn os(call: &'static str) -> Error {
     Error::Os {
         call,
         errno: errno(),
     }
+}
+
+/// What a system call that fails with a negative return and `errno` returned: `r` itself, or the
+/// error naming `call` (mio's `syscall!`). Wrap the `unsafe` call in it:
+/// `syscall("poll", unsafe { libc::poll(…) })`.
+#[inline(always)]
+pub(crate) fn syscall<T: Copy + PartialOrd + Default>(
+    call: &'static str,
+    r: T,
+) -> Result<T, Error> {
+    if r < T::default() {
+        Err(os(call))
+    } else {
+        Ok(r)
+    }
+}
+
+/// Whether `e` is an interrupted wait (`EINTR`): the contract's `Ok(0)`.
+#[inline]
+pub(crate) fn is_eintr(e: &Error) -> bool {
+    e.errno() == Some(Errno(libc::EINTR))
 }

@@ -13,12 +13,11 @@
 //! removes it, after the scan. A later delete of it finds no entry and succeeds; a later add
 //! watches the number afresh (see the backend contract).
 
-use core::mem::MaybeUninit;
 use core::time::Duration;
 
 use libc::c_short;
 
-use super::{errno, os, timeout};
+use super::{check_pollable, is_eintr, syscall, timeout};
 use crate::backend::{Backend, FdInfo, Info, Sink};
 use crate::storage::Storage;
 use crate::{Error, Features, RawFd, Resource, What};
@@ -82,7 +81,7 @@ impl<S: Storage<Event>> Poll<S> {
 
     /// Appends an entry for `fd`, leaving everything as it was if there is no room.
     fn push(&mut self, fd: RawFd, events: c_short, info: &mut FdInfo) -> Result<(), Error> {
-        if self.used == self.fds.len() && !self.fds.grow(self.used + 1, EMPTY) {
+        if self.used == self.fds.capacity() && !self.fds.grow(self.used + 1, EMPTY) {
             return Err(Error::Full(Resource::BackendFds));
         }
         let slot = self
@@ -115,23 +114,6 @@ impl<S: Storage<Event>> Poll<S> {
                 i += 1;
             }
         }
-    }
-}
-
-/// Refuses what `poll(2)` would always report ready, as epoll does (the project's rule: the same
-/// on every backend), and a closed fd with a clear error.
-pub(crate) fn check_pollable(fd: RawFd) -> Result<(), Error> {
-    let mut st = MaybeUninit::<libc::stat>::uninit();
-    // SAFETY: `st` has room for a `struct stat`.
-    if unsafe { libc::fstat(fd, st.as_mut_ptr()) } < 0 {
-        return Err(os("fstat"));
-    }
-    // SAFETY: fstat succeeded and filled `st`.
-    let mode = unsafe { st.assume_init() }.st_mode & libc::S_IFMT;
-    if mode == libc::S_IFREG || mode == libc::S_IFDIR {
-        Err(Error::Unpollable(fd))
-    } else {
-        Ok(())
     }
 }
 
@@ -238,14 +220,14 @@ impl<S: Storage<Event>> Backend for Poll<S> {
         let fds = self.fds.as_mut_slice().get_mut(..used).unwrap_or_default();
         let ms = timeout::millis(timeout, timeout::POLL_MAX_MS);
         // SAFETY: `fds` holds `used` initialised pollfds.
-        let r = unsafe { libc::poll(fds.as_mut_ptr(), used as libc::nfds_t, ms) };
-        if r < 0 {
-            return match errno().0 {
-                libc::EINTR => Ok(0),
-                _ => Err(os("poll")),
-            };
-        }
-        let mut left = r as usize;
+        let r = syscall("poll", unsafe {
+            libc::poll(fds.as_mut_ptr(), used as libc::nfds_t, ms)
+        });
+        let mut left = match r {
+            Ok(n) => n as usize,
+            Err(e) if is_eintr(&e) => return Ok(0),
+            Err(e) => return Err(e),
+        };
         if left == 0 {
             return Ok(0);
         }
@@ -287,209 +269,12 @@ impl<S: Storage<Event>> Backend for Poll<S> {
     }
 }
 
-/// Test fixtures shared by the backends' tests: real fds, a monotonic clock, signals.
-#[cfg(test)]
-// Some serve only epoll's tests.
-#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
-pub(crate) mod fixtures {
-    use core::sync::atomic::{AtomicBool, Ordering};
-    use core::time::Duration;
-    use std::sync::Arc;
-    use std::vec::Vec;
-
-    use crate::{Backend, RawFd, Storage, What};
-
-    /// An fd closed on drop.
-    #[derive(Debug)]
-    pub struct Fd(pub RawFd);
-
-    impl Drop for Fd {
-        fn drop(&mut self) {
-            // SAFETY: the fd is ours.
-            unsafe { libc::close(self.0) };
-        }
-    }
-
-    /// Storage that doubles, like the std adapter's.
-    pub struct GrowVec<T>(pub Vec<T>);
-
-    impl<T> Default for GrowVec<T> {
-        fn default() -> Self {
-            GrowVec(Vec::new())
-        }
-    }
-
-    impl<T: Clone> Storage<T> for GrowVec<T> {
-        fn as_slice(&self) -> &[T] {
-            &self.0
-        }
-        fn as_mut_slice(&mut self) -> &mut [T] {
-            &mut self.0
-        }
-        fn grow(&mut self, min_len: usize, fill: T) -> bool {
-            if self.0.len() < min_len {
-                let len = min_len.max(self.0.len() * 2);
-                self.0.resize(len, fill);
-            }
-            true
-        }
-    }
-
-    fn nonblocking(fd: RawFd) {
-        // SAFETY: plain fcntl on our fd.
-        unsafe {
-            let fl = libc::fcntl(fd, libc::F_GETFL);
-            libc::fcntl(fd, libc::F_SETFL, fl | libc::O_NONBLOCK);
-        }
-    }
-
-    /// A connected pair of non-blocking Unix stream sockets.
-    pub fn socketpair() -> (Fd, Fd) {
-        let mut fds = [0; 2];
-        // SAFETY: `fds` has room for two fds.
-        let r = unsafe { libc::socketpair(libc::AF_UNIX, libc::SOCK_STREAM, 0, fds.as_mut_ptr()) };
-        assert_eq!(r, 0);
-        nonblocking(fds[0]);
-        nonblocking(fds[1]);
-        (Fd(fds[0]), Fd(fds[1]))
-    }
-
-    /// A pipe: (read end, write end).
-    pub fn pipe() -> (Fd, Fd) {
-        let mut fds = [0; 2];
-        // SAFETY: `fds` has room for two fds.
-        assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
-        nonblocking(fds[0]);
-        (Fd(fds[0]), Fd(fds[1]))
-    }
-
-    /// Writes one byte.
-    pub fn write(fd: &Fd) {
-        // SAFETY: one byte from a valid buffer.
-        assert_eq!(unsafe { libc::write(fd.0, b"x".as_ptr().cast(), 1) }, 1);
-    }
-
-    /// A duplicate of `fd`.
-    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
-    pub fn dup(fd: RawFd) -> RawFd {
-        // SAFETY: plain dup.
-        let d = unsafe { libc::dup(fd) };
-        assert!(d >= 0);
-        d
-    }
-
-    /// A duplicate of `fd` numbered at least `min`, raising the soft fd limit if needed.
-    pub fn dup_above(fd: RawFd, min: RawFd) -> Fd {
-        let mut lim = libc::rlimit {
-            rlim_cur: 0,
-            rlim_max: 0,
-        };
-        // SAFETY: `lim` is a valid rlimit.
-        unsafe {
-            libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim);
-            let want = (min as libc::rlim_t + 16).min(lim.rlim_max);
-            if lim.rlim_cur < want {
-                lim.rlim_cur = want;
-                libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
-            }
-        }
-        // SAFETY: plain fcntl on our fd.
-        let d = unsafe { libc::fcntl(fd, libc::F_DUPFD, min) };
-        assert!(d >= min, "cannot dup above {min}");
-        Fd(d)
-    }
-
-    /// Where closed-fd tests put their fds: above what other tests open (the `dup_above(_, 1500)`
-    /// ones included), so that no other test thread reuses the number once it is closed.
-    pub const HIGH: RawFd = 3000;
-
-    /// An fd number that is surely not open.
-    pub fn closed_fd() -> RawFd {
-        let (r, _w) = pipe();
-        dup_above(r.0, HIGH).0
-    }
-
-    /// An unlinked regular file.
-    pub fn regular_file() -> Fd {
-        let mut name = *b"/tmp/eventop-test-XXXXXX\0";
-        // SAFETY: `name` is a writable NUL-terminated template.
-        let fd = unsafe { libc::mkstemp(name.as_mut_ptr().cast()) };
-        assert!(fd >= 0);
-        // SAFETY: `name` now holds the file's NUL-terminated path.
-        unsafe { libc::unlink(name.as_ptr().cast()) };
-        Fd(fd)
-    }
-
-    /// The root directory, opened.
-    pub fn directory() -> Fd {
-        // SAFETY: a NUL-terminated path.
-        let fd = unsafe { libc::open(c"/".as_ptr(), libc::O_RDONLY) };
-        assert!(fd >= 0);
-        Fd(fd)
-    }
-
-    /// CLOCK_MONOTONIC.
-    pub fn now() -> Duration {
-        let mut ts = libc::timespec {
-            tv_sec: 0,
-            tv_nsec: 0,
-        };
-        // SAFETY: `ts` is a valid timespec.
-        unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
-        Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
-    }
-
-    /// One dispatch's reports; panics on error.
-    pub fn collect<B: Backend>(b: &mut B, timeout: Option<Duration>) -> Vec<(RawFd, What)> {
-        let mut got = Vec::new();
-        let n = b
-            .dispatch(timeout, &mut |fd, what| got.push((fd, what)))
-            .unwrap();
-        assert_eq!(n, got.len());
-        got
-    }
-
-    extern "C" fn noop(_: libc::c_int) {}
-
-    /// The signal the EINTR tests use: one no other test in this binary watches (the signal
-    /// pipe's tests use SIGUSR1, SIGUSR2, SIGWINCH and SIGURG, and would lose their handler).
-    const INTERRUPT: libc::c_int = libc::SIGALRM;
-
-    /// Runs `f` while another thread sends this thread [`INTERRUPT`] every 20 ms (a no-op handler
-    /// installed without `SA_RESTART`), so that a blocking wait in `f` is interrupted.
-    pub fn interrupted<R>(f: impl FnOnce() -> R) -> R {
-        // SAFETY: installs a handler that does nothing; a zeroed sigaction is valid.
-        unsafe {
-            let mut sa: libc::sigaction = core::mem::zeroed();
-            sa.sa_sigaction = noop as extern "C" fn(libc::c_int) as libc::sighandler_t;
-            sa.sa_flags = 0;
-            libc::sigemptyset(&mut sa.sa_mask);
-            assert_eq!(libc::sigaction(INTERRUPT, &sa, core::ptr::null_mut()), 0);
-        }
-        // SAFETY: no arguments.
-        let me = unsafe { libc::pthread_self() };
-        let done = Arc::new(AtomicBool::new(false));
-        let flag = done.clone();
-        let killer = std::thread::spawn(move || {
-            while !flag.load(Ordering::SeqCst) {
-                std::thread::sleep(Duration::from_millis(20));
-                // SAFETY: `me` is alive until this thread is joined.
-                unsafe { libc::pthread_kill(me, INTERRUPT) };
-            }
-        });
-        let r = f();
-        done.store(true, Ordering::SeqCst);
-        killer.join().unwrap();
-        r
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use std::vec::Vec;
 
-    use super::fixtures::*;
     use super::*;
+    use crate::sys::fixtures::*;
 
     fn poll() -> Poll<GrowVec<Event>> {
         Poll::new(GrowVec::default()).unwrap()

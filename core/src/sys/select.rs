@@ -13,7 +13,7 @@
 
 use core::time::Duration;
 
-use super::{errno, os, poll::check_pollable, timeout};
+use super::{check_pollable, errno, is_eintr, syscall, timeout};
 use crate::backend::{Backend, FdInfo, Info, Sink};
 use crate::storage::Storage;
 use crate::{Errno, Error, Features, RawFd, Resource, What};
@@ -57,7 +57,7 @@ impl<S: Storage<Word>> Select<S> {
         let _ = sets.grow(4 * INITIAL_WORDS, 0);
         sets.as_mut_slice().fill(0);
         Ok(Select {
-            words: sets.len() / 4,
+            words: sets.capacity() / 4,
             sets,
             maxfd: -1,
         })
@@ -73,7 +73,7 @@ impl<S: Storage<Word>> Select<S> {
         if !self.sets.grow(4 * need, 0) {
             return Err(Error::Full(Resource::BackendFds));
         }
-        let (old, new) = (self.words, self.sets.len() / 4);
+        let (old, new) = (self.words, self.sets.capacity() / 4);
         let s = self.sets.as_mut_slice();
         // In bounds: 4 * new <= len and old < new. The out-sets need no moving: each dispatch
         // rewrites them.
@@ -187,45 +187,36 @@ impl<S: Storage<Word>> Backend for Select<S> {
         timeout: Option<Duration>,
         sink: &mut K,
     ) -> Result<usize, Error> {
-        let nfds = self.maxfd + 1;
-        let n = (nfds as usize).div_ceil(BITS);
         let w = self.words;
+        // `reserve` keeps `maxfd` within the regions; the `min` only spares a bounds check.
+        let n = ((self.maxfd + 1) as usize).div_ceil(BITS).min(w);
+        let nfds = (self.maxfd + 1).min((n * BITS) as RawFd);
         let (ins, outs) = self.sets.as_mut_slice().split_at_mut(2 * w);
         let (rin, win) = ins.split_at_mut(w);
         let (rout, wout) = outs.split_at_mut(w);
-        let (Some(rout), Some(wout)) = (rout.get_mut(..n), wout.get_mut(..n)) else {
-            return Err(Error::Invalid(
-                "select: bitmaps shorter than the highest fd",
-            ));
-        };
-        let (Some(rin), Some(win)) = (rin.get_mut(..n), win.get_mut(..n)) else {
-            return Err(Error::Invalid(
-                "select: bitmaps shorter than the highest fd",
-            ));
-        };
+        let (rin, win, rout, wout) = (&mut rin[..n], &mut win[..n], &mut rout[..n], &mut wout[..n]);
         rout.copy_from_slice(rin);
         wout.copy_from_slice(win);
         let mut closed = 0;
-        let mut r = wait(nfds, rout, wout, timeout);
-        if r < 0 && errno().0 == libc::EBADF {
+        let mut r = syscall("select", wait(nfds, rout, wout, timeout));
+        if r.is_err_and(|e| e.errno() == Some(Errno(libc::EBADF))) {
             // A watched fd was closed under us. Report it READ|WRITE, as poll reports POLLNVAL,
             // so its owner finds out, forget it so that the next wait does not fail again, and
             // poll the other fds without it, rather than failing the whole loop.
             closed = forget_closed(rin, win, sink);
             rout.copy_from_slice(rin);
             wout.copy_from_slice(win);
-            r = wait(nfds, rout, wout, Some(Duration::ZERO));
+            r = syscall("select", wait(nfds, rout, wout, Some(Duration::ZERO)));
         }
-        if r < 0 {
-            let e = os("select");
-            if closed > 0 {
-                self.maxfd = self.highest();
+        let r = match r {
+            Ok(r) => r,
+            Err(e) => {
+                if closed > 0 {
+                    self.maxfd = self.highest();
+                }
+                return if is_eintr(&e) { Ok(closed) } else { Err(e) };
             }
-            return match e.errno() {
-                Some(Errno(libc::EINTR)) => Ok(closed),
-                _ => Err(e),
-            };
-        }
+        };
         // `r` counts set bits in both sets; stop scanning once all are found.
         let mut left = r as usize;
         let mut reported = closed;
@@ -312,20 +303,12 @@ mod tests {
     use std::vec::Vec;
 
     use super::*;
-    use crate::sys::poll::fixtures::*;
+    use crate::sys::fixtures::*;
 
     const Z: Option<Duration> = Some(Duration::ZERO);
 
     fn select() -> Select<GrowVec<Word>> {
         Select::new(GrowVec::default()).unwrap()
-    }
-
-    fn add<B: Backend>(b: &mut B, fd: RawFd, old: What, added: What) -> Result<(), Error> {
-        b.add(fd, old, added, &mut FdInfo::default())
-    }
-
-    fn del<B: Backend>(b: &mut B, fd: RawFd, old: What, removed: What) -> Result<(), Error> {
-        b.del(fd, old, removed, &mut FdInfo::default())
     }
 
     fn sorted(mut v: Vec<(RawFd, What)>) -> Vec<(RawFd, What)> {

@@ -34,7 +34,7 @@ use core::hint::spin_loop;
 use core::mem::MaybeUninit;
 use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, Ordering};
 
-use super::{errno_ptr, os};
+use super::{errno_ptr, is_eintr, syscall, OwnedFd};
 use crate::{Error, RawFd, Resource};
 
 /// One more than the highest signal number a [`SignalPipe`] can watch: valid numbers are
@@ -239,43 +239,28 @@ fn index(sig: i32) -> Option<usize> {
 }
 
 /// A new pipe, both ends non-blocking and close-on-exec: `[read, write]`.
-fn new_pipe() -> Result<[RawFd; 2], Error> {
+fn new_pipe() -> Result<[OwnedFd; 2], Error> {
     let mut fds: [libc::c_int; 2] = [-1; 2];
     cfg_if::cfg_if! {
         if #[cfg(any(target_os = "macos", target_os = "ios"))] {
             // No pipe2 on Apple systems: pipe, then fcntl. The fds are briefly inheritable by a
             // concurrent fork+exec in another thread (pipe(2), fcntl(2)).
             // SAFETY: `fds` has room for the two fds pipe writes.
-            if unsafe { libc::pipe(fds.as_mut_ptr()) } < 0 {
-                return Err(os("pipe"));
+            syscall("pipe", unsafe { libc::pipe(fds.as_mut_ptr()) })?;
+            let fds = fds.map(OwnedFd);
+            for fd in &fds {
+                // SAFETY: `fd` is an open fd we own; F_SETFD takes an int argument.
+                syscall("fcntl", unsafe { libc::fcntl(fd.raw(), libc::F_SETFD, libc::FD_CLOEXEC) })?;
+                // SAFETY: as above; F_SETFL takes an int argument.
+                syscall("fcntl", unsafe { libc::fcntl(fd.raw(), libc::F_SETFL, libc::O_NONBLOCK) })?;
             }
-            for fd in fds {
-                // SAFETY: `fd` is an open fd we own; these fcntl commands take an int argument.
-                let ok = unsafe {
-                    libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) >= 0
-                        && libc::fcntl(fd, libc::F_SETFL, libc::O_NONBLOCK) >= 0
-                };
-                if !ok {
-                    let e = os("fcntl");
-                    close_both(fds);
-                    return Err(e);
-                }
-            }
+            Ok(fds)
         } else {
             // SAFETY: `fds` has room for the two fds pipe2 writes.
-            if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_NONBLOCK | libc::O_CLOEXEC) } < 0 {
-                return Err(os("pipe2"));
-            }
-        }
-    }
-    Ok(fds)
-}
-
-fn close_both(fds: [RawFd; 2]) {
-    for fd in fds {
-        if fd >= 0 {
-            // SAFETY: `fd` is an fd we own and no longer use. A close error leaves nothing to do.
-            unsafe { libc::close(fd) };
+            syscall("pipe2", unsafe {
+                libc::pipe2(fds.as_mut_ptr(), libc::O_NONBLOCK | libc::O_CLOEXEC)
+            })?;
+            Ok(fds.map(OwnedFd))
         }
     }
 }
@@ -300,9 +285,8 @@ fn register(idx: usize, fd: RawFd) -> Result<(), Error> {
             unsafe { libc::sigfillset(&mut sa.sa_mask) };
             // SAFETY: `sa` is initialized; `old[idx]` is valid storage for the previous action.
             let r = unsafe { libc::sigaction(idx as libc::c_int, &sa, st.old[idx].as_mut_ptr()) };
-            if r < 0 {
+            if let Err(e) = syscall("sigaction", r) {
                 // SIGKILL, SIGSTOP, or a number the C library reserves: EINVAL.
-                let e = os("sigaction");
                 slot.store(-1, Ordering::SeqCst);
                 return Err(e);
             }
@@ -350,7 +334,7 @@ fn unregister(idx: usize, fd: RawFd) {
 #[derive(Debug)]
 pub struct SignalPipe {
     /// `[read, write]`.
-    fds: [RawFd; 2],
+    fds: [OwnedFd; 2],
     /// Bit `s` set: watching signal `s`.
     mask: u128,
 }
@@ -367,7 +351,7 @@ impl SignalPipe {
 
     /// The read end, for the base to watch for READ with its backend.
     pub fn read_fd(&self) -> RawFd {
-        self.fds[0]
+        self.fds[0].raw()
     }
 
     /// Starts receiving `sig`. Watching a signal already watched does nothing.
@@ -381,7 +365,7 @@ impl SignalPipe {
         if self.mask & (1 << idx) != 0 {
             return Ok(());
         }
-        register(idx, self.fds[1])?;
+        register(idx, self.fds[1].raw())?;
         self.mask |= 1 << idx;
         Ok(())
     }
@@ -394,7 +378,7 @@ impl SignalPipe {
         if self.mask & (1 << idx) == 0 {
             return;
         }
-        unregister(idx, self.fds[1]);
+        unregister(idx, self.fds[1].raw());
         self.mask &= !(1 << idx);
     }
 
@@ -413,14 +397,12 @@ impl SignalPipe {
         let mut buf = [0u8; 256];
         loop {
             // SAFETY: `buf` is writable for its length; the read end is ours and open.
-            let n = unsafe { libc::read(self.fds[0], buf.as_mut_ptr().cast(), buf.len()) };
-            if n < 0 {
-                if super::errno().0 == libc::EINTR {
-                    continue;
-                }
-                break; // EAGAIN: drained.
-            }
-            let n = n as usize;
+            let n = unsafe { libc::read(self.fds[0].raw(), buf.as_mut_ptr().cast(), buf.len()) };
+            let n = match syscall("read", n) {
+                Ok(n) => n as usize,
+                Err(e) if is_eintr(&e) => continue,
+                Err(_) => break, // EAGAIN: drained.
+            };
             for &b in buf.iter().take(n) {
                 if let Some(c) = counts.get_mut(usize::from(b)) {
                     *c = c.saturating_add(1);
@@ -447,7 +429,7 @@ impl SignalPipe {
     /// the new pipe. Call it before the child starts threads. On error the pipe is unchanged.
     pub fn reinit(&mut self) -> Result<(), Error> {
         let fresh = new_pipe()?;
-        let (old, new) = (self.fds[1], fresh[1]);
+        let (old, new) = (self.fds[1].raw(), fresh[1].raw());
         let mask = self.mask;
         locked(|_| {
             for (idx, row) in REGISTRY.iter().enumerate() {
@@ -475,7 +457,7 @@ impl SignalPipe {
             }
         });
         quiesce();
-        close_both(self.fds);
+        // Closes the old ends, no handler holding either.
         self.fds = fresh;
         Ok(())
     }
@@ -498,14 +480,13 @@ fn replay(fd: RawFd, sig: usize, count: u32) {
 }
 
 impl Drop for SignalPipe {
-    /// Unwatches every signal (restoring old actions where this was the last pipe) and closes
-    /// both ends.
+    /// Unwatches every signal (restoring old actions where this was the last pipe); both ends
+    /// close after, once no handler can hold the write end.
     fn drop(&mut self) {
         for sig in 1..NSIG as i32 {
             self.unwatch(sig);
         }
         quiesce();
-        close_both(self.fds);
     }
 }
 
@@ -691,12 +672,12 @@ mod tests {
     #[test]
     fn pipe_is_nonblocking_and_cloexec() {
         let p = SignalPipe::new().unwrap();
-        for fd in p.fds {
+        for fd in &p.fds {
             // SAFETY: `fd` is open; these commands take no argument.
             let (fl, fdfl) = unsafe {
                 (
-                    libc::fcntl(fd, libc::F_GETFL),
-                    libc::fcntl(fd, libc::F_GETFD),
+                    libc::fcntl(fd.raw(), libc::F_GETFL),
+                    libc::fcntl(fd.raw(), libc::F_GETFD),
                 )
             };
             assert_ne!(fl & libc::O_NONBLOCK, 0);
@@ -746,7 +727,7 @@ mod tests {
         let sig = libc::SIGUSR1;
         let mut p = SignalPipe::new().unwrap();
         p.watch(sig).unwrap();
-        let parent_write = p.fds[1];
+        let parent_write = p.fds[1].raw();
         // SAFETY: the child runs only async-signal-safe code (see `child`) and leaves by _exit.
         let pid = unsafe { libc::fork() };
         assert!(pid >= 0, "fork failed");
@@ -763,12 +744,12 @@ mod tests {
         // The child's raise went to the child's new pipe, not to ours.
         assert_eq!(drained(&mut p), []);
         // Ours is still registered in the parent and still receives.
-        assert_eq!(p.fds[1], parent_write);
+        assert_eq!(p.fds[1].raw(), parent_write);
         raise(sig);
         assert_eq!(drained(&mut p), [(sig, 1)]);
         // reinit in the parent (not after a fork) works too: a new pipe, still receiving.
         p.reinit().unwrap();
-        assert_ne!(p.fds[1], parent_write);
+        assert_ne!(p.fds[1].raw(), parent_write);
         assert!(REGISTRY[sig as usize]
             .iter()
             .all(|e| e.load(Ordering::SeqCst) != parent_write));
