@@ -81,7 +81,8 @@
 
 use core::time::Duration;
 
-use crate::changelist::Change;
+use bitflags::bitflags;
+
 use crate::{Error, Features, Operation, RawFd, What};
 
 /// What a backend is (libevent's `eventop` constants).
@@ -104,6 +105,122 @@ pub struct Info {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct FdInfo(pub u32);
+
+bitflags! {
+    /// What a changelist entry does to one kind of interest (libevent's `EV_CHANGE_*` plus the
+    /// event bits that travel with an add).
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+    pub struct ChangeOp: u8 {
+        /// Start watching.
+        const ADD = 0x01;
+        /// Stop watching.
+        const DEL = 0x02;
+        /// The interest is a signal's (kqueue's `EVFILT_SIGNAL`).
+        const SIGNAL = 0x08;
+        /// The event is persistent.
+        const PERSIST = 0x10;
+        /// Edge-triggered.
+        const ET = 0x20;
+    }
+}
+
+#[cfg(feature = "defmt")]
+impl defmt::Format for ChangeOp {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        defmt::write!(f, "ChangeOp({=u8:#x})", self.bits());
+    }
+}
+
+/// One fd's coalesced change (libevent's `struct event_change`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Change {
+    /// The fd.
+    pub fd: RawFd,
+    /// The interest the backend had for the fd when the batch began.
+    pub old: What,
+    /// The change to `READ` interest.
+    pub read: ChangeOp,
+    /// The change to `WRITE` interest.
+    pub write: ChangeOp,
+    /// The change to `CLOSED` interest.
+    pub closed: ChangeOp,
+}
+
+impl Change {
+    /// Adds `events` (`READ`, `WRITE`, `CLOSED`; `ET`, `PERSIST` and `SIGNAL` travel with them) to
+    /// `fd`, which the backend watches for `old`.
+    pub fn add(fd: RawFd, old: What, events: What) -> Change {
+        let carried = ChangeOp::from_bits_truncate(
+            (events & (What::ET | What::PERSIST | What::SIGNAL)).bits() as u8,
+        );
+        Change::of(fd, old, events, ChangeOp::ADD | carried)
+    }
+
+    /// Deletes `events` (`READ`, `WRITE`, `CLOSED`; `ET`: the remaining interest is
+    /// edge-triggered) from `fd`, which the backend watches for `old`.
+    pub fn del(fd: RawFd, old: What, events: What) -> Change {
+        let et = if events.contains(What::ET) {
+            ChangeOp::ET
+        } else {
+            ChangeOp::empty()
+        };
+        Change::of(fd, old, events, ChangeOp::DEL | et)
+    }
+
+    /// `op` for each kind of interest in `events` (a signal's goes with `READ`).
+    fn of(fd: RawFd, old: What, events: What, op: ChangeOp) -> Change {
+        let pick = |bits: What| {
+            if events.intersects(bits) {
+                op
+            } else {
+                ChangeOp::empty()
+            }
+        };
+        Change {
+            fd,
+            old: old & What::IO,
+            read: pick(What::READ | What::SIGNAL),
+            write: pick(What::WRITE),
+            closed: pick(What::CLOSED),
+        }
+    }
+
+    fn ops(&self) -> [(ChangeOp, What); 3] {
+        [
+            (self.read, What::READ),
+            (self.write, What::WRITE),
+            (self.closed, What::CLOSED),
+        ]
+    }
+
+    /// The interest once the change is applied (within [`What::IO`]).
+    pub fn new_interest(&self) -> What {
+        self.ops()
+            .iter()
+            .fold(self.old & What::IO, |w, &(op, bit)| {
+                if op.contains(ChangeOp::ADD) {
+                    w | bit
+                } else if op.contains(ChangeOp::DEL) {
+                    w - bit
+                } else {
+                    w
+                }
+            })
+    }
+
+    /// Whether applying it must do nothing.
+    pub fn is_noop(&self) -> bool {
+        self.ops()
+            .iter()
+            .all(|(op, _)| !op.intersects(ChangeOp::ADD | ChangeOp::DEL))
+    }
+
+    /// Whether any part of it asks for edge-triggering.
+    pub fn edge_triggered(&self) -> bool {
+        self.ops().iter().any(|(op, _)| op.contains(ChangeOp::ET))
+    }
+}
 
 /// Where a backend reports readiness.
 pub trait Sink {

@@ -65,8 +65,8 @@ mod testing;
 #[cfg(test)]
 extern crate std;
 
-pub use backend::{Backend, FdInfo, Info, Sink};
-pub use changelist::{Change, ChangeOp, Changelist};
+pub use backend::{Backend, Change, ChangeOp, FdInfo, Info, Sink};
+pub use changelist::Changelist;
 pub use error::{Errno, Error, Operation, Resource};
 pub use flags::{BaseFlags, Features, LoopFlags, What};
 pub use storage::Storage;

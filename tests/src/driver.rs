@@ -96,7 +96,7 @@ impl<B: Backend> Driver<B> {
         let events = added | (what & What::ET);
         match &mut self.changelist {
             Some(cl) => cl
-                .add(fd, old, events, &mut e.info)
+                .record(Change::add(fd, old, events), &mut e.info)
                 .expect("growable changelist storage is never full"),
             None => self.backend.add(fd, old, events, &mut e.info)?,
         }
@@ -116,7 +116,7 @@ impl<B: Backend> Driver<B> {
         let events = removed | if e.et { What::ET } else { What::empty() };
         match &mut self.changelist {
             Some(cl) => cl
-                .del(fd, old, events, &mut e.info)
+                .record(Change::del(fd, old, events), &mut e.info)
                 .expect("growable changelist storage is never full"),
             None => self.backend.del(fd, old, events, &mut e.info)?,
         }
@@ -135,11 +135,16 @@ impl<B: Backend> Driver<B> {
         self.fds.remove(&fd);
     }
 
-    /// Hands pending changes to a changelist backend (a no-op for others).
+    /// Hands pending changes to a changelist backend and clears them, even when `apply` fails
+    /// (a no-op for others, and when nothing is pending).
     pub fn flush(&mut self) -> Result<(), Error> {
         match &mut self.changelist {
-            Some(cl) => cl.flush(&mut self.backend),
-            None => Ok(()),
+            Some(cl) if !cl.is_empty() => {
+                let r = self.backend.apply(cl.changes());
+                cl.clear();
+                r
+            }
+            _ => Ok(()),
         }
     }
 

@@ -9,9 +9,9 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use eventop_core::changelist::{Op, Request};
 use eventop_core::{
-    Backend, Change, ChangeOp, Changelist, Error, FdInfo, Features, Info, RawFd, Sink, What,
+    Backend, Change, ChangeOp, Changelist, Error, FdInfo, Features, Info, RawFd, Sink, Storage,
+    What,
 };
 use eventop_tests::Grow;
 use proptest::prelude::*;
@@ -102,11 +102,27 @@ fn step(fds: RawFd) -> impl Strategy<Value = Step> {
     ]
 }
 
+/// Hands the batch to `backend` and clears it, as the base does before each dispatch.
+fn flush<S: Storage<Change>>(cl: &mut Changelist<S>, backend: &mut Recorder) {
+    backend.apply(cl.changes()).unwrap();
+    cl.clear();
+}
+
+/// Records `change`; when the storage is full, flushes first, as the base does.
+fn record<S: Storage<Change>>(
+    cl: &mut Changelist<S>,
+    change: Change,
+    word: &mut FdInfo,
+    backend: &mut Recorder,
+) {
+    if let Err(change) = cl.record(change, word) {
+        flush(cl, backend);
+        cl.record(change, word).expect("room after a flush");
+    }
+}
+
 /// Runs `steps` through a changelist over `storage`; returns (final interest, calls, operations).
-fn run<S: eventop_core::Storage<Change>>(
-    storage: S,
-    steps: &[Step],
-) -> (HashMap<RawFd, What>, usize, usize) {
+fn run<S: Storage<Change>>(storage: S, steps: &[Step]) -> (HashMap<RawFd, What>, usize, usize) {
     let mut cl = Changelist::new(storage);
     let mut backend = Recorder::default();
     let mut words: HashMap<RawFd, FdInfo> = HashMap::new();
@@ -119,32 +135,27 @@ fn run<S: eventop_core::Storage<Change>>(
                 let now = model.get(&fd).copied().unwrap_or_default();
                 let extra = if et { What::ET } else { What::empty() };
                 let (adds, dels) = (bits - now, bits & now);
-                for (op, events) in [(Op::Del, dels), (Op::Add, adds)] {
+                for (add, events) in [(false, dels), (true, adds)] {
                     if events.is_empty() {
                         continue;
                     }
                     let old = model.get(&fd).copied().unwrap_or_default();
                     let word = words.entry(fd).or_default();
-                    let req = Request {
-                        op,
-                        fd,
-                        old,
-                        events: events | extra,
-                    };
-                    cl.submit(req, word, &mut backend).unwrap();
-                    let new = if op == Op::Add {
-                        old | events
+                    let change = if add {
+                        Change::add(fd, old, events | extra)
                     } else {
-                        old - events
+                        Change::del(fd, old, events | extra)
                     };
+                    record(&mut cl, change, word, &mut backend);
+                    let new = if add { old | events } else { old - events };
                     model.insert(fd, new);
                     ops += 1;
                 }
             }
-            Step::Dispatch => cl.flush(&mut backend).unwrap(),
+            Step::Dispatch => flush(&mut cl, &mut backend),
         }
     }
-    cl.flush(&mut backend).unwrap();
+    flush(&mut cl, &mut backend);
     model.retain(|_, w| !w.is_empty());
     backend.interest.retain(|_, w| !w.is_empty());
     assert_eq!(backend.interest, model);
@@ -179,10 +190,14 @@ fn del_read_add_read_del_write_is_one_call() {
     backend.interest.insert(9, What::READ | What::WRITE);
     let mut word = FdInfo::default();
     let rw = What::READ | What::WRITE;
-    cl.del(9, rw, What::READ, &mut word).unwrap();
-    cl.add(9, What::WRITE, What::READ, &mut word).unwrap();
-    cl.del(9, rw, What::WRITE, &mut word).unwrap();
-    cl.flush(&mut backend).unwrap();
+    for change in [
+        Change::del(9, rw, What::READ),
+        Change::add(9, What::WRITE, What::READ),
+        Change::del(9, rw, What::WRITE),
+    ] {
+        cl.record(change, &mut word).unwrap();
+    }
+    flush(&mut cl, &mut backend);
     assert_eq!(backend.calls, 1);
     assert_eq!(backend.interest[&9], What::READ);
 }

@@ -6,7 +6,7 @@
 use eventop::storage::Grow;
 use eventop_benches::*;
 use eventop_core::backend::{Backend, FdInfo};
-use eventop_core::changelist::{Changelist, Request};
+use eventop_core::changelist::Changelist;
 use eventop_core::sys::epoll::Epoll;
 use eventop_core::{Change, Error, RawFd, What};
 use std::time::Duration;
@@ -22,13 +22,25 @@ struct Fds {
 fn record(cl: &mut Changelist<Grow<Change>>, fds: &mut Fds, add: bool, fd: RawFd, old: What) {
     let events = What::READ;
     let info = &mut fds.info[fd as usize];
-    let r = if add {
-        cl.add(fd, old, events, info)
+    let change = if add {
+        Change::add(fd, old, events)
     } else {
-        cl.del(fd, old, events, info)
+        Change::del(fd, old, events)
     };
     // Growable storage: there is always room.
-    r.map_err(|_: Request| ()).expect("changelist storage");
+    cl.record(change, info)
+        .map_err(|_: Change| ())
+        .expect("changelist storage");
+}
+
+/// Hands the pending changes to the backend and clears them, as a base does before it waits.
+fn flush(cl: &mut Changelist<Grow<Change>>, ep: &mut Ep) -> Result<(), Error> {
+    if cl.is_empty() {
+        return Ok(());
+    }
+    let r = ep.apply(cl.changes());
+    cl.clear();
+    r
 }
 
 fn main() -> Result<(), Error> {
@@ -50,7 +62,7 @@ fn main() -> Result<(), Error> {
         fds.pair[rfd as usize] = i;
         record(&mut cl, &mut fds, true, rfd, What::empty());
     }
-    cl.flush(&mut ep)?;
+    flush(&mut cl, &mut ep)?;
     let n = p.n;
     match p.workload {
         Workload::Chain | Workload::Cascade => {
@@ -63,7 +75,7 @@ fn main() -> Result<(), Error> {
             };
             let t = timed(|| {
                 while !done() {
-                    cl.flush(&mut ep).expect("apply");
+                    flush(&mut cl, &mut ep).expect("apply");
                     let mut sink = |fd: RawFd, _: What| {
                         if done() {
                             return;
@@ -89,13 +101,13 @@ fn main() -> Result<(), Error> {
                     for &(rfd, _) in &pairs {
                         record(&mut cl, &mut fds, false, rfd, What::READ);
                     }
-                    cl.flush(&mut ep).expect("apply");
+                    flush(&mut cl, &mut ep).expect("apply");
                     ep.dispatch(Some(Duration::ZERO), &mut |_, _| {})
                         .expect("dispatch");
                     for &(rfd, _) in &pairs {
                         record(&mut cl, &mut fds, true, rfd, What::empty());
                     }
-                    cl.flush(&mut ep).expect("apply");
+                    flush(&mut cl, &mut ep).expect("apply");
                     ep.dispatch(Some(Duration::ZERO), &mut |_, _| {})
                         .expect("dispatch");
                 }

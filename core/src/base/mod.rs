@@ -30,6 +30,7 @@
 
 mod deadlines;
 mod fdmap;
+mod io;
 mod queues;
 mod run;
 mod slots;
@@ -48,13 +49,13 @@ pub use timers::Timer;
 
 use self::deadlines::TimerRun;
 use self::fdmap::{FdMap, SigMap};
+use self::io::Io;
 use self::queues::Queues;
 use self::slots::{state, Slots, NIL};
 use self::timers::TimerHeap;
-use crate::changelist::{Op, Request};
 use crate::clock::{nanos, Clock};
 use crate::storage::Storage;
-use crate::{Backend, BaseFlags, Change, Changelist, Error, FdInfo, RawFd, Resource, What};
+use crate::{Backend, BaseFlags, Change, Error, FdInfo, RawFd, What};
 
 /// The storage types of a base's tables.
 pub trait Tables {
@@ -167,25 +168,21 @@ pub struct EventInfo {
 
 /// libevent's event loop over a backend `B`, a clock `C` and tables `T`.
 pub struct EventBase<B, C, T: Tables> {
-    backend: B,
+    io: Io<B, T::Changes>,
     clock: C,
     flags: BaseFlags,
-    changelist: bool,
     closed_as_read: bool,
     slots: Slots<T::Slots>,
     fds: FdMap<T::Fds>,
     timers: TimerHeap<T::Timers>,
     /// Timers whose deadlines came in order, outside the heap (see [`EventBase::arm`]).
     run_of_timers: TimerRun,
-    changes: Changelist<T::Changes>,
     sigs: SigMap,
     queues: Queues,
     npriorities: u8,
     nvirtual: u32,
     /// The iteration's time, read at most once (see [`EventBase::now`]).
     cached_now: Option<u64>,
-    /// A deferred backend error (a changelist batch that failed), kept for the caller.
-    deferred: Option<Error>,
     #[cfg(feature = "hosted")]
     sigpipe: Option<(crate::sys::signal::SignalPipe, FdInfo)>,
     /// The signal pipe's read end, or -1 without one: kept for the dispatch path.
@@ -203,22 +200,19 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
         #[cfg(feature = "hosted")]
         crate::sys::fork::register();
         EventBase {
-            backend,
+            io: Io::new(backend, parts.changes),
             clock,
             flags,
-            changelist: info.changelist,
             closed_as_read: !info.features.contains(crate::Features::EARLY_CLOSE),
             slots: Slots::new(parts.slots),
             fds: FdMap { storage: parts.fds },
             timers: TimerHeap::new(parts.timers),
             run_of_timers: TimerRun::default(),
-            changes: Changelist::new(parts.changes),
             sigs: SigMap::new(),
             queues: Queues::new(),
             npriorities: 1,
             nvirtual: 0,
             cached_now: None,
-            deferred: None,
             #[cfg(feature = "hosted")]
             sigpipe: None,
             sigfd: -1,
@@ -229,7 +223,7 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
 
     /// The backend.
     pub fn backend(&self) -> &B {
-        &self.backend
+        &self.io.backend
     }
 
     /// The base's flags.
@@ -346,7 +340,7 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
     /// instead of being dropped. An fd that is not open or cannot be watched at all is refused by
     /// `add` itself (see [`Backend::check`]): what comes here is what the kernel said later.
     pub fn take_deferred_error(&mut self) -> Option<Error> {
-        self.deferred.take()
+        self.io.deferred.take()
     }
 
     /// Makes the event pending: inserts it for its I/O or signal if it is not yet, and sets its
@@ -696,7 +690,7 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
         // Checked before the map grows for it: a number far beyond any open fd must cost nothing.
         let beyond = self.fds.beyond(fd);
         if beyond {
-            self.backend.check(fd)?;
+            self.io.backend.check(fd)?;
         }
         let entry = self.fds.entry(fd)?;
         let et = events.contains(What::ET);
@@ -712,26 +706,13 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
         after.count(events, true);
         let added = (after.interest() - old) & What::IO;
         if !added.is_empty() {
-            if self.changelist && !beyond && (old & What::IO).is_empty() {
+            if self.io.changelist && !beyond && (old & What::IO).is_empty() {
                 // The changelist reaches the backend only at the next dispatch, too late for
                 // this add to report an fd it cannot watch: check when the fd's interest starts.
-                self.backend.check(fd)?;
+                self.io.backend.check(fd)?;
             }
             let bits = added | (after.interest() & What::ET);
-            let info = &mut entry.info;
-            notify(
-                &mut self.backend,
-                &mut self.changes,
-                &mut self.deferred,
-                self.changelist,
-                Request {
-                    op: Op::Add,
-                    fd,
-                    old,
-                    events: bits,
-                },
-                info,
-            )?;
+            self.io.add(fd, old, bits, &mut entry.info)?;
         }
         let head = entry.head;
         entry.count(events, true);
@@ -782,20 +763,7 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
         // ET travels with the delete when the remaining interest is edge-triggered, so a backend
         // that rewrites the fd's registration keeps it (libevent loses it here).
         let bits = removed | (entry.interest() & What::ET);
-        let info = &mut entry.info;
-        notify(
-            &mut self.backend,
-            &mut self.changes,
-            &mut self.deferred,
-            self.changelist,
-            Request {
-                op: Op::Del,
-                fd,
-                old,
-                events: bits,
-            },
-            info,
-        )
+        self.io.del(fd, old, bits, &mut entry.info)
     }
 
     fn link_signal(&mut self, idx: u32, sig: RawFd) -> Result<(), Error> {
@@ -836,20 +804,8 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
             let pipe = SignalPipe::new()?;
             self.check_sigfd(pipe.read_fd())?;
             let mut info = FdInfo::default();
-            let req = Request {
-                op: Op::Add,
-                fd: pipe.read_fd(),
-                old: What::empty(),
-                events: What::READ,
-            };
-            notify(
-                &mut self.backend,
-                &mut self.changes,
-                &mut self.deferred,
-                self.changelist,
-                req,
-                &mut info,
-            )?;
+            self.io
+                .add(pipe.read_fd(), What::empty(), What::READ, &mut info)?;
             self.sigfd = pipe.read_fd();
             self.sigpipe = Some((pipe, info));
         }
@@ -889,31 +845,4 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
 
     #[cfg(not(feature = "hosted"))]
     fn unwatch_signal(&mut self, _sig: i32) {}
-}
-
-/// Tells the backend of an interest change: at once, or through the changelist (flushing it when
-/// its storage is full; an error of that earlier batch is deferred, not returned for this change).
-fn notify<B: Backend, S: Storage<Change>>(
-    backend: &mut B,
-    changes: &mut Changelist<S>,
-    deferred: &mut Option<Error>,
-    changelist: bool,
-    req: Request,
-    info: &mut FdInfo,
-) -> Result<(), Error> {
-    if !changelist {
-        return match req.op {
-            Op::Add => backend.add(req.fd, req.old, req.events, info),
-            Op::Del => backend.del(req.fd, req.old, req.events, info),
-        };
-    }
-    let Err(req) = changes.record(req, info) else {
-        return Ok(());
-    };
-    if let Err(e) = changes.flush(backend) {
-        *deferred = Some(e);
-    }
-    changes
-        .record(req, info)
-        .map_err(|_| Error::Full(Resource::Changelist))
 }

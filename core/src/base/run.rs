@@ -11,8 +11,7 @@ use core::time::Duration;
 
 use super::queues::Queues;
 use super::slots::{state, Handle, Slot, NIL};
-use super::{notify, EventBase, Tables};
-use crate::changelist::{Op, Request};
+use super::{EventBase, Tables};
 use crate::clock::Clock;
 use crate::storage::Storage;
 use crate::{Backend, Error, LoopFlags, RawFd, What};
@@ -349,15 +348,13 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
         // timers (dispatch, signals and a rebuild only queue events).
         let first = self.first_timer().map(|(deadline, _)| deadline);
         let timeout = self.wait_time(first);
-        if self.changelist && !self.changes.is_empty() {
+        if self.io.changelist && !self.io.changes.is_empty() {
             // Recorded before a fork in a callback of this run, they are the parent's to apply:
             // the base starts afresh first (recording its own registrations instead).
             if crate::fork::generation() != self.fork_gen {
                 self.after_fork_deferred();
             }
-            if let Err(e) = self.changes.flush(&mut self.backend) {
-                self.deferred = Some(e);
-            }
+            self.io.flush();
         }
         self.cached_now = None;
         let mut sink = Activator {
@@ -371,7 +368,7 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
                 0
             },
         };
-        self.backend.dispatch(timeout, &mut sink)?;
+        self.io.backend.dispatch(timeout, &mut sink)?;
         let odd = sink.mode & (odd::SIGNALLED | odd::UNWATCHED);
         if odd != 0 {
             self.odd_reports(odd)?;
@@ -530,7 +527,7 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
         // backend.
         let forked = self.check_fork();
         if let Err(e) = forked.and(self.unlink(idx)) {
-            self.deferred = Some(e);
+            self.io.deferred = Some(e);
         }
         self.slots.release(idx);
     }
@@ -567,7 +564,7 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
     pub(super) fn after_fork(&mut self) -> Result<(), Error> {
         self.restart(true)?;
         if let Err(e) = self.rebuild_interest() {
-            self.deferred = Some(e);
+            self.io.deferred = Some(e);
         }
         Ok(())
     }
@@ -578,7 +575,7 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
     #[inline(never)]
     fn after_fork_deferred(&mut self) {
         if let Err(e) = self.after_fork() {
-            self.deferred = Some(e);
+            self.io.deferred = Some(e);
         }
     }
 
@@ -596,8 +593,8 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
     /// signal pipe too, and the base is of the current fork generation.
     fn restart(&mut self, fork: bool) -> Result<(), Error> {
         let gen = crate::fork::generation();
-        self.changes.clear();
-        self.backend.reinit()?;
+        self.io.changes.clear();
+        self.io.backend.reinit()?;
         #[cfg(feature = "hosted")]
         if fork {
             if let Some((pipe, _)) = &mut self.sigpipe {
@@ -615,21 +612,8 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
         #[cfg(feature = "hosted")]
         if let Some((pipe, info)) = &mut self.sigpipe {
             *info = crate::FdInfo::default();
-            let req = Request {
-                op: Op::Add,
-                fd: pipe.read_fd(),
-                old: What::empty(),
-                events: What::READ,
-            };
-            let (changes, deferred) = (&mut self.changes, &mut self.deferred);
-            notify(
-                &mut self.backend,
-                changes,
-                deferred,
-                self.changelist,
-                req,
-                info,
-            )?;
+            self.io
+                .add(pipe.read_fd(), What::empty(), What::READ, info)?;
         }
         if fork {
             self.fork_gen = gen;
@@ -646,21 +630,9 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
             entry.info = crate::FdInfo::default();
             let interest = entry.interest();
             if interest.intersects(What::IO) {
-                let req = Request {
-                    op: Op::Add,
-                    fd: fd as RawFd,
-                    old: What::empty(),
-                    events: interest,
-                };
-                let (changes, deferred) = (&mut self.changes, &mut self.deferred);
-                let r = notify(
-                    &mut self.backend,
-                    changes,
-                    deferred,
-                    self.changelist,
-                    req,
-                    &mut entry.info,
-                );
+                let r = self
+                    .io
+                    .add(fd as RawFd, What::empty(), interest, &mut entry.info);
                 if let Err(e) = r {
                     first.get_or_insert(e);
                 }

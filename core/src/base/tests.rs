@@ -12,7 +12,7 @@ use std::vec::Vec;
 
 use super::*;
 use crate::clock::Clock;
-use crate::{Features, Info, LoopFlags, Sink};
+use crate::{Features, Info, LoopFlags, Resource, Sink};
 
 #[derive(Default)]
 struct Script {
@@ -201,7 +201,7 @@ fn several_events_on_one_fd_run_newest_first_with_their_own_res() {
         2,
         "the backend hears of 0 -> 1 transitions only"
     );
-    b.backend.ready.push((3, What::READ | What::WRITE));
+    b.io.backend.ready.push((3, What::READ | What::WRITE));
     let mut seen = Vec::new();
     run(&mut b, LoopFlags::ONCE, |_, r| seen.push((r.token, r.res))).unwrap();
     assert_eq!(
@@ -229,8 +229,8 @@ fn callbacks_add_delete_activate_and_free_events_including_themselves() {
     let other = b
         .add(None, &spec(5, What::READ | What::PERSIST, 20), None)
         .unwrap();
-    b.backend.ready.push((4, What::READ));
-    b.backend.ready.push((5, What::READ));
+    b.io.backend.ready.push((4, What::READ));
+    b.io.backend.ready.push((5, What::READ));
     let mut log = Vec::new();
     let mut readded = None;
     run(&mut b, LoopFlags::ONCE, |b, r| {
@@ -306,7 +306,7 @@ fn activate_ors_res_and_timeout_keeps_io_result() {
         .unwrap();
     b.activate(Some(h), &spec(6, What::READ, 1), What::WRITE, 0)
         .unwrap();
-    b.backend.ready.push((6, What::READ));
+    b.io.backend.ready.push((6, What::READ));
     set_now(10 * MS);
     let mut res = What::empty();
     run(&mut b, LoopFlags::ONCE, |_, r| res = r.res).unwrap();
@@ -343,7 +343,7 @@ fn et_survives_deleting_a_sibling_and_mixing_is_refused() {
     );
     b.del(a, 1).unwrap();
     assert_eq!(b.backend().interest[7], What::WRITE | What::ET);
-    b.backend.ready.push((7, What::WRITE));
+    b.io.backend.ready.push((7, What::WRITE));
     let mut res = What::empty();
     run(&mut b, LoopFlags::ONCE, |_, r| res = r.res).unwrap();
     assert_eq!(res, What::WRITE | What::ET, "never ET alone, and ET kept");
@@ -490,7 +490,7 @@ fn the_signal_pipe_fd_is_refused_for_io_events() {
     let other = if fd == 5 { 6 } else { 5 };
     b.add(None, &spec(other, What::READ | What::PERSIST, 3), None)
         .unwrap();
-    b.backend.ready.push((fd, What::READ));
+    b.io.backend.ready.push((fd, What::READ));
     let mut tokens = Vec::new();
     run(&mut b, LoopFlags::NONBLOCK, |_, r| tokens.push(r.token)).unwrap();
     assert!(!tokens.contains(&3), "{tokens:?}");
@@ -506,15 +506,15 @@ fn fds_are_checked_before_the_map_grows() {
         .unwrap();
     b.add(None, &spec(3, What::WRITE, 2), None).unwrap();
     b.add(None, &spec(5, What::READ, 3), None).unwrap();
-    assert_eq!(b.backend.checks.get(), 1);
+    assert_eq!(b.io.backend.checks.get(), 1);
     assert_eq!(b.fds.storage.len(), 32);
     // Beyond the map, and beyond what the backend has: its error, not "fd map is full".
     assert_eq!(
         b.add(None, &spec(40, What::READ, 4), Some(Duration::from_secs(1))),
         Err(Error::BadFd(40))
     );
-    assert_eq!(b.backend.checks.get(), 2);
-    assert_eq!((b.counts().added, b.backend.calls), (3, 3));
+    assert_eq!(b.io.backend.checks.get(), 2);
+    assert_eq!((b.counts().added, b.io.backend.calls), (3, 3));
     assert_eq!(b.events().count(), 3);
 }
 
@@ -629,7 +629,7 @@ fn internal_events_do_not_keep_the_loop_running() {
         Some(Duration::from_millis(5)),
     )
     .unwrap();
-    b.backend.ready.push((3, What::READ));
+    b.io.backend.ready.push((3, What::READ));
     let mut seen = Vec::new();
     run(&mut b, LoopFlags::empty(), |_, r| seen.push(r.token)).unwrap();
     assert_eq!(seen, [1, 2]);
@@ -648,7 +648,7 @@ fn two_timed_readers() -> (Base, Spec, Handle, Handle) {
     let ha = b.add(None, &a, Some(Duration::from_millis(100))).unwrap();
     let hc = b.add(None, &c, Some(Duration::from_millis(100))).unwrap();
     set_now(40 * MS);
-    b.backend.ready.push((2, What::READ));
+    b.io.backend.ready.push((2, What::READ));
     (b, a, ha, hc)
 }
 
@@ -1189,14 +1189,14 @@ mod persistent_order {
                     }
                     Op::Ready(e) => {
                         if m.ev[e].held {
-                            b.backend.ready.push((e as RawFd + 2, What::READ));
+                            b.io.backend.ready.push((e as RawFd + 2, What::READ));
                             m.ready.push(e);
                         }
                     }
                     Op::Del(e) => {
                         if let Some(h) = handles[e].take() {
                             b.del(h, e).unwrap();
-                            b.backend.ready.retain(|&(fd, _)| fd != e as RawFd + 2);
+                            b.io.backend.ready.retain(|&(fd, _)| fd != e as RawFd + 2);
                         }
                         m.del(e);
                     }

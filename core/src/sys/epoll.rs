@@ -10,8 +10,8 @@ use core::time::Duration;
 use libc::c_int;
 
 use super::{check_pollable, errno, is_eintr, os, syscall, timeout, OwnedFd};
+use crate::backend::Change;
 use crate::backend::{Backend, FdInfo, Info, Sink};
-use crate::changelist::Change;
 use crate::storage::Storage;
 use crate::{Error, Features, RawFd, Resource, What};
 

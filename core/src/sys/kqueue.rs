@@ -78,7 +78,7 @@ use libc::c_int;
 
 use super::{check_pollable, is_eintr, syscall, timeout, OwnedFd};
 use crate::backend::{Backend, FdInfo, Info, Sink};
-use crate::changelist::{Change, ChangeOp};
+use crate::backend::{Change, ChangeOp};
 use crate::storage::Storage;
 use crate::{Errno, Error, Features, Operation, RawFd, Resource, What};
 
@@ -382,7 +382,7 @@ impl<S: Storage<Event>> Backend for Kqueue<S> {
             check_pollable(fd)?;
         }
         self.flush()?;
-        let steps = plan(&single_change(fd, old, added, ChangeOp::ADD));
+        let steps = plan(&Change::add(fd, old, added));
         let codes = self.submit_now(steps.map(|s| s.map(|(f, a)| kev(ident, f, a))))?;
         // A delete that precedes a re-add may find nothing to delete.
         let failed = steps.iter().zip(codes).find(|&(step, c)| {
@@ -415,7 +415,7 @@ impl<S: Storage<Event>> Backend for Kqueue<S> {
         let ident = usize::try_from(fd).map_err(|_| Error::BadFd(fd))?;
         self.flush()?;
         // `ET`: the remaining interest is edge-triggered, and `plan` sends it again.
-        let change = single_change(fd, old, removed, ChangeOp::DEL);
+        let change = Change::del(fd, old, removed);
         let codes = self.submit_now(plan(&change).map(|s| s.map(|(f, a)| kev(ident, f, a))))?;
         match codes.into_iter().find(|&c| c != 0 && !forgotten(c)) {
             None => Ok(()),
@@ -815,30 +815,6 @@ fn outcome(ev: &Event) -> Outcome {
             call: "kevent",
             errno: Errno(code),
         }),
-    }
-}
-
-/// The change that `add` or `del` (`op`) of `bits` on `fd` makes, for the direct calls; `ET` in
-/// `bits` travels with it.
-fn single_change(fd: RawFd, old: What, bits: What, op: ChangeOp) -> Change {
-    let op = if bits.contains(What::ET) {
-        op | ChangeOp::ET
-    } else {
-        op
-    };
-    let pick = |bit: What| {
-        if bits.contains(bit) {
-            op
-        } else {
-            ChangeOp::empty()
-        }
-    };
-    Change {
-        fd,
-        old: old & What::IO,
-        read: pick(What::READ),
-        write: pick(What::WRITE),
-        closed: pick(What::CLOSED),
     }
 }
 

@@ -1,0 +1,79 @@
+//! The base's line to its backend: interest changes, at once or through the changelist.
+
+use crate::backend::{Backend, Change, FdInfo};
+use crate::changelist::Changelist;
+use crate::storage::Storage;
+use crate::{Error, RawFd, Resource, What};
+
+/// The backend, the changelist in front of it when it takes one, and the error of a batch that
+/// failed after the `add` that caused it had returned.
+pub(super) struct Io<B, S> {
+    pub(super) backend: B,
+    pub(super) changes: Changelist<S>,
+    /// Whether changes go through the changelist ([`Info::changelist`](crate::Info::changelist)).
+    pub(super) changelist: bool,
+    /// A deferred backend error (a changelist batch that failed), kept for the caller.
+    pub(super) deferred: Option<Error>,
+}
+
+impl<B: Backend, S: Storage<Change>> Io<B, S> {
+    pub(super) fn new(backend: B, changes: S) -> Self {
+        Io {
+            changelist: backend.info().changelist,
+            backend,
+            changes: Changelist::new(changes),
+            deferred: None,
+        }
+    }
+
+    /// Starts watching `events` on `fd`, watched for `old` (see [`Backend::add`]).
+    pub(super) fn add(
+        &mut self,
+        fd: RawFd,
+        old: What,
+        events: What,
+        info: &mut FdInfo,
+    ) -> Result<(), Error> {
+        if !self.changelist {
+            return self.backend.add(fd, old, events, info);
+        }
+        self.record(Change::add(fd, old, events), info)
+    }
+
+    /// Stops watching `events` on `fd`, watched for `old` (see [`Backend::del`]).
+    pub(super) fn del(
+        &mut self,
+        fd: RawFd,
+        old: What,
+        events: What,
+        info: &mut FdInfo,
+    ) -> Result<(), Error> {
+        if !self.changelist {
+            return self.backend.del(fd, old, events, info);
+        }
+        self.record(Change::del(fd, old, events), info)
+    }
+
+    /// Hands the pending changes to the backend and clears them; an error is deferred, not
+    /// returned: it belongs to the calls that recorded them, which have returned.
+    pub(super) fn flush(&mut self) {
+        if self.changes.is_empty() {
+            return;
+        }
+        if let Err(e) = self.backend.apply(self.changes.changes()) {
+            self.deferred = Some(e);
+        }
+        self.changes.clear();
+    }
+
+    /// Records `change`; when the changelist is full, flushes it first.
+    fn record(&mut self, change: Change, info: &mut FdInfo) -> Result<(), Error> {
+        let Err(change) = self.changes.record(change, info) else {
+            return Ok(());
+        };
+        self.flush();
+        self.changes
+            .record(change, info)
+            .map_err(|_| Error::Full(Resource::Changelist))
+    }
+}
