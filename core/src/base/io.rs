@@ -1,6 +1,6 @@
 //! The base's line to its backend: interest changes, at once or through the changelist.
 
-use crate::backend::{Backend, Change, FdInfo};
+use crate::backend::{Backend, Change, ChangeOp, FdInfo};
 use crate::changelist::Changelist;
 use crate::storage::Storage;
 use crate::{Error, RawFd, Resource, What};
@@ -26,32 +26,24 @@ impl<B: Backend, S: Storage<Change>> Io<B, S> {
         }
     }
 
-    /// Starts watching `events` on `fd`, watched for `old` (see [`Backend::add`]).
-    pub(super) fn add(
+    /// Tells the backend that `fd`, watched for `old`, gains (`op` is [`ChangeOp::ADD`]) or
+    /// loses ([`ChangeOp::DEL`]) `events`: at once ([`Backend::add`], [`Backend::del`]) or
+    /// through the changelist.
+    pub(super) fn change(
         &mut self,
+        op: ChangeOp,
         fd: RawFd,
         old: What,
         events: What,
         info: &mut FdInfo,
     ) -> Result<(), Error> {
-        if !self.changelist {
-            return self.backend.add(fd, old, events, info);
+        let add = op.contains(ChangeOp::ADD);
+        match (self.changelist, add) {
+            (false, true) => self.backend.add(fd, old, events, info),
+            (false, false) => self.backend.del(fd, old, events, info),
+            (true, true) => self.record(Change::add(fd, old, events), info),
+            (true, false) => self.record(Change::del(fd, old, events), info),
         }
-        self.record(Change::add(fd, old, events), info)
-    }
-
-    /// Stops watching `events` on `fd`, watched for `old` (see [`Backend::del`]).
-    pub(super) fn del(
-        &mut self,
-        fd: RawFd,
-        old: What,
-        events: What,
-        info: &mut FdInfo,
-    ) -> Result<(), Error> {
-        if !self.changelist {
-            return self.backend.del(fd, old, events, info);
-        }
-        self.record(Change::del(fd, old, events), info)
     }
 
     /// Hands the pending changes to the backend and clears them; an error is deferred, not

@@ -55,7 +55,7 @@ use self::slots::{state, Slots, NIL};
 use self::timers::TimerHeap;
 use crate::clock::{nanos, Clock};
 use crate::storage::Storage;
-use crate::{Backend, BaseFlags, Change, Error, FdInfo, RawFd, What};
+use crate::{Backend, BaseFlags, Change, ChangeOp, Error, FdInfo, RawFd, What};
 
 /// The storage types of a base's tables.
 pub trait Tables {
@@ -712,7 +712,8 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
                 self.io.backend.check(fd)?;
             }
             let bits = added | (after.interest() & What::ET);
-            self.io.add(fd, old, bits, &mut entry.info)?;
+            self.io
+                .change(ChangeOp::ADD, fd, old, bits, &mut entry.info)?;
         }
         let head = entry.head;
         entry.count(events, true);
@@ -763,7 +764,8 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
         // ET travels with the delete when the remaining interest is edge-triggered, so a backend
         // that rewrites the fd's registration keeps it (libevent loses it here).
         let bits = removed | (entry.interest() & What::ET);
-        self.io.del(fd, old, bits, &mut entry.info)
+        self.io
+            .change(ChangeOp::DEL, fd, old, bits, &mut entry.info)
     }
 
     fn link_signal(&mut self, idx: u32, sig: RawFd) -> Result<(), Error> {
@@ -804,8 +806,9 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
             let pipe = SignalPipe::new()?;
             self.check_sigfd(pipe.read_fd())?;
             let mut info = FdInfo::default();
+            let fd = pipe.read_fd();
             self.io
-                .add(pipe.read_fd(), What::empty(), What::READ, &mut info)?;
+                .change(ChangeOp::ADD, fd, What::empty(), What::READ, &mut info)?;
             self.sigfd = pipe.read_fd();
             self.sigpipe = Some((pipe, info));
         }

@@ -14,7 +14,7 @@ use super::slots::{state, Handle, Slot, NIL};
 use super::{EventBase, Tables};
 use crate::clock::Clock;
 use crate::storage::Storage;
-use crate::{Backend, Error, LoopFlags, RawFd, What};
+use crate::{Backend, ChangeOp, Error, LoopFlags, RawFd, What};
 
 /// An event to run now.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -612,8 +612,9 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
         #[cfg(feature = "hosted")]
         if let Some((pipe, info)) = &mut self.sigpipe {
             *info = crate::FdInfo::default();
+            let fd = pipe.read_fd();
             self.io
-                .add(pipe.read_fd(), What::empty(), What::READ, info)?;
+                .change(ChangeOp::ADD, fd, What::empty(), What::READ, info)?;
         }
         if fork {
             self.fork_gen = gen;
@@ -630,9 +631,10 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
             entry.info = crate::FdInfo::default();
             let interest = entry.interest();
             if interest.intersects(What::IO) {
+                let (fd, old) = (fd as RawFd, What::empty());
                 let r = self
                     .io
-                    .add(fd as RawFd, What::empty(), interest, &mut entry.info);
+                    .change(ChangeOp::ADD, fd, old, interest, &mut entry.info);
                 if let Err(e) = r {
                     first.get_or_insert(e);
                 }

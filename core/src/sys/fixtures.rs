@@ -131,6 +131,15 @@ pub fn del<B: Backend>(b: &mut B, fd: RawFd, old: What, removed: What) -> Result
     b.del(fd, old, removed, &mut FdInfo::default())
 }
 
+/// A timeout that only polls.
+pub const Z: Option<Duration> = Some(Duration::ZERO);
+
+/// `v` sorted by fd.
+pub fn sorted(mut v: Vec<(RawFd, What)>) -> Vec<(RawFd, What)> {
+    v.sort_by_key(|r| r.0);
+    v
+}
+
 /// One dispatch's reports; panics on error.
 pub fn collect<B: Backend>(b: &mut B, timeout: Option<Duration>) -> Vec<(RawFd, What)> {
     let mut got = Vec::new();

@@ -280,13 +280,6 @@ mod tests {
         Poll::new(GrowVec::default()).unwrap()
     }
 
-    const Z: Option<Duration> = Some(Duration::ZERO);
-
-    fn sorted(mut v: Vec<(RawFd, What)>) -> Vec<(RawFd, What)> {
-        v.sort_by_key(|r| r.0);
-        v
-    }
-
     #[test]
     fn info_and_features() {
         let p = poll();

@@ -305,15 +305,8 @@ mod tests {
     use super::*;
     use crate::sys::fixtures::*;
 
-    const Z: Option<Duration> = Some(Duration::ZERO);
-
     fn select() -> Select<GrowVec<Word>> {
         Select::new(GrowVec::default()).unwrap()
-    }
-
-    fn sorted(mut v: Vec<(RawFd, What)>) -> Vec<(RawFd, What)> {
-        v.sort_by_key(|r| r.0);
-        v
     }
 
     #[test]
