@@ -76,6 +76,12 @@
 //! backend as it was when constructed, without touching the parent's objects; the base re-adds every
 //! fd afterwards, with each fd's word reset to zero.
 //!
+//! **Signals.** A backend may catch signals itself, as the hosted ones do with a self-pipe: its
+//! [`signals`](Backend::signals) then hands the base a [`Signals`], whose fd the base watches
+//! with the backend like any other (no event waits on it) and drains when it is readable. The
+//! base asks it to catch a signal when the first event for that signal is added, and to stop when
+//! the last is deleted. The backend itself never reports signals.
+//!
 //! **Teardown** is `Drop`: close the kernel objects; never close a watched fd, which is not the
 //! backend's.
 
@@ -235,6 +241,22 @@ impl<F: FnMut(RawFd, What)> Sink for F {
     }
 }
 
+/// A backend's signal catcher (the hosted backends' signal pipe): signals become readiness of
+/// one fd, which the base watches and drains (see the [module docs](self)).
+pub trait Signals {
+    /// The fd the base watches for `READ`, opened on the first call; later calls return it.
+    fn open(&mut self) -> Result<RawFd, Error>;
+    /// Starts catching `sig` (after [`open`](Self::open)).
+    fn watch(&mut self, sig: i32) -> Result<(), Error>;
+    /// Stops catching `sig`.
+    fn unwatch(&mut self, sig: i32);
+    /// Takes what was caught: `f(sig, count)` for each signal delivered `count > 0` times.
+    fn drain(&mut self, f: &mut dyn FnMut(i32, u32));
+    /// After `fork()`, in the child: a new fd in place of the one shared with the parent, the
+    /// signals caught kept. Returns it (-1 if none was open); on error nothing changed.
+    fn reinit(&mut self) -> Result<RawFd, Error>;
+}
+
 /// An I/O multiplexer driven by an event base. The [module docs](self) are its contract.
 pub trait Backend {
     /// Name, features and needs.
@@ -275,5 +297,11 @@ pub trait Backend {
     /// Starts afresh after `fork()`: every registration dropped, the parent's objects untouched.
     fn reinit(&mut self) -> Result<(), Error> {
         Ok(())
+    }
+
+    /// Its signal catcher, if it has one; without one (the default), whoever owns the base
+    /// delivers signals through [`signal_delivered`](crate::base::EventBase::signal_delivered).
+    fn signals(&mut self) -> Option<&mut dyn Signals> {
+        None
     }
 }

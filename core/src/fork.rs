@@ -12,8 +12,9 @@
 //! callback that carries on with that run, doing none of these, waits on the shared kernel
 //! object (which waiting does not change) and gets its own signals once it does one of them.
 //!
-//! In hosted builds a `pthread_atfork` child handler calls [`note_fork`] (see
-//! `sys::fork`); a runtime without it calls [`note_fork`] itself in the child of its own fork.
+//! In hosted builds a `pthread_atfork` child handler, registered by the first
+//! `sys::hosted::Hosted` backend, calls [`note_fork`] (see `sys::fork`); a runtime
+//! without it calls [`note_fork`] itself in the child of its own fork.
 
 use core::sync::atomic::{AtomicU32, Ordering};
 

@@ -65,7 +65,7 @@ mod testing;
 #[cfg(test)]
 extern crate std;
 
-pub use backend::{Backend, Change, ChangeOp, FdInfo, Info, Sink};
+pub use backend::{Backend, Change, ChangeOp, FdInfo, Info, Signals, Sink};
 pub use changelist::Changelist;
 pub use error::{Errno, Error, Operation, Resource};
 pub use flags::{BaseFlags, Features, LoopFlags, What};

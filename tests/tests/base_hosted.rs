@@ -28,14 +28,14 @@ use eventop_core::selection::{self, Config, Skip};
 use eventop_core::sys::clock::Monotonic;
 #[cfg(target_os = "linux")]
 use eventop_core::sys::epoll::Epoll;
-use eventop_core::sys::hosted::{Buffers, FixedBuffers, Hosted};
+use eventop_core::sys::hosted::{Buffers, FixedBuffers, Hosted, Multiplexer};
 #[cfg(eventop_kqueue)]
 use eventop_core::sys::kqueue::Kqueue;
 use eventop_core::sys::poll::Poll;
 use eventop_core::sys::select::Select;
 use eventop_core::{
-    Backend, BaseFlags, Change, Error, FdInfo, Features, Info, LoopFlags, Resource, Sink, Storage,
-    What,
+    Backend, BaseFlags, Change, Error, FdInfo, Features, Info, LoopFlags, Resource, Signals, Sink,
+    Storage, What,
 };
 use eventop_tests::fds::{self, pair};
 use eventop_tests::Grow;
@@ -103,18 +103,21 @@ enum Kind {
 
 impl Kind {
     fn hosted<F: Buffers>(self) -> Hosted<F> {
-        match self {
+        let multiplexer = match self {
             #[cfg(target_os = "linux")]
-            Kind::Epoll => Hosted::Epoll(Epoll::new(Default::default(), false).expect("epoll")),
+            Kind::Epoll => {
+                Multiplexer::Epoll(Epoll::new(Default::default(), false).expect("epoll"))
+            }
             #[cfg(target_os = "linux")]
             Kind::EpollChangelist => {
-                Hosted::Epoll(Epoll::new(Default::default(), true).expect("epoll"))
+                Multiplexer::Epoll(Epoll::new(Default::default(), true).expect("epoll"))
             }
             #[cfg(eventop_kqueue)]
-            Kind::Kqueue => Hosted::Kqueue(Kqueue::new(Default::default()).expect("kqueue")),
-            Kind::Poll => Hosted::Poll(Poll::new(Default::default()).expect("poll")),
-            Kind::Select => Hosted::Select(Select::new(Default::default()).expect("select")),
-        }
+            Kind::Kqueue => Multiplexer::Kqueue(Kqueue::new(Default::default()).expect("kqueue")),
+            Kind::Poll => Multiplexer::Poll(Poll::new(Default::default()).expect("poll")),
+            Kind::Select => Multiplexer::Select(Select::new(Default::default()).expect("select")),
+        };
+        Hosted::from(multiplexer)
     }
 
     fn is_epoll(self) -> bool {
@@ -183,6 +186,9 @@ impl<B: Backend> Backend for Counting<B> {
     }
     fn reinit(&mut self) -> Result<(), Error> {
         self.inner.reinit()
+    }
+    fn signals(&mut self) -> Option<&mut dyn Signals> {
+        self.inner.signals()
     }
 }
 

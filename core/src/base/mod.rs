@@ -183,10 +183,11 @@ pub struct EventBase<B, C, T: Tables> {
     nvirtual: u32,
     /// The iteration's time, read at most once (see [`EventBase::now`]).
     cached_now: Option<u64>,
-    #[cfg(feature = "hosted")]
-    sigpipe: Option<(crate::sys::signal::SignalPipe, FdInfo)>,
-    /// The signal pipe's read end, or -1 without one: kept for the dispatch path.
+    /// The fd of the backend's [`Signals`](crate::Signals), or -1 while it catches none: the
+    /// base's one internal fd, watched with no event on it.
     sigfd: RawFd,
+    /// Its per-fd word.
+    siginfo: FdInfo,
     /// The [fork generation](crate::fork) the backend and signal pipe were made in.
     fork_gen: u32,
     run: run::LoopState,
@@ -197,8 +198,6 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
     /// to start with, as libevent.
     pub fn new(backend: B, clock: C, parts: Parts<T>, flags: BaseFlags) -> Self {
         let info = backend.info();
-        #[cfg(feature = "hosted")]
-        crate::sys::fork::register();
         EventBase {
             io: Io::new(backend, parts.changes),
             clock,
@@ -213,9 +212,8 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
             npriorities: 1,
             nvirtual: 0,
             cached_now: None,
-            #[cfg(feature = "hosted")]
-            sigpipe: None,
             sigfd: -1,
+            siginfo: FdInfo::default(),
             fork_gen: crate::fork::generation(),
             run: run::LoopState::default(),
         }
@@ -573,8 +571,9 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
         })
     }
 
-    /// A signal was delivered `count` times: activates its events. The hosted build does this
-    /// from its signal pipe; a custom runtime without one calls it from its own signal handling.
+    /// A signal was delivered `count` times: activates its events. The base does this itself for
+    /// a backend with [`Signals`](crate::Signals) (the hosted ones); for another, whoever catches
+    /// the signal calls it.
     pub fn signal_delivered(&mut self, sig: i32, count: u16) -> Result<(), Error> {
         let mut idx = self.sigs.entry(sig)?.head;
         while idx != NIL {
@@ -683,7 +682,7 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
             return self.link_signal(idx, fd);
         }
         if fd == self.sigfd {
-            // The base's own signal pipe: no event waits on it, so the dispatch path can tell
+            // The base's own signal fd: no event waits on it, so the dispatch path can tell
             // its reports apart by the fd's events alone (see `run::Activator`).
             return Err(Error::BadFd(fd));
         }
@@ -799,29 +798,26 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
         Ok(())
     }
 
-    #[cfg(feature = "hosted")]
+    /// Has the backend's [`Signals`](crate::Signals), if it has one, catch `sig`, its fd
+    /// watched first; without one there is nothing to do here.
     fn watch_signal(&mut self, sig: i32) -> Result<(), Error> {
-        use crate::sys::signal::SignalPipe;
-        if self.sigpipe.is_none() {
-            let pipe = SignalPipe::new()?;
-            self.check_sigfd(pipe.read_fd())?;
+        let fd = match self.io.backend.signals() {
+            Some(signals) => signals.open()?,
+            None => return Ok(()),
+        };
+        if self.sigfd < 0 {
+            self.check_sigfd(fd)?;
             let mut info = FdInfo::default();
-            let fd = pipe.read_fd();
             self.io
                 .change(ChangeOp::ADD, fd, What::empty(), What::READ, &mut info)?;
-            self.sigfd = pipe.read_fd();
-            self.sigpipe = Some((pipe, info));
+            (self.sigfd, self.siginfo) = (fd, info);
         }
-        match &mut self.sigpipe {
-            Some((pipe, _)) => pipe.watch(sig),
-            None => Ok(()),
-        }
+        self.io.backend.signals().map_or(Ok(()), |s| s.watch(sig))
     }
 
-    /// Refuses `fd` for the signal pipe's read end if events wait on that number: they were
-    /// left on an fd since closed (the caller's bug), and the dispatch path would take the
-    /// pipe's reports for theirs. Keeps `link`'s rule that no event waits on the pipe.
-    #[cfg(feature = "hosted")]
+    /// Refuses `fd` for the signal fd if events wait on that number: they were left on an fd
+    /// since closed (the caller's bug), and the dispatch path would take the signal fd's reports
+    /// for theirs. Keeps `link`'s rule that no event waits on the signal fd.
     fn check_sigfd(&self, fd: RawFd) -> Result<(), Error> {
         let entry = usize::try_from(fd)
             .ok()
@@ -832,20 +828,9 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
         Ok(())
     }
 
-    #[cfg(feature = "hosted")]
     fn unwatch_signal(&mut self, sig: i32) {
-        if let Some((pipe, _)) = &mut self.sigpipe {
-            pipe.unwatch(sig);
+        if let Some(signals) = self.io.backend.signals() {
+            signals.unwatch(sig);
         }
     }
-
-    /// Without the hosted signal pipe, the caller delivers signals through
-    /// [`signal_delivered`](Self::signal_delivered).
-    #[cfg(not(feature = "hosted"))]
-    fn watch_signal(&mut self, _sig: i32) -> Result<(), Error> {
-        Ok(())
-    }
-
-    #[cfg(not(feature = "hosted"))]
-    fn unwatch_signal(&mut self, _sig: i32) {}
 }

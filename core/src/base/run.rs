@@ -400,11 +400,10 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
         Ok(())
     }
 
-    #[cfg(feature = "hosted")]
     fn drain_signals(&mut self) {
         let mut counts = [0u32; super::MAX_SIGNAL];
-        if let Some((pipe, _)) = &mut self.sigpipe {
-            pipe.drain(|sig, n| {
+        if let Some(signals) = self.io.backend.signals() {
+            signals.drain(&mut |sig, n| {
                 if let Some(c) = counts.get_mut(sig as usize) {
                     *c = c.saturating_add(n);
                 }
@@ -416,9 +415,6 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
             }
         }
     }
-
-    #[cfg(not(feature = "hosted"))]
-    fn drain_signals(&mut self) {}
 
     #[inline(never)]
     fn expire_timers(&mut self) {
@@ -595,26 +591,27 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
         let gen = crate::fork::generation();
         self.io.changes.clear();
         self.io.backend.reinit()?;
-        #[cfg(feature = "hosted")]
-        if fork {
-            if let Some((pipe, _)) = &mut self.sigpipe {
-                let r = pipe.reinit();
-                self.sigfd = pipe.read_fd();
-                r?;
-                if let Err(e) = self.check_sigfd(self.sigfd) {
-                    // Without a pipe, no report is taken for the wrong one.
-                    self.sigpipe = None;
-                    self.sigfd = -1;
-                    return Err(e);
+        if self.sigfd >= 0 {
+            if fork {
+                if let Some(signals) = self.io.backend.signals() {
+                    let fd = signals.reinit()?;
+                    self.sigfd = fd;
+                    if let Err(e) = self.check_sigfd(fd) {
+                        // Not watched, its reports are not taken for the events' on that fd.
+                        self.sigfd = -1;
+                        return Err(e);
+                    }
                 }
             }
-        }
-        #[cfg(feature = "hosted")]
-        if let Some((pipe, info)) = &mut self.sigpipe {
-            *info = crate::FdInfo::default();
-            let fd = pipe.read_fd();
-            self.io
-                .change(ChangeOp::ADD, fd, What::empty(), What::READ, info)?;
+            self.siginfo = crate::FdInfo::default();
+            let fd = self.sigfd;
+            self.io.change(
+                ChangeOp::ADD,
+                fd,
+                What::empty(),
+                What::READ,
+                &mut self.siginfo,
+            )?;
         }
         if fork {
             self.fork_gen = gen;

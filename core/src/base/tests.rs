@@ -12,7 +12,7 @@ use std::vec::Vec;
 
 use super::*;
 use crate::clock::Clock;
-use crate::{Features, Info, LoopFlags, Resource, Sink};
+use crate::{Features, Info, LoopFlags, Resource, Signals, Sink};
 
 #[derive(Default)]
 struct Script {
@@ -22,6 +22,38 @@ struct Script {
     calls: usize,
     /// How many times the base asked `check`.
     checks: Cell<usize>,
+    signals: ScriptSignals,
+}
+
+/// The script's signal catcher: its fd is 15, and it has caught what a test puts in `pending`.
+#[derive(Default)]
+struct ScriptSignals {
+    caught: u128,
+    pending: Vec<(i32, u32)>,
+}
+
+impl Signals for ScriptSignals {
+    fn open(&mut self) -> Result<RawFd, Error> {
+        Ok(15)
+    }
+    fn watch(&mut self, sig: i32) -> Result<(), Error> {
+        self.caught |= 1 << sig;
+        Ok(())
+    }
+    fn unwatch(&mut self, sig: i32) {
+        self.caught &= !(1 << sig);
+    }
+    fn drain(&mut self, f: &mut dyn FnMut(i32, u32)) {
+        let caught = self.caught;
+        for (sig, n) in self.pending.drain(..) {
+            if caught & (1 << sig) != 0 {
+                f(sig, n);
+            }
+        }
+    }
+    fn reinit(&mut self) -> Result<RawFd, Error> {
+        Ok(15)
+    }
 }
 
 impl Backend for Script {
@@ -60,6 +92,9 @@ impl Backend for Script {
         self.interest[fd as usize] = (old - removed) | (removed & What::ET);
         self.calls += 1;
         Ok(())
+    }
+    fn signals(&mut self) -> Option<&mut dyn Signals> {
+        Some(&mut self.signals)
     }
     fn dispatch<S: Sink>(
         &mut self,
@@ -474,7 +509,6 @@ fn signals_run_once_per_delivery_and_del_stops_the_repeats() {
     assert_eq!(b.signal_delivered(99, 1), Err(Error::BadSignal(99)));
 }
 
-#[cfg(feature = "hosted")]
 #[test]
 fn the_signal_pipe_fd_is_refused_for_io_events() {
     let mut b = base();
@@ -494,6 +528,23 @@ fn the_signal_pipe_fd_is_refused_for_io_events() {
     let mut tokens = Vec::new();
     run(&mut b, LoopFlags::NONBLOCK, |_, r| tokens.push(r.token)).unwrap();
     assert!(!tokens.contains(&3), "{tokens:?}");
+}
+
+#[test]
+fn caught_signals_are_drained_when_the_signal_fd_is_ready() {
+    let mut b = base();
+    b.add(None, &spec(10, What::SIGNAL | What::PERSIST, 1), None)
+        .unwrap();
+    assert_eq!(b.io.backend.interest[15], What::READ);
+    b.io.backend.signals.pending.extend([(10, 2), (11, 1)]);
+    b.io.backend.ready.push((15, What::READ));
+    let mut n = 0;
+    run(&mut b, LoopFlags::NONBLOCK, |_, r| {
+        assert_eq!((r.token, r.res), (1, What::SIGNAL));
+        n += 1;
+    })
+    .unwrap();
+    assert_eq!(n, 2, "signal 10 twice; 11, not caught, not at all");
 }
 
 /// The base asks the backend about an fd before its map grows to reach it, and (without a

@@ -1,9 +1,9 @@
 //! `pthread_atfork` handlers: a forked child bumps the fork generation (see [`crate::fork`]) and
 //! takes the signal registry over from the parent (see [`super::signal`]).
 //!
-//! Registered once per process, by the first base or signal pipe ([`register`]). Only `fork()`
-//! runs them: a child made by `vfork`, `posix_spawn` or a raw `clone` must `exec` (or call
-//! [`crate::fork::note_fork`] itself).
+//! Registered once per process ([`register`]), by the first [`Hosted`](super::hosted::Hosted)
+//! backend or signal pipe. Only `fork()` runs them: a child made by `vfork`, `posix_spawn` or a
+//! raw `clone` must `exec` (or call [`crate::fork::note_fork`] itself).
 
 use core::sync::atomic::{AtomicU8, Ordering};
 
@@ -15,7 +15,7 @@ static REGISTERED: AtomicU8 = AtomicU8::new(0);
 /// Registers the handlers, once per process. Cheap after the first call (one load).
 ///
 /// A thread that finds another one registering returns at once rather than wait: a fork in that
-/// window (microseconds, at the first base of the process) would go unnoticed.
+/// window (microseconds, at the first backend of the process) would go unnoticed.
 #[inline]
 pub fn register() {
     if REGISTERED.load(Ordering::Relaxed) == 0 && REGISTERED.swap(1, Ordering::AcqRel) == 0 {

@@ -1,15 +1,17 @@
 //! The hosted backends behind one type, and libevent's table of them in order of preference.
 //!
-//! [`Hosted`] is an enum of every backend compiled for the target, so a base can hold whichever
-//! selection picks without an allocator. Its buffers' types come from a [`Buffers`]:
+//! [`Hosted`] holds a [`Multiplexer`], an enum of every backend compiled for the target, so a base
+//! can hold whichever selection picks without an allocator, and the signal pipe that catches the
+//! base's signals (its [`Signals`]). Its buffers' types come from a [`Buffers`]:
 //! [`FixedBuffers<N>`] here, growable ones in the std adapter.
 
 use core::time::Duration;
 
+use super::signal::Catcher;
 use super::{poll, select};
 use crate::selection::{self, Config, Descriptor, NoBackend, Selected};
 use crate::storage::Storage;
-use crate::{Backend, BaseFlags, Change, Error, FdInfo, Info, RawFd, Sink, What};
+use crate::{Backend, BaseFlags, Change, Error, FdInfo, Info, RawFd, Signals, Sink, What};
 
 #[cfg(any(target_os = "linux", target_os = "android"))]
 use super::epoll;
@@ -31,8 +33,24 @@ impl<const N: usize> Buffers for FixedBuffers<N> {
     type Of<T: Clone> = heapless::Vec<T, N>;
 }
 
-/// Whichever hosted backend selection picked.
-pub enum Hosted<F: Buffers> {
+/// Whichever hosted backend selection picked, and the signal pipe.
+pub struct Hosted<F: Buffers> {
+    /// The backend.
+    pub multiplexer: Multiplexer<F>,
+    signals: Catcher,
+}
+
+impl<F: Buffers> From<Multiplexer<F>> for Hosted<F> {
+    fn from(multiplexer: Multiplexer<F>) -> Self {
+        Hosted {
+            multiplexer,
+            signals: Catcher::new(),
+        }
+    }
+}
+
+/// One of the hosted backends.
+pub enum Multiplexer<F: Buffers> {
     /// epoll, with or without the changelist.
     #[cfg(any(target_os = "linux", target_os = "android"))]
     Epoll(epoll::Epoll<F::Of<epoll::Event>>),
@@ -50,11 +68,11 @@ macro_rules! each {
     ($self:expr, $b:ident => $e:expr) => {
         match $self {
             #[cfg(any(target_os = "linux", target_os = "android"))]
-            Hosted::Epoll($b) => $e,
+            Multiplexer::Epoll($b) => $e,
             #[cfg(eventop_kqueue)]
-            Hosted::Kqueue($b) => $e,
-            Hosted::Poll($b) => $e,
-            Hosted::Select($b) => $e,
+            Multiplexer::Kqueue($b) => $e,
+            Multiplexer::Poll($b) => $e,
+            Multiplexer::Select($b) => $e,
         }
     };
 }
@@ -115,30 +133,30 @@ impl<F: Buffers + 'static> Hosted<F> {
     #[cfg(any(target_os = "linux", target_os = "android"))]
     fn new_epoll(flags: BaseFlags) -> Result<Self, Error> {
         let changelist = flags.contains(BaseFlags::EPOLL_USE_CHANGELIST);
-        epoll::Epoll::new(Default::default(), changelist).map(Hosted::Epoll)
+        epoll::Epoll::new(Default::default(), changelist).map(|b| Multiplexer::Epoll(b).into())
     }
 
     #[cfg(eventop_kqueue)]
     fn new_kqueue(_: BaseFlags) -> Result<Self, Error> {
-        kqueue::Kqueue::new(Default::default()).map(Hosted::Kqueue)
+        kqueue::Kqueue::new(Default::default()).map(|b| Multiplexer::Kqueue(b).into())
     }
 
     fn new_poll(_: BaseFlags) -> Result<Self, Error> {
-        poll::Poll::new(Default::default()).map(Hosted::Poll)
+        poll::Poll::new(Default::default()).map(|b| Multiplexer::Poll(b).into())
     }
 
     fn new_select(_: BaseFlags) -> Result<Self, Error> {
-        select::Select::new(Default::default()).map(Hosted::Select)
+        select::Select::new(Default::default()).map(|b| Multiplexer::Select(b).into())
     }
 }
 
 impl<F: Buffers> Backend for Hosted<F> {
     fn info(&self) -> Info {
-        each!(self, b => b.info())
+        each!(&self.multiplexer, b => b.info())
     }
     #[inline]
     fn add(&mut self, fd: RawFd, old: What, added: What, fdinfo: &mut FdInfo) -> Result<(), Error> {
-        each!(self, b => b.add(fd, old, added, fdinfo))
+        each!(&mut self.multiplexer, b => b.add(fd, old, added, fdinfo))
     }
     #[inline]
     fn del(
@@ -148,13 +166,13 @@ impl<F: Buffers> Backend for Hosted<F> {
         removed: What,
         fdinfo: &mut FdInfo,
     ) -> Result<(), Error> {
-        each!(self, b => b.del(fd, old, removed, fdinfo))
+        each!(&mut self.multiplexer, b => b.del(fd, old, removed, fdinfo))
     }
     fn check(&self, fd: RawFd) -> Result<(), Error> {
-        each!(self, b => b.check(fd))
+        each!(&self.multiplexer, b => b.check(fd))
     }
     fn apply(&mut self, changes: &[Change]) -> Result<(), Error> {
-        each!(self, b => b.apply(changes))
+        each!(&mut self.multiplexer, b => b.apply(changes))
     }
     #[inline]
     fn dispatch<S: Sink>(
@@ -162,9 +180,12 @@ impl<F: Buffers> Backend for Hosted<F> {
         timeout: Option<Duration>,
         sink: &mut S,
     ) -> Result<usize, Error> {
-        each!(self, b => b.dispatch(timeout, sink))
+        each!(&mut self.multiplexer, b => b.dispatch(timeout, sink))
     }
     fn reinit(&mut self) -> Result<(), Error> {
-        each!(self, b => b.reinit())
+        each!(&mut self.multiplexer, b => b.reinit())
+    }
+    fn signals(&mut self) -> Option<&mut dyn Signals> {
+        Some(&mut self.signals)
     }
 }

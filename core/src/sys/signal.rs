@@ -35,7 +35,7 @@ use core::mem::MaybeUninit;
 use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, Ordering};
 
 use super::{errno_ptr, is_eintr, syscall, OwnedFd};
-use crate::{Error, RawFd, Resource};
+use crate::{Error, RawFd, Resource, Signals};
 
 /// One more than the highest signal number a [`SignalPipe`] can watch: valid numbers are
 /// `1..NSIG`.
@@ -323,6 +323,58 @@ fn unregister(idx: usize, fd: RawFd) {
             st.on[idx] = false;
         }
     });
+}
+
+/// [`Hosted`](super::hosted::Hosted)'s [`Signals`]: a [`SignalPipe`] opened on first use. Making
+/// one registers the fork handlers (see [`super::fork`]), so every base over `Hosted` notices a
+/// fork.
+#[derive(Debug)]
+pub struct Catcher(Option<SignalPipe>);
+
+impl Catcher {
+    /// No pipe yet.
+    pub fn new() -> Self {
+        super::fork::register();
+        Catcher(None)
+    }
+}
+
+impl Default for Catcher {
+    fn default() -> Self {
+        Catcher::new()
+    }
+}
+
+impl Signals for Catcher {
+    fn open(&mut self) -> Result<RawFd, Error> {
+        if let Some(pipe) = &self.0 {
+            return Ok(pipe.read_fd());
+        }
+        let pipe = SignalPipe::new()?;
+        let fd = pipe.read_fd();
+        self.0 = Some(pipe);
+        Ok(fd)
+    }
+    fn watch(&mut self, sig: i32) -> Result<(), Error> {
+        self.open()?;
+        self.0.as_mut().map_or(Ok(()), |pipe| pipe.watch(sig))
+    }
+    fn unwatch(&mut self, sig: i32) {
+        if let Some(pipe) = &mut self.0 {
+            pipe.unwatch(sig);
+        }
+    }
+    fn drain(&mut self, f: &mut dyn FnMut(i32, u32)) {
+        if let Some(pipe) = &mut self.0 {
+            pipe.drain(f);
+        }
+    }
+    fn reinit(&mut self) -> Result<RawFd, Error> {
+        match &mut self.0 {
+            Some(pipe) => pipe.reinit().map(|()| pipe.read_fd()),
+            None => Ok(-1),
+        }
+    }
 }
 
 /// One base's view of signals: a self-pipe, and the signals whose deliveries it receives.
