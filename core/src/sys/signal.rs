@@ -523,10 +523,10 @@ fn replay(fd: RawFd, sig: usize, count: u32) {
     while left > 0 {
         // SAFETY: `buf` is readable for `left.min(64)` bytes; `fd` is our new write end.
         let n = unsafe { libc::write(fd, buf.as_ptr().cast(), left.min(buf.len())) };
-        if n > 0 {
-            left -= n as usize;
-        } else if n == 0 || super::errno().0 != libc::EINTR {
-            break;
+        match syscall("write", n) {
+            Ok(n) if n > 0 => left -= n as usize,
+            Err(e) if is_eintr(&e) => {}
+            _ => break,
         }
     }
 }
