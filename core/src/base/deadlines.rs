@@ -1,24 +1,84 @@
-//! Where timers wait: the heap, or the sorted run beside it.
+//! Where timers wait: the heap, or the sorted list beside it.
 //!
-//! A timer lives in the heap or, when its deadline is not before any timer already in the run,
-//! at the end of the sorted run of timers: a list through the slots, in `(deadline, seq)`
+//! A timer lives in the heap or, when its deadline is not before any timer already in the list,
+//! at the end of the sorted list of timers, linked through the slots in `(deadline, seq)`
 //! order. Events re-armed with one timeout (the common case: a persistent event's period, an
-//! idle timeout) all land in the run, at O(1) a re-arm instead of a heap's O(log n). Each
+//! idle timeout) all land in the list, at O(1) a re-arm instead of a heap's O(log n). Each
 //! setting takes a fresh `seq` from the heap's counter either way, and the earliest timer is
-//! the earlier of the heap's root and the run's head, so timers fire in exactly the order one
-//! heap would give. The run's timers count against the heap's storage, so it is full when it
+//! the earlier of the heap's root and the list's head, so timers fire in exactly the order one
+//! heap would give. The list's timers count against the heap's storage, so it is full when it
 //! would have been.
 
-use super::slots::{Slot, LISTED, NIL};
+use core::time::Duration;
+
+use super::slots::{state, Slot, LISTED, NIL};
 use super::{EventBase, Tables};
-use crate::clock::Clock;
-use crate::{Backend, Error, Resource};
+use crate::clock::{nanos, Clock};
+use crate::{Backend, Error, Resource, What};
 
 impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
+    /// The deadline of a timeout of `interval` being set now: counted from a fresh reading of the
+    /// clock, never from the cached time, which a callback may have outlived by the work it did
+    /// before the `add`. So a timeout never expires before the `add` + the timeout.
+    #[inline(always)]
+    pub(super) fn deadline_after(&mut self, interval: u64) -> u64 {
+        self.clock.now().saturating_add(interval)
+    }
+
+    /// [`add`](Self::add)'s common case, with no call out: a persistent event's callback adding
+    /// it again with its timeout, which moves (or keeps) its timer at the end of the sorted list (see
+    /// [`arm_in_list`](Self::arm_in_list)). Whether it was that case; if not, nothing changed.
+    #[inline(always)]
+    pub(super) fn retime_in_list(&mut self, idx: u32, t: Duration) -> bool {
+        let st = self.slots.get(idx).state;
+        // Inserted: nothing else to do but the timeout. Active with a timeout: that firing is
+        // cancelled (`set_timeout`), which is not this path's business.
+        if st & state::INSERTED == 0 || st & state::ACTIVE != 0 {
+            return false;
+        }
+        let interval = nanos(t);
+        let deadline = self.deadline_after(interval);
+        if !self.arm_in_list(idx, deadline) {
+            return false;
+        }
+        let s = self.slots.get_mut(idx);
+        s.interval = interval;
+        s.state = (st | state::PERIODIC) & !state::TIMED_OUT;
+        true
+    }
+
+    #[inline(always)]
+    pub(super) fn set_timeout(&mut self, idx: u32, t: Duration) -> Result<(), Error> {
+        let interval = nanos(t);
+        let deadline = self.deadline_after(interval);
+        self.arm(idx, deadline)?;
+        let s = self.slots.get_mut(idx);
+        s.interval = interval;
+        let st = s.state;
+        s.state = (st | state::PERIODIC) & !state::TIMED_OUT;
+        // Rescheduling a timeout that already fired, before its callback ran, cancels that firing
+        // (libevent's rule) but keeps any I/O result (where libevent loses it).
+        if st & state::ACTIVE != 0 && s.res.contains(What::TIMEOUT) {
+            self.cancel_timeout_firing(idx);
+        }
+        Ok(())
+    }
+
+    #[cold]
+    #[inline(never)]
+    pub(super) fn cancel_timeout_firing(&mut self, idx: u32) {
+        let s = self.slots.get_mut(idx);
+        s.res.remove(What::TIMEOUT);
+        if s.res.is_empty() {
+            self.queues.remove(self.slots.as_mut_slice(), idx);
+            self.slots.get_mut(idx).state &= !state::ACTIVE;
+        }
+    }
+
     /// The earliest timer: its deadline and slot.
     #[inline]
     pub(super) fn first_timer(&self) -> Option<(u64, u32)> {
-        let head = self.run_of_timers.head;
+        let head = self.timer_list.head;
         let root = self.timers.peek();
         if head == NIL {
             return root.map(|t| (t.deadline, t.slot));
@@ -34,24 +94,24 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
     /// for that deadline. Fails only for a timer not pending, when the storage is full.
     #[inline(always)]
     pub(super) fn arm(&mut self, idx: u32, deadline: u64) -> Result<(), Error> {
-        if self.arm_in_run(idx, deadline) {
+        if self.arm_in_list(idx, deadline) {
             return Ok(());
         }
         self.arm_slow(idx, deadline)
     }
 
-    /// [`arm`](Self::arm)'s common case, O(1): a timer already in the run, or the run's last,
-    /// re-armed to a deadline not before the run's last goes (or stays) last. Whether it was
+    /// [`arm`](Self::arm)'s common case, O(1): a timer already in the list, or the list's last,
+    /// re-armed to a deadline not before the list's last goes (or stays) last. Whether it was
     /// that case; if not, nothing changed.
     #[inline(always)]
-    pub(super) fn arm_in_run(&mut self, idx: u32, deadline: u64) -> bool {
-        let tail = self.run_of_timers.tail;
+    pub(super) fn arm_in_list(&mut self, idx: u32, deadline: u64) -> bool {
+        let tail = self.timer_list.tail;
         let slots = self.slots.as_mut_slice();
         if tail == NIL || slots[tail as usize].deadline > deadline {
             return false;
         }
         if tail == idx {
-            // Last in the run already, and a deadline not earlier keeps it last.
+            // Last in the list already, and a deadline not earlier keeps it last.
             let s = &mut slots[idx as usize];
             s.deadline = deadline;
             s.seq = self.timers.take_seq();
@@ -61,7 +121,7 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
             return false;
         }
         let seq = self.timers.take_seq();
-        self.run_of_timers.move_to_tail(slots, idx, deadline, seq);
+        self.timer_list.move_to_tail(slots, idx, deadline, seq);
         true
     }
 
@@ -69,16 +129,16 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
     fn arm_slow(&mut self, idx: u32, deadline: u64) -> Result<(), Error> {
         let mut at = self.slots.get(idx).heap;
         if at == LISTED {
-            // Out of the run, to its end or into the heap below; its room in the storage, which
-            // the run's timers hold, is what the heap takes, so the push cannot fail.
+            // Out of the list, to its end or into the heap below; its room in the storage, which
+            // the list's timers hold, is what the heap takes, so the push cannot fail.
             self.unlist(idx);
             self.slots.get_mut(idx).heap = NIL;
             at = NIL;
         }
-        let tail = self.run_of_timers.tail;
+        let tail = self.timer_list.tail;
         if tail == NIL || self.slots.get(tail).deadline <= deadline {
             if at == NIL {
-                let n = self.timers.len() + self.run_of_timers.len as usize;
+                let n = self.timers.len() + self.timer_list.len as usize;
                 if !self.timers.reserve(n + 1) {
                     return Err(Error::Full(Resource::Timers));
                 }
@@ -115,11 +175,11 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
         self.slots.get_mut(idx).heap = NIL;
     }
 
-    /// Appends slot `idx` to the run with `deadline` (not before the run's last) and a fresh seq.
+    /// Appends slot `idx` to the list with `deadline` (not before the list's last) and a fresh seq.
     #[inline]
     fn list_append(&mut self, idx: u32, deadline: u64) {
         let seq = self.timers.take_seq();
-        let tail = self.run_of_timers.tail;
+        let tail = self.timer_list.tail;
         let s = self.slots.get_mut(idx);
         s.heap = LISTED;
         s.deadline = deadline;
@@ -127,15 +187,15 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
         s.tnext = NIL;
         s.tprev = tail;
         if tail == NIL {
-            self.run_of_timers.head = idx;
+            self.timer_list.head = idx;
         } else {
             self.slots.get_mut(tail).tnext = idx;
         }
-        self.run_of_timers.tail = idx;
-        self.run_of_timers.len += 1;
+        self.timer_list.tail = idx;
+        self.timer_list.len += 1;
     }
 
-    /// Takes slot `idx` out of the run (its `heap` is left for the caller to set).
+    /// Takes slot `idx` out of the list (its `heap` is left for the caller to set).
     #[inline]
     fn unlist(&mut self, idx: u32) {
         let (next, prev) = {
@@ -143,29 +203,29 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
             (s.tnext, s.tprev)
         };
         if prev == NIL {
-            self.run_of_timers.head = next;
+            self.timer_list.head = next;
         } else {
             self.slots.get_mut(prev).tnext = next;
         }
         if next == NIL {
-            self.run_of_timers.tail = prev;
+            self.timer_list.tail = prev;
         } else {
             self.slots.get_mut(next).tprev = prev;
         }
-        self.run_of_timers.len -= 1;
+        self.timer_list.len -= 1;
     }
 }
 
-/// The ends and length of the sorted run of timers.
+/// The ends and length of the sorted list of timers.
 #[derive(Debug)]
-pub(super) struct TimerRun {
+pub(super) struct TimerList {
     pub(super) head: u32,
     pub(super) tail: u32,
     pub(super) len: u32,
 }
 
-impl TimerRun {
-    /// Moves slot `idx`, in the run but not its last, behind the last with `deadline` (not
+impl TimerList {
+    /// Moves slot `idx`, in the list but not its last, behind the last with `deadline` (not
     /// before the last's) and `seq`.
     #[inline(always)]
     fn move_to_tail(&mut self, slots: &mut [Slot], idx: u32, deadline: u64, seq: u64) {
@@ -188,9 +248,9 @@ impl TimerRun {
     }
 }
 
-impl Default for TimerRun {
+impl Default for TimerList {
     fn default() -> Self {
-        TimerRun {
+        TimerList {
             head: NIL,
             tail: NIL,
             len: 0,

@@ -3,13 +3,14 @@
 //!
 //! # Storage
 //!
-//! A base keeps four tables, each in a [`Storage`] the caller hands in through [`Parts`]: event
-//! slots ([`Slot`], one per pending or active event), the fd map ([`FdEntry`], indexed by fd), the
-//! timer heap ([`Timer`], one per event with a timeout) and the changelist ([`Change`], one per fd
-//! changed since the last dispatch). The [`Tables`] trait names their types; [`Fixed<N>`] is
-//! `heapless::Vec` of `N` each, and the std adapter has growable ones. A table that is full and
-//! cannot grow makes the operation fail with [`Error::Full`] naming it, and the base is left
-//! exactly as it was. The active queues and the signal map are small and live inline.
+//! A base keeps four tables, each in a [`Storage`](crate::Storage) the caller hands in through
+//! [`Parts`]: event slots ([`Slot`], one per pending or active event), the fd map ([`FdEntry`],
+//! indexed by fd), the timer heap ([`Timer`], one per event with a timeout) and the changelist
+//! ([`Change`](crate::Change), one per fd changed since the last dispatch). The [`Tables`] trait
+//! names their types; [`Fixed<N>`] is `heapless::Vec` of `N` each, and the std adapter has
+//! growable ones. A table that is full and cannot grow makes the operation fail with
+//! [`Error::Full`] naming it, and the base is left exactly as it was. The active queues and the
+//! signal map are small and live inline.
 //!
 //! # Events and handles
 //!
@@ -30,95 +31,34 @@
 
 mod deadlines;
 mod fdmap;
+mod fork;
 mod io;
+mod link;
 mod queues;
 mod run;
 mod slots;
+mod tables;
 #[cfg(test)]
 mod tests;
 pub mod timers;
 
-use core::marker::PhantomData;
 use core::time::Duration;
 
 pub use fdmap::{FdEntry, MAX_SIGNAL};
 pub use queues::MAX_PRIORITIES;
 pub use run::{Outcome, Ready, Step};
 pub use slots::{Handle, Slot};
+pub use tables::{Borrowed, Fixed, Parts, Tables};
 pub use timers::Timer;
 
-use self::deadlines::TimerRun;
+use self::deadlines::TimerList;
 use self::fdmap::{FdMap, SigMap};
 use self::io::Io;
 use self::queues::Queues;
 use self::slots::{state, Slots, NIL};
 use self::timers::TimerHeap;
-use crate::clock::{nanos, Clock};
-use crate::storage::Storage;
-use crate::{Backend, BaseFlags, Change, ChangeOp, Error, FdInfo, RawFd, What};
-
-/// The storage types of a base's tables.
-pub trait Tables {
-    /// Event slots.
-    type Slots: Storage<Slot>;
-    /// The fd map.
-    type Fds: Storage<FdEntry>;
-    /// The timer heap.
-    type Timers: Storage<Timer>;
-    /// The changelist.
-    type Changes: Storage<Change>;
-}
-
-/// The tables themselves, handed to [`EventBase::new`].
-pub struct Parts<T: Tables> {
-    /// Event slots: one per pending or active event.
-    pub slots: T::Slots,
-    /// The fd map: one entry per fd number up to the highest in use.
-    pub fds: T::Fds,
-    /// The timer heap: one entry per event with a timeout.
-    pub timers: T::Timers,
-    /// The changelist: one entry per fd changed between dispatches.
-    pub changes: T::Changes,
-}
-
-/// `heapless::Vec` of `N` for every table.
-#[derive(Debug)]
-pub struct Fixed<const N: usize>;
-
-impl<const N: usize> Tables for Fixed<N> {
-    type Slots = heapless::Vec<Slot, N>;
-    type Fds = heapless::Vec<FdEntry, N>;
-    type Timers = heapless::Vec<Timer, N>;
-    type Changes = heapless::Vec<Change, N>;
-}
-
-/// Slices the caller owns, for every table.
-#[derive(Debug)]
-pub struct Borrowed<'a>(PhantomData<&'a mut ()>);
-
-impl<'a> Tables for Borrowed<'a> {
-    type Slots = &'a mut [Slot];
-    type Fds = &'a mut [FdEntry];
-    type Timers = &'a mut [Timer];
-    type Changes = &'a mut [Change];
-}
-
-impl<T: Tables> Default for Parts<T>
-where
-    T::Slots: Default,
-    T::Fds: Default,
-    T::Timers: Default,
-    T::Changes: Default,
-{
-    fn default() -> Self {
-        Parts {
-            slots: Default::default(),
-            fds: Default::default(),
-            timers: Default::default(),
-            changes: Default::default(),
-        }
-    }
-}
+use crate::clock::Clock;
+use crate::{Backend, BaseFlags, Error, FdInfo, RawFd, What};
 
 /// What defines an event, as its adapter keeps it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -176,7 +116,7 @@ pub struct EventBase<B, C, T: Tables> {
     fds: FdMap<T::Fds>,
     timers: TimerHeap<T::Timers>,
     /// Timers whose deadlines came in order, outside the heap (see [`EventBase::arm`]).
-    run_of_timers: TimerRun,
+    timer_list: TimerList,
     sigs: SigMap,
     queues: Queues,
     npriorities: u8,
@@ -206,7 +146,7 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
             slots: Slots::new(parts.slots),
             fds: FdMap { storage: parts.fds },
             timers: TimerHeap::new(parts.timers),
-            run_of_timers: TimerRun::default(),
+            timer_list: TimerList::default(),
             sigs: SigMap::new(),
             queues: Queues::new(),
             npriorities: 1,
@@ -283,24 +223,6 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
         t
     }
 
-    /// The deadline of a timeout of `interval` being set now: counted from a fresh reading of the
-    /// clock, never from the cached time, which a callback may have outlived by the work it did
-    /// before the `add`. So a timeout never expires before the `add` + the timeout.
-    #[inline(always)]
-    fn deadline_after(&mut self, interval: u64) -> u64 {
-        self.clock.now().saturating_add(interval)
-    }
-
-    /// Re-initialises the base (as [`reinit`](Self::reinit)) if the process forked since the
-    /// backend was made (see [`crate::fork`]); called where the base is about to touch it.
-    #[inline(always)]
-    fn check_fork(&mut self) -> Result<(), Error> {
-        if crate::fork::generation() == self.fork_gen {
-            return Ok(());
-        }
-        self.after_fork()
-    }
-
     /// Forgets the cached time, so the next [`now`](Self::now) reads the clock.
     pub fn update_cache_time(&mut self) {
         self.cached_now = None;
@@ -364,7 +286,7 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
     ) -> Result<Handle, Error> {
         if let (Some(h), Some(t)) = (current, timeout) {
             if let Ok(idx) = self.slots.resolve(h, spec.token) {
-                if self.retime_in_run(idx, t) {
+                if self.retime_in_list(idx, t) {
                     return Ok(h);
                 }
             }
@@ -372,29 +294,9 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
         self.add_other(current, spec, timeout)
     }
 
-    /// [`add`](Self::add)'s common case, with no call out: a persistent event's callback adding
-    /// it again with its timeout, which moves (or keeps) its timer at the end of the run (see
-    /// [`arm_in_run`](Self::arm_in_run)). Whether it was that case; if not, nothing changed.
-    #[inline(always)]
-    fn retime_in_run(&mut self, idx: u32, t: Duration) -> bool {
-        let st = self.slots.get(idx).state;
-        // Inserted: nothing else to do but the timeout. Active with a timeout: that firing is
-        // cancelled (`set_timeout`), which is not this path's business.
-        if st & state::INSERTED == 0 || st & state::ACTIVE != 0 {
-            return false;
-        }
-        let interval = nanos(t);
-        let deadline = self.deadline_after(interval);
-        if !self.arm_in_run(idx, deadline) {
-            return false;
-        }
-        let s = self.slots.get_mut(idx);
-        s.interval = interval;
-        s.state = (st | state::PERIODIC) & !state::TIMED_OUT;
-        true
-    }
-
-    /// [`add`](Self::add) for the rest.
+    /// [`add`](Self::add) for the rest, the cold path: a new slot, an event to insert, or a
+    /// timeout that does not go to the end of the sorted list. On error the base is as it was.
+    #[cold]
     #[inline(never)]
     fn add_other(
         &mut self,
@@ -403,38 +305,20 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
         timeout: Option<Duration>,
     ) -> Result<Handle, Error> {
         self.check_fork()?;
-        if let Some(h) = current {
-            if let Ok(idx) = self.slots.resolve(h, spec.token) {
-                // Held already: pending or active, and nothing below lets go of it.
-                self.add_held(idx, timeout)?;
-                return Ok(h);
+        let (idx, fresh) = self.hold(current, spec)?;
+        if !fresh && self.slots.get(idx).state & state::INSERTED != 0 {
+            // Inserted already (a persistent event's callback adding it again with its
+            // timeout): only the timer changes; on error nothing did, and the slot stays held.
+            if let Some(t) = timeout {
+                self.set_timeout(idx, t)?;
             }
+        } else {
+            self.add_to(idx, fresh, timeout)?;
         }
-        self.add_fresh(spec, timeout)
-    }
-
-    /// `add` with a new slot.
-    #[inline(never)]
-    fn add_fresh(&mut self, spec: &Spec, timeout: Option<Duration>) -> Result<Handle, Error> {
-        let (idx, _) = self.hold(None, spec)?;
-        self.add_to(idx, true, timeout)?;
         let h = self.slots.handle(idx);
-        self.drop_if_unheld(idx, true);
+        // A pure timer added with no timeout holds nothing: its new slot goes back.
+        self.drop_if_unheld(idx, fresh);
         Ok(h)
-    }
-
-    /// `add` for a slot held already. The common case, an event inserted already (a persistent
-    /// event's callback adding it again with its timeout), only re-arms the timer: on error that
-    /// changed nothing, and the slot stays held, as [`add_to`](Self::add_to) would leave it.
-    #[inline]
-    fn add_held(&mut self, idx: u32, timeout: Option<Duration>) -> Result<(), Error> {
-        if self.slots.get(idx).state & state::INSERTED == 0 {
-            return self.add_to(idx, false, timeout);
-        }
-        match timeout {
-            Some(t) => self.set_timeout(idx, t),
-            None => Ok(()),
-        }
     }
 
     /// Inserts slot `idx` if it is not yet and sets its timeout if one is given; on error, undoes
@@ -620,34 +504,6 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
         }
     }
 
-    #[inline(always)]
-    fn set_timeout(&mut self, idx: u32, t: Duration) -> Result<(), Error> {
-        let interval = nanos(t);
-        let deadline = self.deadline_after(interval);
-        self.arm(idx, deadline)?;
-        let s = self.slots.get_mut(idx);
-        s.interval = interval;
-        let st = s.state;
-        s.state = (st | state::PERIODIC) & !state::TIMED_OUT;
-        // Rescheduling a timeout that already fired, before its callback ran, cancels that firing
-        // (libevent's rule) but keeps any I/O result (where libevent loses it).
-        if st & state::ACTIVE != 0 && s.res.contains(What::TIMEOUT) {
-            self.cancel_timeout_firing(idx);
-        }
-        Ok(())
-    }
-
-    #[cold]
-    #[inline(never)]
-    fn cancel_timeout_firing(&mut self, idx: u32) {
-        let s = self.slots.get_mut(idx);
-        s.res.remove(What::TIMEOUT);
-        if s.res.is_empty() {
-            self.queues.remove(self.slots.as_mut_slice(), idx);
-            self.slots.get_mut(idx).state &= !state::ACTIVE;
-        }
-    }
-
     /// Removes the event from everything: its fd or signal, the heap, the active queue.
     fn unlink(&mut self, idx: u32) -> Result<(), Error> {
         let r = self.unlink_insert(idx);
@@ -669,168 +525,5 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
             res,
             ncalls,
         );
-    }
-
-    /// Inserts the event in its fd's or signal's list, telling the backend of new interest.
-    #[inline(never)]
-    fn link(&mut self, idx: u32) -> Result<(), Error> {
-        let (fd, events) = {
-            let s = self.slots.get(idx);
-            (s.fd, s.events)
-        };
-        if events.contains(What::SIGNAL) {
-            return self.link_signal(idx, fd);
-        }
-        if fd == self.sigfd {
-            // The base's own signal fd: no event waits on it, so the dispatch path can tell
-            // its reports apart by the fd's events alone (see `run::Activator`).
-            return Err(Error::BadFd(fd));
-        }
-        // Checked before the map grows for it: a number far beyond any open fd must cost nothing.
-        let beyond = self.fds.beyond(fd);
-        if beyond {
-            self.io.backend.check(fd)?;
-        }
-        let entry = self.fds.entry(fd)?;
-        let et = events.contains(What::ET);
-        if entry.nevents > 0 && entry.et != et {
-            return Err(Error::MixedTriggers(fd));
-        }
-        if entry.nevents == u16::MAX {
-            return Err(Error::TooManyEvents(fd));
-        }
-        let old = entry.interest();
-        let mut after = *entry;
-        after.et = et;
-        after.count(events, true);
-        let added = (after.interest() - old) & What::IO;
-        if !added.is_empty() {
-            if self.io.changelist && !beyond && (old & What::IO).is_empty() {
-                // The changelist reaches the backend only at the next dispatch, too late for
-                // this add to report an fd it cannot watch: check when the fd's interest starts.
-                self.io.backend.check(fd)?;
-            }
-            let bits = added | (after.interest() & What::ET);
-            self.io
-                .change(ChangeOp::ADD, fd, old, bits, &mut entry.info)?;
-        }
-        let head = entry.head;
-        entry.count(events, true);
-        entry.et = et;
-        entry.head = idx;
-        if head != NIL {
-            self.slots.get_mut(head).prev = idx;
-        }
-        let s = self.slots.get_mut(idx);
-        s.next = head;
-        s.prev = NIL;
-        s.state |= state::INSERTED;
-        Ok(())
-    }
-
-    /// Takes the event out of its fd's or signal's list; tells the backend of interest lost.
-    fn unlink_insert(&mut self, idx: u32) -> Result<(), Error> {
-        let (fd, events, next, prev, st) = {
-            let s = self.slots.get(idx);
-            (s.fd, s.events, s.next, s.prev, s.state)
-        };
-        if st & state::INSERTED == 0 {
-            return Ok(());
-        }
-        self.slots.get_mut(idx).state &= !state::INSERTED;
-        if next != NIL {
-            self.slots.get_mut(next).prev = prev;
-        }
-        if prev != NIL {
-            self.slots.get_mut(prev).next = next;
-        }
-        if events.contains(What::SIGNAL) {
-            return self.unlink_signal(fd, prev, next);
-        }
-        let entry = self.fds.entry(fd)?;
-        if prev == NIL {
-            entry.head = next;
-        }
-        let old = entry.interest();
-        entry.count(events, false);
-        if entry.nevents == 0 {
-            entry.et = false;
-        }
-        let removed = (old - entry.interest()) & What::IO;
-        if removed.is_empty() {
-            return Ok(());
-        }
-        // ET travels with the delete when the remaining interest is edge-triggered, so a backend
-        // that rewrites the fd's registration keeps it (libevent loses it here).
-        let bits = removed | (entry.interest() & What::ET);
-        self.io
-            .change(ChangeOp::DEL, fd, old, bits, &mut entry.info)
-    }
-
-    fn link_signal(&mut self, idx: u32, sig: RawFd) -> Result<(), Error> {
-        let first = self.sigs.entry(sig)?.count == 0;
-        if first {
-            self.watch_signal(sig)?;
-        }
-        let entry = self.sigs.entry(sig)?;
-        let head = entry.head;
-        entry.head = idx;
-        entry.count += 1;
-        if head != NIL {
-            self.slots.get_mut(head).prev = idx;
-        }
-        let s = self.slots.get_mut(idx);
-        s.next = head;
-        s.prev = NIL;
-        s.state |= state::INSERTED;
-        Ok(())
-    }
-
-    fn unlink_signal(&mut self, sig: RawFd, prev: u32, next: u32) -> Result<(), Error> {
-        let entry = self.sigs.entry(sig)?;
-        if prev == NIL {
-            entry.head = next;
-        }
-        entry.count -= 1;
-        if entry.count == 0 {
-            self.unwatch_signal(sig);
-        }
-        Ok(())
-    }
-
-    /// Has the backend's [`Signals`](crate::Signals), if it has one, catch `sig`, its fd
-    /// watched first; without one there is nothing to do here.
-    fn watch_signal(&mut self, sig: i32) -> Result<(), Error> {
-        let fd = match self.io.backend.signals() {
-            Some(signals) => signals.open()?,
-            None => return Ok(()),
-        };
-        if self.sigfd < 0 {
-            self.check_sigfd(fd)?;
-            let mut info = FdInfo::default();
-            self.io
-                .change(ChangeOp::ADD, fd, What::empty(), What::READ, &mut info)?;
-            (self.sigfd, self.siginfo) = (fd, info);
-        }
-        self.io.backend.signals().map_or(Ok(()), |s| s.watch(sig))
-    }
-
-    /// Refuses `fd` for the signal fd if events wait on that number: they were left on an fd
-    /// since closed (the caller's bug), and the dispatch path would take the signal fd's reports
-    /// for theirs. Keeps `link`'s rule that no event waits on the signal fd.
-    fn check_sigfd(&self, fd: RawFd) -> Result<(), Error> {
-        let entry = usize::try_from(fd)
-            .ok()
-            .and_then(|i| self.fds.storage.as_slice().get(i));
-        if entry.is_some_and(|e| e.nevents > 0) {
-            return Err(Error::SignalFdTaken(fd));
-        }
-        Ok(())
-    }
-
-    fn unwatch_signal(&mut self, sig: i32) {
-        if let Some(signals) = self.io.backend.signals() {
-            signals.unwatch(sig);
-        }
     }
 }

@@ -12,7 +12,7 @@ use crate::{Error, RawFd, Resource, What};
 /// No index: the end of a list, or "not in the heap".
 pub(crate) const NIL: u32 = u32::MAX;
 
-/// [`Slot::heap`] of a timer kept in the base's sorted run of timers instead of the heap. No heap
+/// [`Slot::heap`] of a timer kept in the base's sorted list of timers instead of the heap. No heap
 /// index reaches it: there are fewer slots than `NIL - 1`, and at most one timer per slot.
 pub(crate) const LISTED: u32 = NIL - 1;
 
@@ -75,12 +75,12 @@ pub struct Slot {
     /// Next and previous in the active queue.
     pub(crate) anext: u32,
     pub(crate) aprev: u32,
-    /// Index in the timer heap, [`LISTED`] if the timer is in the sorted run, or [`NIL`].
+    /// Index in the timer heap, [`LISTED`] if the timer is in the sorted list, or [`NIL`].
     pub(crate) heap: u32,
-    /// Next and previous in the sorted run of timers.
+    /// Next and previous in the sorted list of timers.
     pub(crate) tnext: u32,
     pub(crate) tprev: u32,
-    /// The timer's place among equal deadlines while it is in the sorted run.
+    /// The timer's place among equal deadlines while it is in the sorted list.
     pub(crate) seq: u64,
     pub(crate) deadline: u64,
     /// The timeout last given to `add` in ns (0: none), for persistent re-arming.

@@ -12,7 +12,7 @@ use std::vec::Vec;
 
 use super::*;
 use crate::clock::Clock;
-use crate::{Features, Info, LoopFlags, Resource, Signals, Sink};
+use crate::{Change, Features, Info, LoopFlags, Resource, Signals, Sink};
 
 #[derive(Default)]
 struct Script {

@@ -1,0 +1,172 @@
+//! Events in their fd's or signal's list, and the backend told of interest that starts or stops.
+
+use super::slots::{state, NIL};
+use super::{EventBase, Tables};
+use crate::clock::Clock;
+use crate::storage::Storage;
+use crate::{Backend, ChangeOp, Error, FdInfo, RawFd, What};
+
+impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
+    /// Inserts the event in its fd's or signal's list, telling the backend of new interest.
+    #[inline(never)]
+    pub(super) fn link(&mut self, idx: u32) -> Result<(), Error> {
+        let (fd, events) = {
+            let s = self.slots.get(idx);
+            (s.fd, s.events)
+        };
+        if events.contains(What::SIGNAL) {
+            return self.link_signal(idx, fd);
+        }
+        if fd == self.sigfd {
+            // The base's own signal fd: no event waits on it, so the dispatch path can tell
+            // its reports apart by the fd's events alone (see `run::Activator`).
+            return Err(Error::BadFd(fd));
+        }
+        // Checked before the map grows for it: a number far beyond any open fd must cost nothing.
+        let beyond = self.fds.beyond(fd);
+        if beyond {
+            self.io.backend.check(fd)?;
+        }
+        let entry = self.fds.entry(fd)?;
+        let et = events.contains(What::ET);
+        if entry.nevents > 0 && entry.et != et {
+            return Err(Error::MixedTriggers(fd));
+        }
+        if entry.nevents == u16::MAX {
+            return Err(Error::TooManyEvents(fd));
+        }
+        let old = entry.interest();
+        let mut after = *entry;
+        after.et = et;
+        after.count(events, true);
+        let added = (after.interest() - old) & What::IO;
+        if !added.is_empty() {
+            if self.io.changelist && !beyond && (old & What::IO).is_empty() {
+                // The changelist reaches the backend only at the next dispatch, too late for
+                // this add to report an fd it cannot watch: check when the fd's interest starts.
+                self.io.backend.check(fd)?;
+            }
+            let bits = added | (after.interest() & What::ET);
+            self.io
+                .change(ChangeOp::ADD, fd, old, bits, &mut entry.info)?;
+        }
+        let head = entry.head;
+        entry.count(events, true);
+        entry.et = et;
+        entry.head = idx;
+        if head != NIL {
+            self.slots.get_mut(head).prev = idx;
+        }
+        let s = self.slots.get_mut(idx);
+        s.next = head;
+        s.prev = NIL;
+        s.state |= state::INSERTED;
+        Ok(())
+    }
+
+    /// Takes the event out of its fd's or signal's list; tells the backend of interest lost.
+    pub(super) fn unlink_insert(&mut self, idx: u32) -> Result<(), Error> {
+        let (fd, events, next, prev, st) = {
+            let s = self.slots.get(idx);
+            (s.fd, s.events, s.next, s.prev, s.state)
+        };
+        if st & state::INSERTED == 0 {
+            return Ok(());
+        }
+        self.slots.get_mut(idx).state &= !state::INSERTED;
+        if next != NIL {
+            self.slots.get_mut(next).prev = prev;
+        }
+        if prev != NIL {
+            self.slots.get_mut(prev).next = next;
+        }
+        if events.contains(What::SIGNAL) {
+            return self.unlink_signal(fd, prev, next);
+        }
+        let entry = self.fds.entry(fd)?;
+        if prev == NIL {
+            entry.head = next;
+        }
+        let old = entry.interest();
+        entry.count(events, false);
+        if entry.nevents == 0 {
+            entry.et = false;
+        }
+        let removed = (old - entry.interest()) & What::IO;
+        if removed.is_empty() {
+            return Ok(());
+        }
+        // ET travels with the delete when the remaining interest is edge-triggered, so a backend
+        // that rewrites the fd's registration keeps it (libevent loses it here).
+        let bits = removed | (entry.interest() & What::ET);
+        self.io
+            .change(ChangeOp::DEL, fd, old, bits, &mut entry.info)
+    }
+
+    pub(super) fn link_signal(&mut self, idx: u32, sig: RawFd) -> Result<(), Error> {
+        let first = self.sigs.entry(sig)?.count == 0;
+        if first {
+            self.watch_signal(sig)?;
+        }
+        let entry = self.sigs.entry(sig)?;
+        let head = entry.head;
+        entry.head = idx;
+        entry.count += 1;
+        if head != NIL {
+            self.slots.get_mut(head).prev = idx;
+        }
+        let s = self.slots.get_mut(idx);
+        s.next = head;
+        s.prev = NIL;
+        s.state |= state::INSERTED;
+        Ok(())
+    }
+
+    pub(super) fn unlink_signal(&mut self, sig: RawFd, prev: u32, next: u32) -> Result<(), Error> {
+        let entry = self.sigs.entry(sig)?;
+        if prev == NIL {
+            entry.head = next;
+        }
+        entry.count -= 1;
+        if entry.count == 0 {
+            self.unwatch_signal(sig);
+        }
+        Ok(())
+    }
+
+    /// Has the backend's [`Signals`](crate::Signals), if it has one, catch `sig`, its fd
+    /// watched first; without one there is nothing to do here.
+    pub(super) fn watch_signal(&mut self, sig: i32) -> Result<(), Error> {
+        let fd = match self.io.backend.signals() {
+            Some(signals) => signals.open()?,
+            None => return Ok(()),
+        };
+        if self.sigfd < 0 {
+            self.check_sigfd(fd)?;
+            let mut info = FdInfo::default();
+            self.io
+                .change(ChangeOp::ADD, fd, What::empty(), What::READ, &mut info)?;
+            (self.sigfd, self.siginfo) = (fd, info);
+        }
+        self.io.backend.signals().map_or(Ok(()), |s| s.watch(sig))
+    }
+
+    /// Refuses `fd` for the signal fd if events wait on that number: they were left on an fd
+    /// since closed (the caller's bug), and the dispatch path would take the signal fd's reports
+    /// for theirs. Keeps `link`'s rule that no event waits on the signal fd.
+    pub(super) fn check_sigfd(&self, fd: RawFd) -> Result<(), Error> {
+        let entry = usize::try_from(fd)
+            .ok()
+            .and_then(|i| self.fds.storage.as_slice().get(i));
+        if entry.is_some_and(|e| e.nevents > 0) {
+            return Err(Error::SignalFdTaken(fd));
+        }
+        Ok(())
+    }
+
+    pub(super) fn unwatch_signal(&mut self, sig: i32) {
+        if let Some(signals) = self.io.backend.signals() {
+            signals.unwatch(sig);
+        }
+    }
+}
