@@ -1,4 +1,5 @@
-//! One name for "this target has kqueue": the BSDs and Apple's systems, or any target built with
+//! Two names: `eventop_native_kqueue`, "the system has kqueue" (the BSDs and Apple's systems), and
+//! `eventop_kqueue`, "this target has kqueue": those, or any target built with
 //! `--cfg eventop_libkqueue` (a system libkqueue, to run the kqueue backend on Linux).
 //!
 //! With libkqueue, the directory of `libkqueue.so` goes to the linker as a search path (it is
@@ -10,10 +11,15 @@
 use std::process::Command;
 
 fn main() {
-    println!("cargo::rustc-check-cfg=cfg(eventop_kqueue, eventop_libkqueue)");
+    println!(
+        "cargo::rustc-check-cfg=cfg(eventop_kqueue, eventop_native_kqueue, eventop_libkqueue)"
+    );
     let os = std::env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
     let bsd = ["freebsd", "netbsd", "openbsd", "dragonfly", "macos", "ios"].contains(&os.as_str());
     let libkqueue = std::env::var_os("CARGO_CFG_EVENTOP_LIBKQUEUE").is_some();
+    if bsd {
+        println!("cargo::rustc-cfg=eventop_native_kqueue");
+    }
     if bsd || libkqueue {
         println!("cargo::rustc-cfg=eventop_kqueue");
     }

@@ -1,6 +1,6 @@
 //! Events in their fd's or signal's list, and the backend told of interest that starts or stops.
 
-use super::slots::{state, NIL};
+use super::slots::{state, Slot, Slots, NIL};
 use super::{EventBase, Tables};
 use crate::clock::Clock;
 use crate::storage::Storage;
@@ -50,17 +50,9 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
             self.io
                 .change(ChangeOp::ADD, fd, old, bits, &mut entry.info)?;
         }
-        let head = entry.head;
         entry.count(events, true);
         entry.et = et;
-        entry.head = idx;
-        if head != NIL {
-            self.slots.get_mut(head).prev = idx;
-        }
-        let s = self.slots.get_mut(idx);
-        s.next = head;
-        s.prev = NIL;
-        s.state |= state::INSERTED;
+        push_front(&mut self.slots, &mut entry.head, idx);
         Ok(())
     }
 
@@ -109,16 +101,8 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
             self.watch_signal(sig)?;
         }
         let entry = self.sigs.entry(sig)?;
-        let head = entry.head;
-        entry.head = idx;
         entry.count += 1;
-        if head != NIL {
-            self.slots.get_mut(head).prev = idx;
-        }
-        let s = self.slots.get_mut(idx);
-        s.next = head;
-        s.prev = NIL;
-        s.state |= state::INSERTED;
+        push_front(&mut self.slots, &mut entry.head, idx);
         Ok(())
     }
 
@@ -169,4 +153,16 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
             signals.unwatch(sig);
         }
     }
+}
+
+/// Puts slot `idx` at the front of the list that starts at `head`, and marks it inserted.
+fn push_front<S: Storage<Slot>>(slots: &mut Slots<S>, head: &mut u32, idx: u32) {
+    let next = core::mem::replace(head, idx);
+    if next != NIL {
+        slots.get_mut(next).prev = idx;
+    }
+    let s = slots.get_mut(idx);
+    s.next = next;
+    s.prev = NIL;
+    s.state |= state::INSERTED;
 }

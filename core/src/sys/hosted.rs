@@ -82,17 +82,7 @@ impl<F: Buffers + 'static> Hosted<F> {
     /// poll, select). On Linux a kqueue built over libkqueue comes last: it is there to be tested,
     /// not preferred.
     pub const TABLE: &'static [Descriptor<Self>] = &[
-        #[cfg(all(
-            any(
-                target_os = "freebsd",
-                target_os = "netbsd",
-                target_os = "openbsd",
-                target_os = "dragonfly",
-                target_os = "macos",
-                target_os = "ios",
-            ),
-            not(eventop_libkqueue)
-        ))]
+        #[cfg(all(eventop_native_kqueue, not(eventop_libkqueue)))]
         Descriptor {
             name: "kqueue",
             features: kqueue::FEATURES,

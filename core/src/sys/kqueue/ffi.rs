@@ -8,14 +8,7 @@ use crate::sys::{syscall, OwnedFd};
 use crate::Error;
 
 cfg_if::cfg_if! {
-    if #[cfg(any(
-        target_os = "freebsd",
-        target_os = "netbsd",
-        target_os = "openbsd",
-        target_os = "dragonfly",
-        target_os = "macos",
-        target_os = "ios",
-    ))] {
+    if #[cfg(eventop_native_kqueue)] {
         /// The system's `struct kevent`.
         pub type RawEvent = libc::kevent;
 
@@ -112,13 +105,7 @@ pub(super) fn open() -> Result<OwnedFd, Error> {
         if #[cfg(target_os = "netbsd")] {
             // SAFETY: kqueue1 takes flags and touches no memory of ours.
             syscall("kqueue1", unsafe { libc::kqueue1(libc::O_CLOEXEC) }).map(OwnedFd)
-        } else if #[cfg(any(
-            target_os = "freebsd",
-            target_os = "openbsd",
-            target_os = "dragonfly",
-            target_os = "macos",
-            target_os = "ios",
-        ))] {
+        } else if #[cfg(eventop_native_kqueue)] {
             // SAFETY: kqueue takes no arguments and touches no memory of ours.
             let kq = OwnedFd(syscall("kqueue", unsafe { libc::kqueue() })?);
             // SAFETY: `kq` is an fd we own; F_SETFD takes an int flag and touches no memory.
