@@ -19,7 +19,7 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
     }
 
     /// Starts the backend afresh and registers every fd again (libevent's `event_reinit`): a new
-    /// kernel object and a new signal pipe, so nothing a forked child does touches the parent's
+    /// kernel object and a new signal fd, so nothing a forked child does touches the parent's
     /// registrations.
     ///
     /// Optional after `fork()`: the base notices a new process by its [fork
@@ -54,7 +54,7 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
         }
     }
 
-    /// Rebuilds the backend's registrations from the fd map; with `fork`, the signal pipe too.
+    /// Rebuilds the backend's registrations from the fd map; with `fork`, the signal fd too.
     /// Also used when the kernel reports an fd nothing watches: its registration outlived a close
     /// through a dup elsewhere, and would be reported forever (libevent spins there).
     #[cold]
@@ -64,8 +64,8 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
         self.rebuild_interest()
     }
 
-    /// A new kernel object for the backend, with the signal pipe registered; with `fork`, a new
-    /// signal pipe too, and the base is of the current fork generation.
+    /// A new kernel object for the backend, with the signal fd registered; with `fork`, a new
+    /// signal fd too, and the base is of the current fork generation.
     pub(super) fn restart(&mut self, fork: bool) -> Result<(), Error> {
         let gen = crate::fork::generation();
         self.io.changes.clear();

@@ -128,7 +128,7 @@ pub struct EventBase<B, C, T: Tables> {
     sigfd: RawFd,
     /// Its per-fd word.
     siginfo: FdInfo,
-    /// The [fork generation](crate::fork) the backend and signal pipe were made in.
+    /// The [fork generation](crate::fork) the backend and signal fd were made in.
     fork_gen: u32,
     run: run::LoopState,
 }

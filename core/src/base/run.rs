@@ -381,14 +381,14 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
         Ok(())
     }
 
-    /// After a dispatch that reported the signal pipe or an fd nothing watches (bits of
+    /// After a dispatch that reported the signal fd or an fd nothing watches (bits of
     /// [`odd`]): drains the pipe, rebuilds the backend's registrations.
     #[cold]
     #[inline(never)]
     fn odd_reports(&mut self, bits: u16) -> Result<(), Error> {
         if crate::fork::generation() != self.fork_gen {
             // A callback of this run forked: the reports come from the parent's kernel objects,
-            // its signal pipe among them. Start afresh rather than drain the parent's pipe.
+            // its signal fd among them. Start afresh rather than drain the parent's.
             return self.after_fork();
         }
         if bits & odd::SIGNALLED != 0 {
@@ -542,7 +542,7 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
 /// The reports of a dispatch that [`Activator`] leaves to the base, as bits of
 /// [`Activator::mode`] above the [`What`] bits.
 mod odd {
-    /// The signal pipe was reported: signals wait to be drained.
+    /// The signal fd was reported: signals wait to be drained.
     pub const SIGNALLED: u16 = 0x4000;
     /// An fd nothing watches was reported: its registration outlived a close.
     pub const UNWATCHED: u16 = 0x8000;
@@ -577,7 +577,7 @@ struct Activator<'a> {
 impl crate::Sink for Activator<'_> {
     #[inline]
     fn ready(&mut self, fd: RawFd, what: What) {
-        // A negative fd becomes an index past any table. The signal pipe's fd has no events
+        // A negative fd becomes an index past any table. The signal fd has no events
         // (`link` refuses it, and `check_sigfd` a pipe on an fd with events), so it is among
         // the fds without any, which the common report need not compare with it.
         let Some(entry) = self.fds.get(fd as u32 as usize).filter(|e| e.nevents > 0) else {
