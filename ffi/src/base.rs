@@ -45,6 +45,8 @@ pub struct event_base {
     pub(crate) clock_diff: i128,
     /// The most events seen at once, for `event_base_get_max_events`.
     pub(crate) max: Counts,
+    /// The lock and wake-up fd of a base shared between threads (see `crate::sync`).
+    pub(crate) threads: Option<std::sync::Arc<crate::sync::Threads>>,
 }
 
 /// Bases not yet freed. An `ev_base` read from a struct is used only if it is here: a freed base
@@ -137,6 +139,7 @@ impl event_base {
             common: Vec::new(),
             clock_diff: clock_diff(),
             max: Counts::default(),
+            threads: None,
         }))
     }
 
@@ -164,7 +167,13 @@ pub unsafe extern "C" fn event_base_new_with_config(cfg: *const event_config) ->
         // SAFETY: the caller's promise.
         let cfg = unsafe { cfg.as_ref() }.unwrap_or(&default);
         match event_base::new(cfg) {
-            Ok(b) => {
+            Ok(mut b) => {
+                if crate::thread::on() && !cfg.flags.contains(eventop_core::BaseFlags::NOLOCK) {
+                    if let Err(why) = crate::sync::Threads::attach(&mut b) {
+                        warn(&why);
+                        return ptr::null_mut();
+                    }
+                }
                 let p = Box::into_raw(b);
                 live().push(p as usize);
                 p
@@ -215,6 +224,8 @@ unsafe fn free_base(base: *mut event_base, finalize: bool) {
         warn("event_base_free: not a live event_base (freed twice?)");
         return;
     }
+    // SAFETY: live.
+    let _held = unsafe { crate::sync::hold(base) };
     live().retain(|&p| p != base as usize);
     let _ = LAST.compare_exchange(base as usize, 0, Ordering::AcqRel, Ordering::Acquire);
     let _ = CURRENT.compare_exchange(base, ptr::null_mut(), Ordering::AcqRel, Ordering::Acquire);
@@ -292,10 +303,22 @@ pub(crate) use live_or;
 pub unsafe extern "C" fn event_reinit(base: *mut event_base) -> c_int {
     let base = live_or!("event_reinit", base, -1);
     guard("event_reinit", -1, || {
+        // SAFETY: live.
+        let _held = unsafe { crate::sync::hold(base) };
         // SAFETY: live; no other Rust reference is alive.
-        match unsafe { &mut *base }.core.reinit() {
-            Ok(()) => 0,
-            Err(e) => crate::events::fail("event_reinit", e),
+        let b = unsafe { &mut *base };
+        if let Err(e) = b.core.reinit() {
+            return crate::events::fail("event_reinit", e);
+        }
+        match b.threads.clone() {
+            Some(t) => match t.renew(b) {
+                Ok(()) => 0,
+                Err(why) => {
+                    warn(&why);
+                    -1
+                }
+            },
+            None => 0,
         }
     })
 }

@@ -43,10 +43,10 @@ pub(crate) unsafe fn spec_of(ev: *const event) -> Spec {
     }
 }
 
-/// Whether the core inserts an event of `spec` for I/O or a signal.
+/// Whether the core inserts an event of `spec` for I/O or a signal (fd -1 too, as libevent).
 #[inline]
 fn wants_insert(spec: &Spec) -> bool {
-    spec.events.contains(What::SIGNAL) || (spec.fd >= 0 && spec.events.intersects(What::IO))
+    spec.events.intersects(What::SIGNAL | What::IO)
 }
 
 /// The live base of an initialized event; `None` (after a warning when `loud`) otherwise.
@@ -201,6 +201,10 @@ unsafe fn forget(ev: *mut event) {
     if f & evlist::INIT == 0 || !is_live(b) {
         return;
     }
+    // SAFETY: live.
+    let _held = unsafe { crate::sync::hold(b) };
+    // SAFETY: live and held.
+    unsafe { crate::sync::deleted(b, ev) };
     // SAFETY: live; no other Rust reference to it is alive.
     let core = &mut unsafe { &mut *b }.core;
     if core.del(h, ev as usize).is_ok() && crate::misc::debug_mode() {
@@ -275,6 +279,28 @@ unsafe fn add(ev: *mut event, tv: *const libc::timeval) -> c_int {
     let Some(base) = (unsafe { target("event_add", ev, true) }) else {
         return -1;
     };
+    // SAFETY: live.
+    if unsafe { crate::sync::shared(base) } {
+        // SAFETY: forwarded promise.
+        return unsafe { add_shared(ev, tv, base) };
+    }
+    // SAFETY: forwarded promise.
+    unsafe { add_to(ev, tv, base) }
+}
+
+/// [`add`] on a base shared between threads: with the base held.
+#[cold]
+#[inline(never)]
+unsafe fn add_shared(ev: *mut event, tv: *const libc::timeval, base: *mut event_base) -> c_int {
+    // SAFETY: live.
+    let _held = unsafe { crate::sync::hold(base) };
+    // SAFETY: forwarded promise.
+    unsafe { add_to(ev, tv, base) }
+}
+
+/// [`add`]'s work, on `ev`'s live base.
+#[inline(always)]
+unsafe fn add_to(ev: *mut event, tv: *const libc::timeval, base: *mut event_base) -> c_int {
     // SAFETY: the caller's promise.
     let (spec, current, tv) = unsafe { (spec_of(ev), layout::handle(ev), tv.as_ref()) };
     let timeout = tv.map(duration);
@@ -316,6 +342,27 @@ pub unsafe extern "C" fn event_del(ev: *mut event) -> c_int {
 /// # Safety
 /// As [`event_del`].
 pub(crate) unsafe fn del(ev: *mut event, name: &str) -> c_int {
+    // SAFETY: forwarded promise.
+    unsafe { del_as(ev, name, Block::Auto) }
+}
+
+/// Whether `event_del` from another thread than the loop's waits for the event's running
+/// callback to return.
+#[derive(Clone, Copy, PartialEq)]
+pub(crate) enum Block {
+    /// Unless the event is `EV_FINALIZE` (libevent's rule).
+    Auto,
+    /// Always (`event_del_block`).
+    Yes,
+    /// Never (`event_del_noblock`).
+    No,
+}
+
+/// [`del`], waiting for a running callback as `block` says.
+///
+/// # Safety
+/// As [`event_del`].
+pub(crate) unsafe fn del_as(ev: *mut event, name: &str, block: Block) -> c_int {
     if ev.is_null() {
         warn(&format!("{name}: NULL event"));
         return -1;
@@ -332,39 +379,59 @@ pub(crate) unsafe fn del(ev: *mut event, name: &str) -> c_int {
     if f & evlist::INIT == 0 {
         return -1;
     }
-    // SAFETY: the caller's promise.
-    unsafe { layout::set_flags(ev, f & !evlist::QUEUED) };
     if !is_live(b) {
+        // SAFETY: the caller's promise.
+        unsafe { layout::set_flags(ev, f & !evlist::QUEUED) };
         return 0;
     }
-    // SAFETY: live; no other Rust reference is alive. The caller's promise for `ev`.
-    let r = unsafe { &mut *b }
-        .core
-        .del(unsafe { layout::handle(ev) }, ev as usize);
+    let r = {
+        // SAFETY: live.
+        let _held = unsafe { crate::sync::hold(b) };
+        // SAFETY: the caller's promise; live and held.
+        unsafe {
+            layout::set_flags(ev, layout::flags(ev) & !evlist::QUEUED);
+            crate::sync::deleted(b, ev);
+        }
+        // SAFETY: live; no other Rust reference is alive. The caller's promise for `ev`.
+        unsafe { &mut *b }
+            .core
+            .del(unsafe { layout::handle(ev) }, ev as usize)
+    };
+    // SAFETY: the caller's promise.
+    let finalize = unsafe { (*ev).ev_events } & What::FINALIZE.bits() as c_short != 0;
+    if block == Block::Yes || (block == Block::Auto && !finalize) {
+        // SAFETY: live; not held any more.
+        unsafe { crate::sync::wait_not_running(b, ev) };
+    }
     match r {
         Ok(()) | Err(Error::StaleHandle) => 0,
         Err(e) => fail(name, e),
     }
 }
 
-/// `event_del_block`: `event_del` (a base is never shared between threads while it runs).
+/// `event_del_block`: `event_del`, and from another thread than the loop's, returns once the
+/// event's running callback returned (even for an `EV_FINALIZE` event).
 ///
 /// # Safety
 /// As `event_del`.
 #[no_mangle]
 pub unsafe extern "C" fn event_del_block(ev: *mut event) -> c_int {
     // SAFETY: forwarded promise.
-    unsafe { event_del(ev) }
+    guard("event_del_block", -1, || unsafe {
+        del_as(ev, "event_del_block", Block::Yes)
+    })
 }
 
-/// `event_del_noblock`: `event_del`.
+/// `event_del_noblock`: `event_del` without waiting for a running callback.
 ///
 /// # Safety
 /// As `event_del`.
 #[no_mangle]
 pub unsafe extern "C" fn event_del_noblock(ev: *mut event) -> c_int {
     // SAFETY: forwarded promise.
-    unsafe { event_del(ev) }
+    guard("event_del_noblock", -1, || unsafe {
+        del_as(ev, "event_del_noblock", Block::No)
+    })
 }
 
 /// `event_remove_timer`: drops the timeout, keeps the event inserted.
@@ -378,6 +445,8 @@ pub unsafe extern "C" fn event_remove_timer(ev: *mut event) -> c_int {
         let Some(base) = (unsafe { target("event_remove_timer", ev, true) }) else {
             return -1;
         };
+        // SAFETY: live.
+        let _held = unsafe { crate::sync::hold(base) };
         // SAFETY: live; the caller's promise for `ev`.
         let r = unsafe { &mut *base }
             .core
@@ -403,6 +472,8 @@ pub unsafe extern "C" fn event_active(ev: *mut event, res: c_int, ncalls: c_shor
         let Some(base) = (unsafe { target("event_active", ev, true) }) else {
             return;
         };
+        // SAFETY: live.
+        let _held = unsafe { crate::sync::hold(base) };
         // SAFETY: the caller's promise.
         let (spec, current) = unsafe { (spec_of(ev), layout::handle(ev)) };
         let ncalls = if spec.events.contains(What::SIGNAL) {
@@ -445,6 +516,8 @@ pub unsafe extern "C" fn event_pending(
         let Some(base) = (unsafe { target("event_pending", ev, false) }) else {
             return 0;
         };
+        // SAFETY: live.
+        let _held = unsafe { crate::sync::hold(base) };
         // SAFETY: live.
         let b = unsafe { &*base };
         let what = What::from_bits_truncate(what as u16);
@@ -561,6 +634,8 @@ pub unsafe extern "C" fn event_priority_set(ev: *mut event, pri: c_int) -> c_int
         let Some(base) = (unsafe { target("event_priority_set", ev, true) }) else {
             return -1;
         };
+        // SAFETY: live.
+        let _held = unsafe { crate::sync::hold(base) };
         // SAFETY: live; no other Rust reference is alive.
         let core = &mut unsafe { &mut *base }.core;
         if pri < 0 || pri >= c_int::from(core.priorities()) {

@@ -5,7 +5,7 @@ use std::ffi::{c_int, c_uint, c_void};
 
 use eventop_core::What;
 
-use crate::events::{del, fail, spec_of, target};
+use crate::events::{del_as, fail, spec_of, target, Block};
 use crate::layout::{self, closure, event, evlist, Callback};
 use crate::log::guard;
 
@@ -49,9 +49,11 @@ unsafe fn finalize(name: &str, ev: *mut event, cb: Option<FinalizeCb>, how: u8) 
     let Some(base) = (unsafe { target(name, ev, true) }) else {
         return -1;
     };
+    // SAFETY: live.
+    let _held = unsafe { crate::sync::hold(base) };
     // SAFETY: the caller's promise.
     unsafe {
-        del(ev, name);
+        del_as(ev, name, Block::No);
         (*ev).ev_evcallback.evcb_closure = how;
         // The callback slot is a union in C: it holds the finalizer now.
         (*ev).ev_evcallback.evcb_cb_union =

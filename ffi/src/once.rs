@@ -60,6 +60,8 @@ pub unsafe extern "C" fn event_base_once(
     tv: *const libc::timeval,
 ) -> c_int {
     let base = live_or!("event_base_once", base, -1);
+    // SAFETY: live.
+    let _held = unsafe { crate::sync::hold(base) };
     // SAFETY: live; the caller's promise for `tv`.
     guard("event_base_once", -1, || unsafe {
         once(base, fd, events, cb, arg, tv)

@@ -26,6 +26,8 @@ use crate::time::{timeval_of, COMMON_MAGIC, COMMON_MASK, USEC_MASK};
 pub unsafe extern "C" fn event_base_get_method(base: *const event_base) -> *const c_char {
     let base = live_or!("event_base_get_method", base.cast_mut(), ptr::null());
     // SAFETY: live.
+    let _held = unsafe { crate::sync::hold(base) };
+    // SAFETY: live.
     unsafe { &*base }.method()
 }
 
@@ -37,6 +39,8 @@ pub unsafe extern "C" fn event_base_get_method(base: *const event_base) -> *cons
 pub unsafe extern "C" fn event_base_get_features(base: *const event_base) -> c_int {
     let base = live_or!("event_base_get_features", base.cast_mut(), -1);
     // SAFETY: live.
+    let _held = unsafe { crate::sync::hold(base) };
+    // SAFETY: live.
     c_int::from(unsafe { &*base }.core.backend().info().features.bits())
 }
 
@@ -47,6 +51,8 @@ pub unsafe extern "C" fn event_base_get_features(base: *const event_base) -> c_i
 #[no_mangle]
 pub unsafe extern "C" fn event_base_priority_init(base: *mut event_base, n: c_int) -> c_int {
     let base = live_or!("event_base_priority_init", base, -1);
+    // SAFETY: live.
+    let _held = unsafe { crate::sync::hold(base) };
     if !(1..256).contains(&n) {
         warn("event_base_priority_init: the number of priorities must be 1 to 255");
         return -1;
@@ -65,6 +71,8 @@ pub unsafe extern "C" fn event_base_priority_init(base: *mut event_base, n: c_in
 #[no_mangle]
 pub unsafe extern "C" fn event_base_get_npriorities(base: *mut event_base) -> c_int {
     let base = live_or!("event_base_get_npriorities", base, -1);
+    // SAFETY: live.
+    let _held = unsafe { crate::sync::hold(base) };
     // SAFETY: live.
     c_int::from(unsafe { &*base }.core.priorities())
 }
@@ -100,6 +108,8 @@ fn counts(b: &mut event_base) -> eventop_core::base::Counts {
 #[no_mangle]
 pub unsafe extern "C" fn event_base_get_num_events(base: *mut event_base, what: u32) -> c_int {
     let base = live_or!("event_base_get_num_events", base, -1);
+    // SAFETY: live.
+    let _held = unsafe { crate::sync::hold(base) };
     // SAFETY: live; no other Rust reference is alive.
     sum(counts(unsafe { &mut *base }), what)
 }
@@ -116,6 +126,8 @@ pub unsafe extern "C" fn event_base_get_max_events(
     clear: c_int,
 ) -> c_int {
     let base = live_or!("event_base_get_max_events", base, -1);
+    // SAFETY: live.
+    let _held = unsafe { crate::sync::hold(base) };
     // SAFETY: live; no other Rust reference is alive.
     let b = unsafe { &mut *base };
     let now = counts(b);
@@ -165,6 +177,8 @@ pub unsafe extern "C" fn event_base_gettimeofday_cached(
 #[no_mangle]
 pub unsafe extern "C" fn event_base_update_cache_time(base: *mut event_base) -> c_int {
     let base = live_or!("event_base_update_cache_time", base, -1);
+    // SAFETY: live.
+    let _held = unsafe { crate::sync::hold(base) };
     // SAFETY: live; no other Rust reference is alive.
     unsafe { &mut *base }.core.update_cache_time();
     0
@@ -193,7 +207,8 @@ pub type ForeachCb = unsafe extern "C" fn(*const event_base, *const event, *mut 
 
 /// The events the base holds, taken before any callback runs.
 fn snapshot(b: &event_base) -> Vec<EventInfo> {
-    b.core.events().collect()
+    let internal = b.threads.as_ref().map_or(0, |t| t.token());
+    b.core.events().filter(|e| e.token != internal).collect()
 }
 
 /// `event_base_foreach_event`: `f(base, ev, arg)` for each pending or active event until one
@@ -208,6 +223,8 @@ pub unsafe extern "C" fn event_base_foreach_event(
     arg: *mut c_void,
 ) -> c_int {
     let base = live_or!("event_base_foreach_event", base, -1);
+    // SAFETY: live.
+    let _held = unsafe { crate::sync::hold(base) };
     let Some(f) = f else { return -1 };
     guard("event_base_foreach_event", -1, || {
         // SAFETY: live.
@@ -222,25 +239,25 @@ pub unsafe extern "C" fn event_base_foreach_event(
     })
 }
 
-/// `event_base_dump_events`: a readable listing of the inserted and the active events.
+/// `event_base_dump_events`: the inserted and the active events, in libevent's format.
 ///
 /// # Safety
 /// `base` live; `out` a `FILE *` open for writing.
 #[no_mangle]
 pub unsafe extern "C" fn event_base_dump_events(base: *mut event_base, out: *mut libc::FILE) {
     let base = live_or!("event_base_dump_events", base);
+    // SAFETY: live.
+    let _held = unsafe { crate::sync::hold(base) };
     if out.is_null() {
         return;
     }
     guard("event_base_dump_events", (), || {
         // SAFETY: live; no other Rust reference is alive.
         let b = unsafe { &mut *base };
-        let now = b.core.now();
         let events = snapshot(b);
-        let mut s = format!(
-            "Base using {}:\nInserted events:\n",
-            b.core.backend().info().name
-        );
+        // libevent's format, which its own test-dumpevents checks: the wall-clock deadline,
+        // the interest of inserted events, the result of active ones.
+        let mut s = String::from("Inserted events:\n");
         for e in events.iter().filter(|e| e.inserted || e.deadline.is_some()) {
             let _ = write!(s, "  {:p} [{} {}]", e.token as *const event, kind(e), e.fd);
             for (bit, name) in [
@@ -256,27 +273,33 @@ pub unsafe extern "C" fn event_base_dump_events(base: *mut event_base, out: *mut
                 }
             }
             if let Some(d) = e.deadline {
-                let left = d.saturating_sub(now);
-                let _ = write!(
-                    s,
-                    " Timeout in {}.{:06}s",
-                    left / 1_000_000_000,
-                    left / 1000 % 1_000_000
-                );
+                let tv = timeval_of(i128::from(d) + b.clock_diff);
+                let _ = write!(s, " Timeout={}.{:06}", tv.tv_sec, tv.tv_usec);
             }
             s += "\n";
         }
         s += "Active events:\n";
         for e in events.iter().filter(|e| !e.active.is_empty()) {
-            let _ = writeln!(
+            let _ = write!(
                 s,
-                "  {:p} [{} {}, priority={}] active with {:#x}",
+                "  {:p} [{} {}, priority={}]",
                 e.token as *const event,
                 kind(e),
                 e.fd,
                 e.priority,
-                e.active.bits()
             );
+            for (bit, name) in [
+                (What::READ, " Read"),
+                (What::WRITE, " Write"),
+                (What::CLOSED, " EOF"),
+                (What::SIGNAL, " Signal"),
+                (What::TIMEOUT, " Timeout"),
+            ] {
+                if e.active.contains(bit) {
+                    s += name;
+                }
+            }
+            s += " active\n";
         }
         let text = std::ffi::CString::new(s).unwrap_or_default();
         // SAFETY: `out` is an open FILE by the caller's promise; `text` is NUL-terminated.
@@ -284,11 +307,12 @@ pub unsafe extern "C" fn event_base_dump_events(base: *mut event_base, out: *mut
     })
 }
 
+/// libevent's gloss: `"sig"`, or `"fd "` (so an fd prints as `[fd  3]`).
 fn kind(e: &EventInfo) -> &'static str {
     if e.events.contains(What::SIGNAL) {
         "sig"
     } else {
-        "fd"
+        "fd "
     }
 }
 
@@ -299,6 +323,8 @@ fn kind(e: &EventInfo) -> &'static str {
 #[no_mangle]
 pub unsafe extern "C" fn event_base_get_running_event(base: *mut event_base) -> *mut event {
     let base = live_or!("event_base_get_running_event", base, ptr::null_mut());
+    // SAFETY: live.
+    let _held = unsafe { crate::sync::hold(base) };
     // SAFETY: live.
     unsafe { &*base }.running
 }
@@ -349,6 +375,8 @@ pub unsafe extern "C" fn event_base_active_by_fd(
     events: c_short,
 ) {
     let base = live_or!("event_base_active_by_fd", base);
+    // SAFETY: live.
+    let _held = unsafe { crate::sync::hold(base) };
     let want = What::from_bits_truncate(events as u16) & (What::IO | What::ET);
     guard("event_base_active_by_fd", (), || {
         // SAFETY: live.
@@ -372,6 +400,8 @@ pub unsafe extern "C" fn event_base_active_by_fd(
 #[no_mangle]
 pub unsafe extern "C" fn event_base_active_by_signal(base: *mut event_base, sig: c_int) {
     let base = live_or!("event_base_active_by_signal", base);
+    // SAFETY: live.
+    let _held = unsafe { crate::sync::hold(base) };
     guard("event_base_active_by_signal", (), || {
         // SAFETY: live.
         unsafe {
@@ -395,6 +425,8 @@ pub unsafe extern "C" fn event_base_init_common_timeout(
     duration: *const libc::timeval,
 ) -> *const libc::timeval {
     let base = live_or!("event_base_init_common_timeout", base, ptr::null());
+    // SAFETY: live.
+    let _held = unsafe { crate::sync::hold(base) };
     // SAFETY: the caller's promise.
     let Some(d) = (unsafe { duration.as_ref() }) else {
         return ptr::null();

@@ -11,6 +11,7 @@ use eventop_core::{LoopFlags, What};
 use crate::base::{self, event_base, live_or};
 use crate::layout::{self, closure, event, evlist};
 use crate::log::{guard, warn};
+use crate::sync::Threads;
 use crate::time::duration;
 
 /// `event_base_dispatch`: `event_base_loop(base, 0)`.
@@ -40,6 +41,45 @@ pub unsafe extern "C" fn event_base_loop(base: *mut event_base, flags: c_int) ->
 /// # Safety
 /// `base` is live.
 unsafe fn run(base: *mut event_base, flags: c_int) -> c_int {
+    // SAFETY: live.
+    let held = unsafe { crate::sync::hold(base) };
+    // SAFETY: live.
+    let threads = unsafe { crate::sync::threads(base) };
+    if let Some(t) = &threads {
+        if !t.loop_begin() {
+            warn(
+                "event_base_loop: reentrant invocation. Only one event_base_loop can run on \
+                 each event_base at once.",
+            );
+            return -1;
+        }
+    }
+    // SAFETY: as above.
+    // Two copies of the loop: the one of a base not shared between threads has no trace of
+    // the other's locking.
+    let r = match threads.as_deref() {
+        // SAFETY: as above.
+        None => unsafe { run_held::<false>(base, flags, None) },
+        // SAFETY: as above.
+        t => unsafe { run_held::<true>(base, flags, t) },
+    };
+    if let Some(t) = &threads {
+        t.loop_end();
+    }
+    drop(held);
+    r
+}
+
+/// The loop, with the base held by this thread.
+///
+/// # Safety
+/// `base` is live.
+/// `SHARED`: `threads` is `Some`.
+unsafe fn run_held<const SHARED: bool>(
+    base: *mut event_base,
+    flags: c_int,
+    threads: Option<&Threads>,
+) -> c_int {
     {
         // SAFETY: live; this reference ends before any callback runs.
         let b = unsafe { &mut *base };
@@ -61,10 +101,39 @@ unsafe fn run(base: *mut event_base, flags: c_int) -> c_int {
     let r = loop {
         // SAFETY: the base stays allocated until this run ends (`event_base_free` from a
         // callback defers to below); the temporary borrow ends with the call.
-        let step = unsafe { (*base).core.step() };
+        let step = match threads {
+            Some(t) if SHARED => {
+                if t.forked() {
+                    // A child that did not call event_reinit: the core renews itself; the
+                    // wake-up fd it shares with the parent is renewed here.
+                    // SAFETY: held by this thread; the borrow ends with the call.
+                    if let Err(why) = t.renew(unsafe { &mut *base }) {
+                        warn(&why);
+                    }
+                }
+                t.step_begin();
+                // SAFETY: as above.
+                let step = unsafe { (*base).core.step() };
+                let token = match &step {
+                    Ok(Step::Run(ready)) => ready.token,
+                    _ => 0,
+                };
+                if !t.step_end(token) && token != 0 {
+                    continue;
+                }
+                step
+            }
+            // SAFETY: as above.
+            _ => unsafe { (*base).core.step() },
+        };
         match step {
             // SAFETY: as above.
-            Ok(Step::Run(ready)) => unsafe { run_one(base, ready) },
+            Ok(Step::Run(ready)) => unsafe {
+                if (*base).core.queued_behind_first() {
+                    mark_queued(base);
+                }
+                run_one::<SHARED>(base, ready, threads)
+            },
             Ok(Step::Done(Outcome::Empty)) => break 1,
             Ok(Step::Done(Outcome::Exited)) => break 0,
             Err(e) => {
@@ -99,12 +168,43 @@ unsafe fn run(base: *mut event_base, flags: c_int) -> c_int {
     r
 }
 
+/// At the first event of an iteration: the events the iteration activated and left queued
+/// show `EVLIST_ACTIVE` and their `ev_res` until their callbacks run, as libevent sets them when
+/// it activates them.
+///
+/// # Safety
+/// `base` is allocated; every queued token is a `struct event` the program keeps valid.
+#[cold]
+#[inline(never)]
+unsafe fn mark_queued(base: *mut event_base) {
+    // SAFETY: the caller's promise; the borrow ends with the loop.
+    for e in unsafe { &*base }.core.queued() {
+        let ev = e.token as *mut event;
+        let mut f = evlist::ACTIVE;
+        if e.inserted {
+            f |= evlist::INSERTED;
+        }
+        if e.deadline.is_some() {
+            f |= evlist::TIMEOUT;
+        }
+        // SAFETY: the caller's promise.
+        unsafe {
+            layout::set_flags(ev, (layout::flags(ev) & !evlist::QUEUED) | f);
+            (*ev).ev_res = e.active.bits() as c_short;
+        }
+    }
+}
+
 /// Runs one event's callback.
 ///
 /// # Safety
 /// `base` is allocated; `ready.token` is a `struct event` the core held, which the program
 /// keeps valid while it is pending or active.
-unsafe fn run_one(base: *mut event_base, ready: Ready) {
+unsafe fn run_one<const SHARED: bool>(
+    base: *mut event_base,
+    ready: Ready,
+    threads: Option<&Threads>,
+) {
     let ev = ready.token as *mut event;
     let (cb, arg, fin) = {
         // SAFETY: the caller's promise; this reference ends before the callback.
@@ -140,6 +240,9 @@ unsafe fn run_one(base: *mut event_base, ready: Ready) {
             )
         }
     };
+    if let (true, Some(t)) = (SHARED, threads) {
+        t.callback_begin(ev as usize);
+    }
     if fin {
         // SAFETY: the event is valid memory (it was active); its finalizer may free it.
         unsafe { crate::finalize::run(ev) };
@@ -147,6 +250,9 @@ unsafe fn run_one(base: *mut event_base, ready: Ready) {
         // SAFETY: the program's callback with its own arguments; no Rust reference to the base
         // or the event is alive, so it may call back into the library.
         unsafe { cb(ready.fd, ready.res.bits() as c_short, arg) };
+    }
+    if let (true, Some(t)) = (SHARED, threads) {
+        t.callback_end();
     }
     // SAFETY: still allocated (a free from the callback is deferred to the end of the run).
     unsafe { (*base).running = ptr::null_mut() };
@@ -166,6 +272,8 @@ pub unsafe extern "C" fn event_base_loopexit(
     guard("event_base_loopexit", -1, || {
         // SAFETY: the caller's promise.
         let after = unsafe { tv.as_ref() }.map(duration);
+        // SAFETY: live.
+        let _held = unsafe { crate::sync::hold(base) };
         // SAFETY: live; no other Rust reference is alive.
         let b = unsafe { &mut *base };
         b.core.loopexit(after.filter(|d| !d.is_zero()));
@@ -181,6 +289,8 @@ pub unsafe extern "C" fn event_base_loopexit(
 #[no_mangle]
 pub unsafe extern "C" fn event_base_loopbreak(base: *mut event_base) -> c_int {
     let base = live_or!("event_base_loopbreak", base, -1);
+    // SAFETY: live.
+    let _held = unsafe { crate::sync::hold(base) };
     // SAFETY: live; no other Rust reference is alive.
     let b = unsafe { &mut *base };
     b.core.loopbreak();
@@ -195,6 +305,8 @@ pub unsafe extern "C" fn event_base_loopbreak(base: *mut event_base) -> c_int {
 #[no_mangle]
 pub unsafe extern "C" fn event_base_loopcontinue(base: *mut event_base) -> c_int {
     let base = live_or!("event_base_loopcontinue", base, -1);
+    // SAFETY: live.
+    let _held = unsafe { crate::sync::hold(base) };
     // SAFETY: live; no other Rust reference is alive.
     unsafe { &mut *base }.core.loopcontinue();
     0

@@ -11,6 +11,7 @@
 //!
 //! Needs a C compiler and libevent-dev (`ci/test` installs it).
 
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
@@ -91,6 +92,23 @@ fn libs() -> &'static Libs {
         copy(&lib, &own.join("libeventop.so"));
         copy(&lib, &abi.join("libevent_core-2.1.so.7"));
         copy(&lib, &abi.join("libevent-2.1.so.7"));
+        // libevent_pthreads: eventop's one (ffi/pthreads), over the library above.
+        let stub = abi.join("libevent_pthreads-2.1.so.tmp");
+        cc(&[
+            "-shared",
+            "-fPIC",
+            "-Wall",
+            "-Werror",
+            &format!("-I{}", root().join("ffi/include").display()),
+            root()
+                .join("ffi/pthreads/evthread_pthreads.c")
+                .to_str()
+                .unwrap(),
+            "-Wl,-soname,libevent_pthreads-2.1.so.7",
+            "-o",
+            stub.to_str().unwrap(),
+        ]);
+        std::fs::rename(&stub, abi.join("libevent_pthreads-2.1.so.7")).unwrap();
         Libs { own, abi, work }
     })
 }
@@ -118,6 +136,11 @@ fn build(name: &str) -> (PathBuf, PathBuf) {
 }
 
 fn build_from(src: &Path, name: &str) -> (PathBuf, PathBuf) {
+    build_with(src, name, &[])
+}
+
+/// [`build_from`], the libevent way linked with `extra` libraries too.
+fn build_with(src: &Path, name: &str, extra: &[&str]) -> (PathBuf, PathBuf) {
     let l = libs();
     let src = src.to_str().unwrap();
     let own = l.work.join(format!("{name}_eventop"));
@@ -133,7 +156,9 @@ fn build_from(src: &Path, name: &str) -> (PathBuf, PathBuf) {
     a.push(own.to_str().unwrap());
     cc(&a);
     let mut c: Vec<&str> = flags.to_vec();
-    c.extend([src, "-levent_core", "-o", sys.to_str().unwrap()]);
+    c.extend([src, "-levent_core"]);
+    c.extend(extra);
+    c.extend(["-o", sys.to_str().unwrap()]);
     cc(&c);
     (own, sys)
 }
@@ -169,12 +194,18 @@ fn run_args(exe: &Path, args: &[&str], way: Way, b: &(&str, &[(&str, &str)])) ->
         Way::Abi => cmd.env("LD_LIBRARY_PATH", &l.abi),
         Way::Oracle => cmd.env("EVENTOP_ORACLE", "1"),
     };
-    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    // A process group of its own: a program that forks is stopped whole if it hangs (its
+    // children hold the output pipes open).
+    cmd.stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0);
     let mut child = cmd.spawn().expect("spawn C test");
     let limit = Instant::now() + Duration::from_secs(60);
     while child.try_wait().unwrap().is_none() {
         if Instant::now() > limit {
-            let _ = child.kill();
+            // SAFETY: a signal to the process group this test made (its id is the child's
+            // PID, not yet reaped).
+            unsafe { libc::kill(-(child.id() as libc::pid_t), libc::SIGKILL) };
             break;
         }
         std::thread::sleep(Duration::from_millis(5));
@@ -208,10 +239,15 @@ fn assert_loads_eventop_as(exe: &Path, soname: &str) {
 fn c_test(name: &str) -> (String, String) {
     let (own, sys) = build(name);
     assert_loads_eventop(&sys);
+    run_every_way(name, &own, &sys)
+}
+
+/// Runs the two builds of `name` every way on every backend.
+fn run_every_way(name: &str, own: &Path, sys: &Path) -> (String, String) {
     let mut failures = Vec::new();
     let mut outputs = (String::new(), String::new());
     for b in BACKENDS {
-        for (exe, way) in [(&own, Way::Eventop), (&sys, Way::Abi), (&sys, Way::Oracle)] {
+        for (exe, way) in [(own, Way::Eventop), (sys, Way::Abi), (sys, Way::Oracle)] {
             let out = run(exe, way, b);
             let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
             if !out.status.success() {
@@ -327,6 +363,28 @@ fn ev_flags_as_libevent_sets_them() {
 #[test]
 fn bases_on_several_threads() {
     c_test("threads");
+}
+
+/// A base shared between threads (`evthread_use_pthreads`, linked `-levent_pthreads` the
+/// libevent way, where eventop's `libevent_pthreads-2.1.so.7` is loaded): other threads add,
+/// delete, activate and break while the loop waits; libevent#1727 and #225 fixed.
+#[test]
+fn a_base_shared_between_threads() {
+    let (own, sys) = build_with(
+        &root().join("tests/c/evthread.c"),
+        "evthread",
+        &["-levent_pthreads"],
+    );
+    assert_loads_eventop(&sys);
+    assert_loads_eventop_as(&sys, "libevent_pthreads-2.1.so.7");
+    run_every_way("evthread", &own, &sys);
+}
+
+/// Forking after the base exists, the way servers do: the child frees the base, or calls
+/// `event_reinit` and runs its own loop, also from inside a callback; the parent loses nothing.
+#[test]
+fn fork_the_way_servers_do() {
+    c_test("fork");
 }
 
 #[test]
@@ -522,84 +580,5 @@ fn a_program_linked_with_levent_runs_on_eventop() {
             b.0,
             String::from_utf8_lossy(&out.stderr)
         );
-    }
-}
-
-/// A real program built against Debian's libevent, unrebuilt, on eventop's library: Debian's
-/// memcached (event_set, event_base_set, event_add, event_del, event_base_loop, timers, one base
-/// per worker thread) serves a set and a get. Skipped when memcached is not installed (`ci/test`
-/// does not install it: its package starts a daemon).
-#[test]
-fn debian_memcached_runs_on_eventop() {
-    use std::io::{Read, Write};
-    let bin = Path::new("/usr/bin/memcached");
-    if !bin.exists() {
-        eprintln!("skipped: /usr/bin/memcached is not installed");
-        return;
-    }
-    let l = libs();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|s| s.local_addr())
-        .unwrap()
-        .port();
-    let mut child = Command::new(bin)
-        .args([
-            "-u",
-            "nobody",
-            "-U",
-            "0",
-            "-l",
-            "127.0.0.1",
-            "-t",
-            "2",
-            "-p",
-        ])
-        .arg(port.to_string())
-        .env("LD_LIBRARY_PATH", &l.abi)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("memcached");
-    let result = std::panic::catch_unwind(|| {
-        let limit = Instant::now() + Duration::from_secs(10);
-        let mut s = loop {
-            match std::net::TcpStream::connect(("127.0.0.1", port)) {
-                Ok(s) => break s,
-                Err(_) if Instant::now() < limit => {
-                    std::thread::sleep(Duration::from_millis(20));
-                }
-                Err(e) => panic!("memcached never listened: {e}"),
-            }
-        };
-        // Listening: its libraries are loaded.
-        let maps = std::fs::read_to_string(format!("/proc/{}/maps", child.id())).unwrap();
-        let ours = l.abi.join("libevent-2.1.so.7");
-        assert!(
-            maps.contains(ours.to_str().unwrap()),
-            "not on eventop:\n{maps}"
-        );
-        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-        let mut ask = |req: &[u8], end: &[u8]| {
-            s.write_all(req).unwrap();
-            let mut got = Vec::new();
-            let mut buf = [0; 512];
-            while !got.ends_with(end) {
-                let n = s.read(&mut buf).unwrap();
-                assert!(n > 0, "memcached closed the connection");
-                got.extend_from_slice(&buf[..n]);
-            }
-            String::from_utf8(got).unwrap()
-        };
-        assert_eq!(ask(b"set k 0 0 7\r\neventop\r\n", b"\r\n"), "STORED\r\n");
-        assert_eq!(
-            ask(b"get k\r\n", b"END\r\n"),
-            "VALUE k 0 7\r\neventop\r\nEND\r\n"
-        );
-        assert!(ask(b"stats\r\n", b"END\r\n").contains("STAT libevent 2.1.12-stable"));
-    });
-    let _ = child.kill();
-    let _ = child.wait();
-    if let Err(e) = result {
-        std::panic::resume_unwind(e);
     }
 }

@@ -17,6 +17,12 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
         if events.contains(What::SIGNAL) {
             return self.link_signal(idx, fd);
         }
+        if fd < 0 {
+            // libevent's rule: inserted (counted, and keeping the loop running), never reported.
+            let mut none = NIL;
+            push_front(&mut self.slots, &mut none, idx);
+            return Ok(());
+        }
         if fd == self.sigfd {
             // The base's own signal fd: no event waits on it, so the dispatch path can tell
             // its reports apart by the fd's events alone (see `run::Activator`).
@@ -74,6 +80,9 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
         }
         if events.contains(What::SIGNAL) {
             return self.unlink_signal(fd, prev, next);
+        }
+        if fd < 0 {
+            return Ok(());
         }
         let entry = self.fds.entry(fd)?;
         if prev == NIL {

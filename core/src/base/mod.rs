@@ -432,27 +432,55 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
 
     /// Every event the base holds, in slot order.
     pub fn events(&self) -> impl Iterator<Item = EventInfo> + '_ {
-        self.slots.iter_used().map(move |i| {
-            let s = self.slots.get(i);
-            EventInfo {
-                handle: self.slots.handle(i),
-                token: s.token,
-                fd: s.fd,
-                events: s.events,
-                priority: s.pri,
-                inserted: s.state & state::INSERTED != 0,
-                active: if s.state & state::ACTIVE != 0 {
-                    s.res
-                } else {
-                    What::empty()
-                },
-                deadline: if s.heap != NIL {
-                    Some(s.deadline)
-                } else {
-                    None
-                },
+        self.slots.iter_used().map(move |i| self.info(i))
+    }
+
+    /// Whether [`step`](Self::step) just handed out the first event of an iteration and left
+    /// others queued behind it: then an adapter can mark what the iteration activated (libevent's
+    /// `EVLIST_ACTIVE`) once, from [`queued`](Self::queued). One load when nothing is queued.
+    #[inline(always)]
+    pub fn queued_behind_first(&self) -> bool {
+        self.queues.len > 0 && self.run.ran == 1
+    }
+
+    /// The events waiting in the active queues, highest priority first.
+    pub fn queued(&self) -> impl Iterator<Item = EventInfo> + '_ {
+        let mut pri = if self.queues.len > 0 { 0 } else { 256 };
+        let mut idx = NIL;
+        core::iter::from_fn(move || loop {
+            if idx != NIL {
+                let i = idx;
+                idx = self.slots.get(i).anext;
+                return Some(self.info(i));
             }
+            if pri >= 256 {
+                return None;
+            }
+            idx = self.queues.front(pri as u8);
+            pri += 1;
         })
+    }
+
+    fn info(&self, i: u32) -> EventInfo {
+        let s = self.slots.get(i);
+        EventInfo {
+            handle: self.slots.handle(i),
+            token: s.token,
+            fd: s.fd,
+            events: s.events,
+            priority: s.pri,
+            inserted: s.state & state::INSERTED != 0,
+            active: if s.state & state::ACTIVE != 0 {
+                s.res
+            } else {
+                What::empty()
+            },
+            deadline: if s.heap != NIL {
+                Some(s.deadline)
+            } else {
+                None
+            },
+        }
     }
 
     /// A signal was delivered `count` times: activates its events. The base does this itself for
@@ -492,7 +520,7 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
 
     fn wants_insert(&self, idx: u32) -> bool {
         let s = self.slots.get(idx);
-        s.events.contains(What::SIGNAL) || (s.fd >= 0 && s.events.intersects(What::IO))
+        s.events.intersects(What::SIGNAL | What::IO)
     }
 
     /// Gives the slot back if nothing holds it (`fresh`: it was taken by this call).

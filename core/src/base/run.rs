@@ -85,7 +85,7 @@ pub(crate) struct LoopState {
     /// The priority of the queue being run this iteration; `None` between iterations.
     running: Option<u8>,
     /// Callbacks run this iteration.
-    ran: u32,
+    pub(super) ran: u32,
 }
 
 impl LoopState {
