@@ -304,4 +304,10 @@ pub trait Backend {
     fn signals(&mut self) -> Option<&mut dyn Signals> {
         None
     }
+
+    /// The backend's own kernel object, if it is an fd that is readable while a watched fd is
+    /// ready (epoll, kqueue), so the loop can nest in another; `None` (the default) otherwise.
+    fn fd(&self) -> Option<RawFd> {
+        None
+    }
 }

@@ -1,58 +1,59 @@
-//! Timers: a periodic tick, one-shot timers that re-arm themselves, a timeout replaced before it
-//! fires, and how late each firing was on this machine.
+//! Timers: a periodic tick, a timer that re-arms itself, a timeout moved before it fires, and
+//! how late each firing was on this machine.
 //!
 //! Run: `cargo run --release -p eventop --example timers`.
 
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use eventop::Base;
+use eventop::{Base, TimeoutAction};
 
-fn main() -> std::io::Result<()> {
-    let mut base = Base::new()?;
+/// What the callbacks share: how late each firing of the fast timer was.
+#[derive(Default)]
+struct Lateness {
+    late: Vec<Duration>,
+}
+
+fn main() -> eventop::Result<()> {
+    let mut base = Base::<Lateness>::new()?;
     let start = Instant::now();
+    let period = Duration::from_millis(100);
 
-    // A 100 ms tick, five times.
+    // A 100 ms tick, five times, each at an instant counted from the start: no drift.
     let mut ticks = 0;
-    let tick = base.new_timer(true, move |base, ev, _| {
+    base.new_timer(start + period, move |_, _, _| {
         ticks += 1;
         println!("{:>6.1} ms  tick {ticks}", ms(start.elapsed()));
         if ticks == 5 {
-            base.free(ev).unwrap();
+            TimeoutAction::Drop
+        } else {
+            TimeoutAction::ToInstant(start + period * (ticks + 1))
         }
     })?;
-    base.add(tick, Some(Duration::from_millis(100)))?;
 
-    // A 1 ms one-shot that re-arms itself 200 times; record how late each firing is.
-    let late = Arc::new(Mutex::new(Vec::new()));
-    let record = late.clone();
+    // A 1 ms timer that fires 200 times; records how late each firing is.
     let mut armed = Instant::now();
     let mut left = 200;
-    let fast = base.new_timer(false, move |base, ev, _| {
-        record
-            .lock()
-            .unwrap()
-            .push(armed.elapsed().saturating_sub(Duration::from_millis(1)));
+    base.new_timer(Duration::from_millis(1), move |_, lateness, _| {
+        let late = armed.elapsed().saturating_sub(Duration::from_millis(1));
+        lateness.late.push(late);
         left -= 1;
-        if left > 0 {
-            armed = Instant::now();
-            base.add(ev, Some(Duration::from_millis(1))).unwrap();
+        if left == 0 {
+            return TimeoutAction::Drop;
         }
+        armed = Instant::now();
+        TimeoutAction::ToDuration(Duration::from_millis(1))
     })?;
-    base.add(fast, Some(Duration::from_millis(1)))?;
 
-    // A timeout replaced before it fires: a new add moves it, it never fires at 50 ms.
-    let moved = base.new_timer(false, move |_, _, what| {
-        println!(
-            "{:>6.1} ms  moved timer fired ({what:?})",
-            ms(start.elapsed())
-        );
+    // A timeout moved before it fires: it never fires at 50 ms.
+    let moved = base.new_timer(Duration::from_millis(50), move |_, _, _| {
+        println!("{:>6.1} ms  moved timer fired", ms(start.elapsed()));
+        TimeoutAction::Drop
     })?;
-    base.add(moved, Some(Duration::from_millis(50)))?;
-    base.add(moved, Some(Duration::from_millis(250)))?;
+    base.add_timeout(moved, Duration::from_millis(250))?;
 
-    base.run()?;
-    let mut late = late.lock().unwrap().clone();
+    let mut lateness = Lateness::default();
+    base.run(&mut lateness)?;
+    let mut late = lateness.late;
     late.sort();
     let pct = |p: usize| ms(late[(late.len() - 1) * p / 100]);
     println!(

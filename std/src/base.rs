@@ -1,7 +1,7 @@
 //! [`Base`]: the event loop, its events and their callbacks.
 
 use std::io;
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, RawFd};
 use std::panic::{self, AssertUnwindSafe};
 use std::time::{Duration, Instant};
 
@@ -11,10 +11,12 @@ use eventop_core::sys::clock::Monotonic;
 use eventop_core::sys::hosted::Hosted;
 use eventop_core::{Backend, BaseFlags, Features, LoopFlags, What};
 
-use crate::error::to_io;
-use crate::event::{Callback, Event, Records};
+use crate::error::{Error, Result};
+use crate::event::{Callback, EventId, Handler, Io, Plain, Record, Records, Source};
 use crate::tables::Growable;
+use crate::timer::{Deadline, TimeoutAction, TimerFn};
 use crate::waker::{Waker, WakerShared};
+use crate::{Interest, Mode, Readiness};
 
 pub(crate) type Core = core_base::EventBase<Hosted<Growable>, Monotonic, Growable>;
 
@@ -23,27 +25,37 @@ pub type Exit = Outcome;
 
 /// An event loop: I/O, timers, signals and events activated by hand, each with a closure to call.
 ///
-/// Callbacks get `&mut Base`, so they can add, delete, activate and free any event, their own
-/// included, and ask the loop to stop. An [`Event`] is a small `Copy` handle; using one whose event
-/// was freed is an error (`NotFound`), never another event. The base is `Send`: build it on one
-/// thread and run it on another; to reach it from other threads while it runs, use a [`Waker`].
-pub struct Base {
+/// Every callback gets `&mut Base<D>`, so it can add, delete, activate and free any event, its
+/// own included, and stop the loop; and `&mut D`, the data the caller lends to
+/// [`run`](Self::run): state that callbacks share, with no `Arc` or `Mutex`. The base keeps no
+/// `D` (a run borrows it), so `D` need not be `Send` (an `Rc`, a `RefCell` are fine) and the base
+/// is always `Send`: callbacks must be `Send + 'static`, and whatever is not goes in `D`.
+///
+/// An [`EventId`] is a small `Copy` handle; using one whose event was freed is [`Error::Stale`],
+/// never another event. To reach the base from other threads while it runs, use a [`Waker`].
+///
+/// `Base::new()` infers `D` from the first run; write `Base::<MyData>::new()` (or annotate the
+/// binding) where a callback uses the data before that.
+pub struct Base<D = ()> {
     pub(crate) core: Core,
-    pub(crate) records: Records,
-    pub(crate) waker: Option<(std::sync::Arc<WakerShared>, Event)>,
+    pub(crate) records: Records<D>,
+    pub(crate) waker: Option<(std::sync::Arc<WakerShared<D>>, EventId)>,
+    /// An error from a timer's [`TimeoutAction`], for [`take_deferred_error`](Self::take_deferred_error).
+    deferred: Option<Error>,
 }
 
-impl Base {
+impl<D> Base<D> {
     /// A base with the default configuration: the best backend this machine has, one priority.
-    pub fn new() -> io::Result<Base> {
+    pub fn new() -> Result<Base<D>> {
         crate::Builder::new().build()
     }
 
-    pub(crate) fn from_core(core: Core) -> Base {
+    pub(crate) fn from_core(core: Core) -> Base<D> {
         Base {
             core,
             records: Records::new(),
             waker: None,
+            deferred: None,
         }
     }
 
@@ -52,185 +64,332 @@ impl Base {
         self.core.backend().info().name
     }
 
-    /// What the backend can do. Without [`Features::ET`] (poll, select), an event with
-    /// [`What::ET`] is level-triggered: it fires while its fd stays ready, not once per change.
+    /// What the backend can do. Without [`Features::ET`] (poll, select), [`Mode::Edge`] is
+    /// level-triggered: the event fires while its fd stays ready, not once per change.
     pub fn features(&self) -> Features {
         self.core.backend().info().features
     }
 
-    /// The base's flags, with the environment's applied.
-    pub fn flags(&self) -> BaseFlags {
-        self.core.flags()
+    /// Whether interest changes are batched until the loop next waits (epoll with
+    /// [`Builder::epoll_changelist`](crate::Builder::epoll_changelist), kqueue): then an error
+    /// they meet comes later, from [`take_deferred_error`](Self::take_deferred_error).
+    pub fn changelist(&self) -> bool {
+        self.core.backend().info().changelist
+    }
+
+    /// Whether a run reads the clock once per iteration and caches it (the default), rather
+    /// than at every use ([`Builder::no_cache_time`](crate::Builder::no_cache_time)).
+    pub fn caches_time(&self) -> bool {
+        !self.core.flags().contains(BaseFlags::NO_CACHE_TIME)
     }
 
     /// Sets the number of priorities, 1 to 255 (refused while events are active). New events
     /// get the middle one.
-    pub fn set_priorities(&mut self, n: u8) -> io::Result<()> {
-        self.core.set_priorities(n).map_err(to_io)
+    pub fn set_priorities(&mut self, n: u8) -> Result<()> {
+        Ok(self.core.set_priorities(n)?)
     }
 
-    /// An event for I/O on `fd`: `what` is `READ`, `WRITE` and/or `CLOSED`, with `PERSIST` to stay
-    /// pending after it fires and `ET` for edge-triggering. Not pending until [`add`](Self::add).
-    /// `fd` is anything `AsRawFd`, usually `stream.as_raw_fd()` (so the stream itself can move
-    /// into the callback); it must stay open while the event is pending.
+    /// An I/O event, pending at once: `callback` runs when `source` is ready for `interest`,
+    /// as `mode` says, and is lent `&mut source` each time. The base owns `source` until the
+    /// event is freed: [`free`](Self::free) drops it (closing a socket), and
+    /// [`take_source`](Self::take_source) gives it back. On error, `source` is dropped.
+    pub fn new_io<T, F>(
+        &mut self,
+        source: T,
+        interest: Interest,
+        mode: Mode,
+        callback: F,
+    ) -> Result<Io<T>>
+    where
+        T: AsFd + Send + 'static,
+        F: FnMut(&mut Base<D>, &mut D, EventId, Readiness, &mut T) + Send + 'static,
+    {
+        let fd = source.as_fd().as_raw_fd();
+        let handler = Box::new(Source {
+            source,
+            f: callback,
+        });
+        let ev = self.new_event(fd, interest.what() | mode.what(), Callback::Many(handler))?;
+        self.add_new(ev).map(|()| Io::new(ev))
+    }
+
+    /// An I/O event on a raw fd, pending at once; the base does not own `fd`.
     ///
-    /// An fd closed while its event is pending is not watched again when a new fd (a socket just
-    /// accepted, say) reuses its number, on epoll and kqueue: the close dropped the kernel's
-    /// registration and the base does not make it again (as in libevent). The safe way: the
-    /// callback owns the stream, and [`free`](Self::free) closes it with the event; or
-    /// [`del`](Self::del) the event before closing the fd.
-    pub fn new_io<F, C>(&mut self, fd: F, what: What, callback: C) -> io::Result<Event>
+    /// # Safety
+    ///
+    /// `fd` must stay open, and be the same open file, until the event is deleted or freed:
+    /// closing it first leaves the kernel's registration behind (epoll, kqueue), so a new file
+    /// that gets the number is not watched, or the event fires for a file it never knew.
+    /// [`new_io`](Self::new_io), which owns its source, is the safe way.
+    pub unsafe fn new_raw_io<F>(
+        &mut self,
+        fd: RawFd,
+        interest: Interest,
+        mode: Mode,
+        callback: F,
+    ) -> Result<EventId>
     where
-        F: AsRawFd,
-        C: FnMut(&mut Base, Event, What) + Send + 'static,
+        F: FnMut(&mut Base<D>, &mut D, EventId, Readiness) + Send + 'static,
     {
-        self.new_raw(fd.as_raw_fd(), what, Callback::Many(Box::new(callback)))
+        if fd < 0 {
+            return Err(Error::Os(io::Error::from_raw_os_error(libc::EBADF)));
+        }
+        let handler = Box::new(Plain(callback));
+        let ev = self.new_event(fd, interest.what() | mode.what(), Callback::Many(handler))?;
+        self.add_new(ev).map(|()| ev)
     }
 
-    /// A timer: its callback runs when the timeout given to [`add`](Self::add) passes;
-    /// `persistent` makes it periodic.
-    pub fn new_timer<C>(&mut self, persistent: bool, callback: C) -> io::Result<Event>
+    /// A timer, pending at once: `callback` runs when `when` (a [`Duration`] from now, or an
+    /// [`Instant`]) comes, and says what next: [`TimeoutAction::Drop`] frees the timer,
+    /// [`ToDuration`](TimeoutAction::ToDuration) and [`ToInstant`](TimeoutAction::ToInstant)
+    /// set it again.
+    pub fn new_timer<F>(&mut self, when: impl Into<Deadline>, callback: F) -> Result<EventId>
     where
-        C: FnMut(&mut Base, Event, What) + Send + 'static,
+        F: FnMut(&mut Base<D>, &mut D, EventId) -> TimeoutAction + Send + 'static,
     {
-        let what = if persistent {
-            What::PERSIST
-        } else {
-            What::empty()
-        };
-        self.new_raw(-1, what, Callback::Many(Box::new(callback)))
+        let handler = Box::new(TimerFn(callback));
+        let ev = self.new_event(-1, What::empty(), Callback::Many(handler))?;
+        let r = self.add_timeout(ev, when);
+        if r.is_err() {
+            self.records.remove(ev);
+        }
+        r.map(|()| ev)
     }
 
-    /// An event for signal `signal` (persistent): its callback runs once per delivery. Every
+    /// An event for signal `signal`, pending at once: `callback` runs once per delivery. Every
     /// base watching a signal receives it.
-    pub fn new_signal<C>(&mut self, signal: i32, callback: C) -> io::Result<Event>
+    pub fn new_signal<F>(&mut self, signal: i32, callback: F) -> Result<EventId>
     where
-        C: FnMut(&mut Base, Event, What) + Send + 'static,
+        F: FnMut(&mut Base<D>, &mut D, EventId, Readiness) + Send + 'static,
     {
-        self.new_raw(
+        let handler = Box::new(Plain(callback));
+        let ev = self.new_event(
             signal,
             What::SIGNAL | What::PERSIST,
-            Callback::Many(Box::new(callback)),
-        )
+            Callback::Many(handler),
+        )?;
+        self.add_new(ev).map(|()| ev)
     }
 
-    /// An event with nothing to wait for: it runs when [`activate`](Self::activate)d.
-    pub fn new_user<C>(&mut self, callback: C) -> io::Result<Event>
+    /// An event with nothing to wait for: it runs when [`activate`](Self::activate)d, with
+    /// what `activate` gave, or when a timeout set by [`add_timeout`](Self::add_timeout) passes.
+    pub fn new_user<F>(&mut self, callback: F) -> Result<EventId>
     where
-        C: FnMut(&mut Base, Event, What) + Send + 'static,
+        F: FnMut(&mut Base<D>, &mut D, EventId, Readiness) + Send + 'static,
     {
-        self.new_raw(-1, What::empty(), Callback::Many(Box::new(callback)))
+        let handler: Box<dyn Handler<D>> = Box::new(Plain(callback));
+        self.new_event(-1, What::empty(), Callback::Many(handler))
     }
 
-    fn new_raw(&mut self, fd: RawFd, what: What, cb: Callback) -> io::Result<Event> {
-        if what.contains(What::SIGNAL) && what.intersects(What::IO) {
-            return Err(invalid("a signal event cannot also wait for I/O"));
-        }
-        if what.intersects(What::IO) && fd < 0 {
-            return Err(io::Error::from_raw_os_error(libc::EBADF));
-        }
+    fn new_event(&mut self, fd: RawFd, what: What, cb: Callback<D>) -> Result<EventId> {
         let priority = self.core.default_priority();
         Ok(self.records.insert(fd, what, priority, cb))
     }
 
-    /// Runs `callback` once, after `timeout`, or when `fd` is ready for `what` (`READ`/`WRITE`),
-    /// whichever comes first (libevent's `event_base_once`). It gets what happened. `None` for
-    /// both means: at the next iteration.
-    pub fn once<C>(
-        &mut self,
-        fd: Option<RawFd>,
-        what: What,
-        timeout: Option<Duration>,
-        callback: C,
-    ) -> io::Result<()>
-    where
-        C: FnOnce(&mut Base, What) + Send + 'static,
-    {
-        if what.intersects(What::SIGNAL | What::PERSIST) {
-            return Err(invalid("a once-event cannot be a signal or persistent"));
-        }
-        let fd = fd.unwrap_or(-1);
-        let io = what & What::IO;
-        if fd < 0 && !io.is_empty() {
-            return Err(io::Error::from_raw_os_error(libc::EBADF));
-        }
-        let ev = self.new_raw(fd, io, Callback::Once(Box::new(callback)))?;
-        let r = if io.is_empty() && timeout.is_none() {
-            self.activate(ev, What::TIMEOUT)
-        } else {
-            self.add(ev, timeout)
-        };
+    /// Adds a new event; on error forgets it.
+    fn add_new(&mut self, ev: EventId) -> Result<()> {
+        let r = self.add(ev);
         if r.is_err() {
-            let _ = self.free(ev);
+            self.records.remove(ev);
         }
         r
     }
 
-    /// Makes the event pending: waiting for its I/O or signal, and for `timeout` if given (a new
-    /// timeout replaces the old one; `None` keeps it).
+    /// Runs `callback` once, after `timeout`, or at the next iteration if `None`; the event is
+    /// gone after it ran.
+    pub fn once<F>(&mut self, timeout: Option<Duration>, callback: F) -> Result<()>
+    where
+        F: FnOnce(&mut Base<D>, &mut D, Readiness) + Send + 'static,
+    {
+        let ev = self.new_event(-1, What::empty(), Callback::Once(Box::new(callback)))?;
+        let r = match timeout {
+            Some(t) => self.add_timeout(ev, t),
+            None => self.activate(ev, Readiness::TIMEOUT),
+        };
+        if r.is_err() {
+            self.records.remove(ev);
+        }
+        r
+    }
+
+    /// Runs `callback` once, when `source` is ready for `interest` or after `timeout`, whichever
+    /// comes first (libevent's `event_base_once`); the callback gets what happened and the
+    /// source back. On error, `source` is dropped.
+    pub fn once_io<T, F>(
+        &mut self,
+        source: T,
+        interest: Interest,
+        timeout: Option<Duration>,
+        callback: F,
+    ) -> Result<()>
+    where
+        T: AsFd + Send + 'static,
+        F: FnOnce(&mut Base<D>, &mut D, Readiness, T) + Send + 'static,
+    {
+        let fd = source.as_fd().as_raw_fd();
+        let f = move |base: &mut Base<D>, data: &mut D, ready| callback(base, data, ready, source);
+        let ev = self.new_event(fd, interest.what(), Callback::Once(Box::new(f)))?;
+        let r = match timeout {
+            Some(t) => self.add_timeout(ev, t),
+            None => self.add(ev),
+        };
+        if r.is_err() {
+            self.records.remove(ev);
+        }
+        r
+    }
+
+    /// Makes the event pending for its I/O or signal again (after [`del`](Self::del), or after
+    /// a [`Mode::OneShot`] event fired), keeping a timeout it has. An event with nothing but a
+    /// timeout to wait for (a timer, a user event) needs [`add_timeout`](Self::add_timeout):
+    /// here it is [`Error::Invalid`].
+    #[inline]
+    pub fn add(&mut self, ev: EventId) -> Result<()> {
+        let rec = self.records.get_mut(ev)?;
+        if rec.is_timer() {
+            return Err(Error::Invalid(
+                "a timer or user event waits for a timeout: use add_timeout",
+            ));
+        }
+        let (spec, current) = (rec.spec(ev), rec.handle);
+        let h = self.core.add(current, &spec, None)?;
+        self.records.get_mut(ev)?.handle = Some(h);
+        Ok(())
+    }
+
+    /// Makes the event pending with a timeout (replacing one it had): `when` is a [`Duration`]
+    /// from now or an [`Instant`]. A persistent I/O or signal event sets the same timeout again
+    /// each time it runs.
     ///
-    /// The timeout counts from this call, on `CLOCK_MONOTONIC`: the event never times out before
-    /// `add` + `timeout`, even when a callback adds it after working for a while (libevent
+    /// A `Duration` counts from this call, on `CLOCK_MONOTONIC`: the event never times out before
+    /// `add_timeout` + `when`, even when a callback adds it after working for a while (libevent
     /// counts from the iteration's cached time, so such a timer fires early by the work done).
-    pub fn add(&mut self, ev: Event, timeout: Option<Duration>) -> io::Result<()> {
+    #[inline]
+    pub fn add_timeout(&mut self, ev: EventId, when: impl Into<Deadline>) -> Result<()> {
+        let timeout = match when.into() {
+            Deadline::After(d) => d,
+            // The core counts from a fresh reading of `CLOCK_MONOTONIC`, `Instant`'s clock.
+            Deadline::At(at) => at.saturating_duration_since(Instant::now()),
+        };
         let rec = self.records.get_mut(ev)?;
         let (spec, current) = (rec.spec(ev), rec.handle);
-        let h = self.core.add(current, &spec, timeout).map_err(to_io)?;
+        let h = self.core.add(current, &spec, Some(timeout))?;
         self.records.get_mut(ev)?.handle = Some(h);
         Ok(())
     }
 
     /// Makes the event not pending and not active. Deleting an event that is not pending is
     /// not an error.
-    pub fn del(&mut self, ev: Event) -> io::Result<()> {
+    pub fn del(&mut self, ev: EventId) -> Result<()> {
         let rec = self.records.get_mut(ev)?;
-        let token = rec.token(ev);
         match rec.handle.take() {
-            Some(h) => match self.core.del(h, token) {
+            Some(h) => match self.core.del(h, Record::<D>::token(ev)) {
                 Ok(()) | Err(eventop_core::Error::StaleHandle) => Ok(()),
-                Err(e) => Err(to_io(e)),
+                Err(e) => Err(e.into()),
             },
             None => Ok(()),
         }
     }
 
     /// Removes the event's timeout, keeping it pending for its I/O or signal.
-    pub fn del_timeout(&mut self, ev: Event) -> io::Result<()> {
+    pub fn del_timeout(&mut self, ev: EventId) -> Result<()> {
         let rec = self.records.get_mut(ev)?;
-        let token = rec.token(ev);
+        let token = Record::<D>::token(ev);
         match rec.handle {
-            Some(h) if self.core.is_held(h, token) => self.core.del_timer(h, token).map_err(to_io),
+            Some(h) if self.core.is_held(h, token) => Ok(self.core.del_timer(h, token)?),
             _ => Ok(()),
         }
     }
 
-    /// Makes the event run with `what`, pending or not (ORed into an earlier activation).
-    pub fn activate(&mut self, ev: Event, what: What) -> io::Result<()> {
+    /// Changes what an I/O event waits for, in place: its id, callback, source, mode and
+    /// timeout stay. A pending event is registered again for the new interest; an activation
+    /// not yet run is dropped (a level-triggered event fires again if its fd is still ready).
+    pub fn set_interest(&mut self, ev: EventId, interest: Interest) -> Result<()> {
+        let rec = self.records.get(ev)?;
+        if !rec.events.intersects(What::IO) {
+            return Err(Error::Invalid("only an I/O event has an interest"));
+        }
+        let token = Record::<D>::token(ev);
+        let (pending, deadline) = match rec.handle {
+            Some(h) => self.core.pending(h, token, What::all()),
+            None => (What::empty(), None),
+        };
+        let was = rec.events;
+        let remaining = deadline.map(|d| Duration::from_nanos(d.saturating_sub(Monotonic.now())));
+        self.del(ev)?;
+        let rec = self.records.get_mut(ev)?;
+        rec.events = (was & !What::IO) | interest.what();
+        if !pending.intersects(What::IO | What::TIMEOUT) {
+            return Ok(());
+        }
+        let (spec, current) = (rec.spec(ev), rec.handle);
+        let r = self.core.add(current, &spec, remaining);
+        let rec = self.records.get_mut(ev)?;
+        match r {
+            Ok(h) => {
+                rec.handle = Some(h);
+                Ok(())
+            }
+            Err(e) => {
+                // Not pending, as before the call it was not: the old interest comes back.
+                rec.events = was;
+                Err(e.into())
+            }
+        }
+    }
+
+    /// Makes the event run with `ready`, pending or not (ORed into an earlier activation).
+    pub fn activate(&mut self, ev: EventId, ready: Readiness) -> Result<()> {
         let rec = self.records.get_mut(ev)?;
         let (spec, current) = (rec.spec(ev), rec.handle);
-        let h = self.core.activate(current, &spec, what, 1).map_err(to_io)?;
+        let h = self.core.activate(current, &spec, ready.what(), 1)?;
         self.records.get_mut(ev)?.handle = Some(h);
         Ok(())
     }
 
-    /// Deletes the event and forgets it: its handle goes stale. A callback may free its own event.
-    pub fn free(&mut self, ev: Event) -> io::Result<()> {
-        self.del(ev)?;
-        self.records.remove(ev);
-        Ok(())
+    /// Deletes the event and forgets it: its id goes stale, and what its callback owns (an I/O
+    /// event's source) is dropped, after the callback returns if it is running. A callback may
+    /// free its own event.
+    pub fn free(&mut self, ev: EventId) -> Result<()> {
+        let r = self.del(ev);
+        drop(self.records.remove(ev));
+        r
+    }
+
+    /// Deletes the I/O event, forgets it, and gives its source back. From the event's own
+    /// callback, which holds the source, this is [`Error::Reentrant`] and nothing changes.
+    pub fn take_source<T: 'static>(&mut self, io: Io<T>) -> Result<T> {
+        let ev = io.id();
+        if self.records.get(ev)?.callback.is_none() {
+            return Err(Error::Reentrant);
+        }
+        let r = self.del(ev);
+        let Some(Callback::Many(handler)) = self.records.remove(ev) else {
+            return Err(Error::Stale);
+        };
+        r?;
+        match handler.into_source().downcast::<T>() {
+            Ok(source) => Ok(*source),
+            Err(_) => Err(Error::Stale),
+        }
+    }
+
+    /// A guard that frees the event when it drops; it derefs to the base.
+    pub fn guard(&mut self, ev: EventId) -> crate::Guard<'_, D> {
+        crate::Guard::new(self, ev)
     }
 
     /// Sets the event's priority (0 runs first); refused while it is pending or active.
-    pub fn set_priority(&mut self, ev: Event, priority: u8) -> io::Result<()> {
+    pub fn set_priority(&mut self, ev: EventId, priority: u8) -> Result<()> {
         if priority >= self.core.priorities() {
-            return Err(invalid("priority out of range"));
+            return Err(Error::Invalid("priority out of range"));
         }
         let rec = self.records.get(ev)?;
         if rec
             .handle
-            .is_some_and(|h| self.core.is_held(h, rec.token(ev)))
+            .is_some_and(|h| self.core.is_held(h, Record::<D>::token(ev)))
         {
-            return Err(invalid(
+            return Err(Error::Invalid(
                 "the priority of a pending or active event cannot change",
             ));
         }
@@ -238,31 +397,39 @@ impl Base {
         Ok(())
     }
 
-    /// Which of `what` the event is pending or active for: its I/O or signal bits, `TIMEOUT` if
-    /// its timeout is pending, and what it is active with.
-    pub fn pending(&self, ev: Event, what: What) -> io::Result<What> {
+    /// What the event is pending or active for: its I/O or signal if it waits for them,
+    /// `TIMEOUT` if its timeout is pending, and what it is active with.
+    pub fn pending(&self, ev: EventId) -> Result<Readiness> {
         let rec = self.records.get(ev)?;
         Ok(match rec.handle {
-            Some(h) => self.core.pending(h, rec.token(ev), what).0,
-            None => What::empty(),
+            Some(h) => {
+                Readiness::from_what(self.core.pending(h, Record::<D>::token(ev), What::all()).0)
+            }
+            None => Readiness::empty(),
         })
     }
 
     /// How long until the event's timeout, if it has one pending.
-    pub fn remaining(&mut self, ev: Event) -> io::Result<Option<Duration>> {
+    pub fn remaining(&self, ev: EventId) -> Result<Option<Duration>> {
         let rec = self.records.get(ev)?;
         let Some(h) = rec.handle else { return Ok(None) };
-        let (_, deadline) = self.core.pending(h, rec.token(ev), What::TIMEOUT);
-        let now = self.core.now();
+        let (_, deadline) = self.core.pending(h, Record::<D>::token(ev), What::TIMEOUT);
+        let now = Monotonic.now();
         Ok(deadline.map(|d| Duration::from_nanos(d.saturating_sub(now))))
     }
 
-    /// Takes the error of an interest change that the backend applied later than the `add` or
-    /// `del` that asked for it (with a changelist, as `EPOLL_USE_CHANGELIST` or kqueue, changes
-    /// go to the kernel in one batch before each wait). libevent drops such errors; eventop
-    /// keeps the latest here.
-    pub fn take_deferred_error(&mut self) -> Option<io::Error> {
-        self.core.take_deferred_error().map(to_io)
+    /// Takes an error that could not be returned when it happened: an interest change that the
+    /// backend applied after the `add` or `del` that asked for it (with a changelist: see
+    /// [`changelist`](Self::changelist)), or a timer's [`TimeoutAction`] that could not set it
+    /// again. libevent drops such errors; eventop keeps the latest here.
+    pub fn take_deferred_error(&mut self) -> Option<Error> {
+        self.deferred
+            .take()
+            .or_else(|| self.core.take_deferred_error().map(Error::from))
+    }
+
+    pub(crate) fn defer(&mut self, e: Error) {
+        self.deferred = Some(e);
     }
 
     /// How many events exist (pending or not).
@@ -292,48 +459,50 @@ impl Base {
         out
     }
 
-    /// Runs until no event is pending or active, or an exit or break.
-    pub fn run(&mut self) -> io::Result<Exit> {
-        self.run_with(LoopFlags::empty())
+    /// Runs until no event is pending or active, or an exit or break, lending `data` to every
+    /// callback.
+    pub fn run(&mut self, data: &mut D) -> Result<Exit> {
+        self.run_with(LoopFlags::empty(), data)
     }
 
     /// Waits for events, runs one batch of callbacks, and returns.
-    pub fn run_once(&mut self) -> io::Result<Exit> {
-        self.run_with(LoopFlags::ONCE)
+    pub fn run_once(&mut self, data: &mut D) -> Result<Exit> {
+        self.run_with(LoopFlags::ONCE, data)
     }
 
     /// Runs what is ready now, without waiting, and returns.
-    pub fn run_nonblocking(&mut self) -> io::Result<Exit> {
-        self.run_with(LoopFlags::NONBLOCK)
+    pub fn run_nonblocking(&mut self, data: &mut D) -> Result<Exit> {
+        self.run_with(LoopFlags::NONBLOCK, data)
     }
 
-    /// Runs the loop with libevent's loop flags. A callback cannot start a run (`WouldBlock`).
-    /// If a callback panics, the run ends, the base stays usable (the event keeps its callback),
-    /// and the panic carries on out of this call.
-    pub fn run_with(&mut self, flags: LoopFlags) -> io::Result<Exit> {
-        self.core.start(flags).map_err(to_io)?;
+    /// Runs the loop with libevent's loop flags. A callback cannot start a run
+    /// ([`Error::Reentrant`]). If a callback panics, the run ends, the base stays usable (the
+    /// event keeps its callback), and the panic carries on out of this call.
+    pub fn run_with(&mut self, flags: LoopFlags, data: &mut D) -> Result<Exit> {
+        self.core.start(flags)?;
         loop {
-            match self.core.step().map_err(to_io)? {
-                Step::Run(ready) => self.run_callback(ready),
+            match self.core.step()? {
+                Step::Run(ready) => self.run_callback(ready, data),
                 Step::Done(how) => return Ok(how),
             }
         }
     }
 
-    fn run_callback(&mut self, ready: Ready) {
-        let Some((ev, cb)) = self.records.take_callback(ready.token) else {
+    #[inline]
+    fn run_callback(&mut self, ready: Ready, data: &mut D) {
+        let Some((ev, cb)) = self.records.take_callback(&ready) else {
             return;
         };
-        let res = ready.res;
+        let res = Readiness::from_what(ready.res);
         let outcome = match cb {
             Callback::Many(mut f) => {
                 // `f` stays ours through a panic, so the event keeps its callback.
-                let r = panic::catch_unwind(AssertUnwindSafe(|| f(self, ev, res)));
+                let r = panic::catch_unwind(AssertUnwindSafe(|| f.call(self, data, ev, res)));
                 self.records.put_callback(ev, Callback::Many(f));
                 r
             }
             Callback::Once(f) => {
-                let r = panic::catch_unwind(AssertUnwindSafe(|| f(self, res)));
+                let r = panic::catch_unwind(AssertUnwindSafe(|| f(self, data, res)));
                 let _ = self.free(ev);
                 r
             }
@@ -369,12 +538,12 @@ impl Base {
     }
 
     /// The loop's time, the time timeouts count from: while a run is in progress, read once per
-    /// iteration and cached (unless [`BaseFlags::NO_CACHE_TIME`]); outside a run, read afresh
-    /// (libevent's `event_base_gettimeofday_cached`). The clock is `CLOCK_MONOTONIC`, the clock
-    /// of [`Instant`] on Linux.
+    /// iteration and cached (unless [`caches_time`](Self::caches_time) is false); outside a run,
+    /// read afresh (libevent's `event_base_gettimeofday_cached`). The clock is
+    /// `CLOCK_MONOTONIC`, the clock of [`Instant`] on Linux.
     pub fn now(&mut self) -> Instant {
         let cached = self.core.now();
-        let fresh = eventop_core::sys::clock::Monotonic.now();
+        let fresh = Monotonic.now();
         let instant = Instant::now();
         // The cached reading's age, taken off an `Instant` read after it: right whichever clock
         // `Instant` uses, never before `cached` nor after `instant`.
@@ -388,42 +557,6 @@ impl Base {
         self.core.update_cache_time();
     }
 
-    /// A handle other threads use to wake this loop or hand it work. One per base; each call
-    /// returns a clone. Like libevent's notification fd, it does not by itself keep
-    /// [`run`](Self::run) from returning when no other event is pending: to wait only for work
-    /// from other threads, run with [`LoopFlags::NO_EXIT_ON_EMPTY`].
-    pub fn waker(&mut self) -> io::Result<Waker> {
-        if let Some((shared, _)) = &self.waker {
-            return Ok(Waker::from_shared(shared.clone()));
-        }
-        let shared = std::sync::Arc::new(WakerShared::new()?);
-        let reader = shared.clone();
-        let fd = shared.read_fd();
-        let ev = self.new_raw(
-            fd,
-            What::READ | What::PERSIST,
-            Callback::Many(Box::new(move |base: &mut Base, _, _| {
-                reader.drain();
-                let mut jobs = reader.take_jobs().into_iter();
-                while let Some(job) = jobs.next() {
-                    if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(|| job(base))) {
-                        // The jobs after it run next time; the panic goes on to `run`'s caller.
-                        reader.requeue(jobs);
-                        panic::resume_unwind(payload);
-                    }
-                }
-            })),
-        )?;
-        self.add(ev, None)?;
-        // libevent's notify fd is internal too: a waker alone does not keep `run` going.
-        let rec = self.records.get(ev)?;
-        if let Some(h) = rec.handle {
-            self.core.set_internal(h, rec.token(ev)).map_err(to_io)?;
-        }
-        self.waker = Some((shared.clone(), ev));
-        Ok(Waker::from_shared(shared))
-    }
-
     /// Starts the backend afresh: a new kernel object, a new signal pipe, every pending event
     /// registered again. The parent's registrations are not touched.
     ///
@@ -435,12 +568,51 @@ impl Base {
     /// an fd that cannot be registered again (closed in the child) is reported by
     /// [`take_deferred_error`](Self::take_deferred_error) instead. Only `fork()` is noticed (a
     /// `pthread_atfork` handler); a child made another way that does not `exec` calls this.
-    pub fn reinit(&mut self) -> io::Result<()> {
-        self.core.reinit().map_err(to_io)
+    pub fn reinit(&mut self) -> Result<()> {
+        Ok(self.core.reinit()?)
     }
 }
 
-impl std::fmt::Debug for Base {
+impl<D: 'static> Base<D> {
+    /// A handle other threads use to wake this loop or hand it work. One per base; each call
+    /// returns a clone. Like libevent's notification fd, it does not by itself keep
+    /// [`run`](Self::run) from returning when no other event is pending: to wait only for work
+    /// from other threads, run with [`LoopFlags::NO_EXIT_ON_EMPTY`].
+    pub fn waker(&mut self) -> Result<Waker<D>> {
+        if let Some((shared, _)) = &self.waker {
+            return Ok(Waker::from_shared(shared.clone()));
+        }
+        let shared = std::sync::Arc::new(WakerShared::new()?);
+        let reader = shared.clone();
+        let fd = shared.read_fd();
+        let drain = move |base: &mut Base<D>, data: &mut D, _: EventId, _: Readiness| {
+            reader.drain();
+            let mut jobs = reader.take_jobs().into_iter();
+            while let Some(job) = jobs.next() {
+                if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(|| job(base, data))) {
+                    // The jobs after it run next time; the panic goes on to `run`'s caller.
+                    reader.requeue(jobs);
+                    panic::resume_unwind(payload);
+                }
+            }
+        };
+        let ev = self.new_event(
+            fd,
+            What::READ | What::PERSIST,
+            Callback::Many(Box::new(Plain(drain))),
+        )?;
+        self.add_new(ev)?;
+        // libevent's notify fd is internal too: a waker alone does not keep `run` going.
+        let rec = self.records.get(ev)?;
+        if let Some(h) = rec.handle {
+            self.core.set_internal(h, Record::<D>::token(ev))?;
+        }
+        self.waker = Some((shared.clone(), ev));
+        Ok(Waker::from_shared(shared))
+    }
+}
+
+impl<D> std::fmt::Debug for Base<D> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Base")
             .field("backend", &self.backend_name())
@@ -450,15 +622,11 @@ impl std::fmt::Debug for Base {
     }
 }
 
-impl Drop for Base {
+impl<D> Drop for Base<D> {
     /// Drops the jobs queued for the waker; its `schedule` and `wake` fail from now on.
     fn drop(&mut self) {
         if let Some((shared, _)) = &self.waker {
             shared.close();
         }
     }
-}
-
-pub(crate) fn invalid(why: &'static str) -> io::Error {
-    io::Error::new(io::ErrorKind::InvalidInput, why)
 }

@@ -1,21 +1,19 @@
 //! [`Builder`]: how a [`Base`] is configured (libevent's `event_config`).
 
-use std::io;
-
 use eventop_core::base::{EventBase, Parts};
 use eventop_core::selection::{self, Config};
 use eventop_core::sys::{clock::Monotonic, hosted::Hosted};
 use eventop_core::{Backend, BaseFlags, Features};
 
-use crate::Base;
+use crate::{Base, Error, Result};
 
 /// Configures and builds a [`Base`].
 ///
 /// ```
 /// use eventop::{Builder, Features};
-/// let base = Builder::new().avoid("select").require(Features::O1).priorities(3).build()?;
+/// let base: eventop::Base = Builder::new().avoid("select").require(Features::O1).priorities(3).build()?;
 /// assert_eq!(base.backend_name(), "epoll");
-/// # Ok::<(), std::io::Error>(())
+/// # Ok::<(), eventop::Error>(())
 /// ```
 pub struct Builder {
     avoid: Vec<String>,
@@ -56,9 +54,26 @@ impl Builder {
         self
     }
 
-    /// Base flags, as libevent's `EVENT_BASE_FLAG_*`.
-    pub fn flags(mut self, flags: BaseFlags) -> Builder {
-        self.flags |= flags;
+    /// Do not read the `EVENT_*` environment variables (libevent's
+    /// `EVENT_BASE_FLAG_IGNORE_ENV`), nor the [`env`](Self::env) lookup.
+    pub fn ignore_env(mut self) -> Builder {
+        self.flags |= BaseFlags::IGNORE_ENV;
+        self
+    }
+
+    /// Read the clock at every use instead of once per iteration (libevent's
+    /// `EVENT_BASE_FLAG_NO_CACHE_TIME`).
+    pub fn no_cache_time(mut self) -> Builder {
+        self.flags |= BaseFlags::NO_CACHE_TIME;
+        self
+    }
+
+    /// With epoll, batch interest changes until the loop next waits (libevent's
+    /// `EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST`): fewer system calls when an fd's interest changes
+    /// often, but an error comes later, from
+    /// [`Base::take_deferred_error`](crate::Base::take_deferred_error).
+    pub fn epoll_changelist(mut self) -> Builder {
+        self.flags |= BaseFlags::EPOLL_USE_CHANGELIST;
         self
     }
 
@@ -74,9 +89,9 @@ impl Builder {
         self
     }
 
-    /// Picks a backend and builds the base. No usable backend is an `Unsupported` error that says
-    /// which were skipped and why.
-    pub fn build(mut self) -> io::Result<Base> {
+    /// Picks a backend and builds the base. No usable backend is [`Error::NoBackend`], which
+    /// says which were skipped and why.
+    pub fn build<D>(mut self) -> Result<Base<D>> {
         let avoid: Vec<&str> = self.avoid.iter().map(String::as_str).collect();
         let config = Config {
             avoid: &avoid,
@@ -84,7 +99,7 @@ impl Builder {
             flags: self.flags,
         };
         let selected = selection::select(Hosted::TABLE, &config, &mut *self.env)
-            .map_err(|e| io::Error::new(io::ErrorKind::Unsupported, e))?;
+            .map_err(|e| Error::NoBackend(e.to_string()))?;
         if selected.show_method {
             eprintln!("eventop using: {}", selected.backend.info().name);
         }
@@ -95,9 +110,7 @@ impl Builder {
             selected.flags,
         );
         let mut base = Base::from_core(core);
-        base.set_priorities(self.priorities).map_err(|e| {
-            io::Error::new(e.kind(), format!("priorities({}): {e}", self.priorities))
-        })?;
+        base.set_priorities(self.priorities)?;
         Ok(base)
     }
 }

@@ -1,13 +1,14 @@
 //! [`Waker`]: wakes a loop from another thread, or hands it work to run.
 
 use std::io;
+use std::marker::PhantomData;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use crate::Base;
+use crate::{Base, Error, Result};
 
 /// Work handed to a loop from another thread.
-type Job = Box<dyn FnOnce(&mut Base) + Send>;
+type Job<D> = Box<dyn FnOnce(&mut Base<D>, &mut D) + Send>;
 
 /// Wakes its [`Base`]'s loop from any thread, and schedules closures to run in it.
 ///
@@ -15,42 +16,53 @@ type Job = Box<dyn FnOnce(&mut Base) + Send>;
 /// threading switch for this, eventop needs nothing but this handle. Cheap to clone.
 ///
 /// Once the base is dropped, [`wake`](Self::wake) and [`schedule`](Self::schedule) fail with
-/// [`BrokenPipe`](io::ErrorKind::BrokenPipe), and jobs queued but not run are dropped with the
+/// [`Error::Closed`] (`BrokenPipe`), and jobs queued but not run are dropped with the
 /// base (a job may own a `Waker`: nothing is leaked). The eventfd closes with the last `Waker`.
-#[derive(Clone)]
-pub struct Waker {
-    shared: Arc<WakerShared>,
+pub struct Waker<D = ()> {
+    shared: Arc<WakerShared<D>>,
+}
+
+impl<D> Clone for Waker<D> {
+    fn clone(&self) -> Self {
+        Waker {
+            shared: self.shared.clone(),
+        }
+    }
 }
 
 /// What a waker and its base share.
-pub(crate) struct WakerShared {
+pub(crate) struct WakerShared<D> {
     /// eventfd, or a pipe's read end.
     read: OwnedFd,
     /// The pipe's write end (none with an eventfd: the same fd is written).
     write: Option<OwnedFd>,
     /// Jobs waiting for the loop; `None` once the base is gone.
-    jobs: Mutex<Option<Vec<Job>>>,
+    jobs: Mutex<Option<Vec<Job<D>>>>,
+    data: PhantomData<fn(&mut D)>,
 }
 
-impl Waker {
-    pub(crate) fn from_shared(shared: Arc<WakerShared>) -> Waker {
+impl<D> Waker<D> {
+    pub(crate) fn from_shared(shared: Arc<WakerShared<D>>) -> Waker<D> {
         Waker { shared }
     }
 
-    /// Wakes the loop: its current or next wait returns at once. `BrokenPipe` once the base is
-    /// gone.
-    pub fn wake(&self) -> io::Result<()> {
+    /// Wakes the loop: its current or next wait returns at once. [`Error::Closed`] once the
+    /// base is gone.
+    pub fn wake(&self) -> Result<()> {
         if self.shared.queue().is_none() {
             return Err(gone());
         }
-        self.shared.wake()
+        Ok(self.shared.wake()?)
     }
 
-    /// Runs `job` in the loop's thread, with the base, at its next iteration. Once the base is
-    /// gone, `job` is dropped and the error is `BrokenPipe`; a job queued when the base drops is
-    /// dropped with it, not run.
-    pub fn schedule<F: FnOnce(&mut Base) + Send + 'static>(&self, job: F) -> io::Result<()> {
-        let job: Job = Box::new(job);
+    /// Runs `job` in the loop's thread, with the base and the run's data, at its next
+    /// iteration. Once the base is gone, `job` is dropped and the error is [`Error::Closed`]; a
+    /// job queued when the base drops is dropped with it, not run.
+    pub fn schedule<F>(&self, job: F) -> Result<()>
+    where
+        F: FnOnce(&mut Base<D>, &mut D) + Send + 'static,
+    {
+        let job: Job<D> = Box::new(job);
         let mut queue = self.shared.queue();
         match queue.as_mut() {
             Some(jobs) => jobs.push(job),
@@ -62,11 +74,11 @@ impl Waker {
             }
         }
         drop(queue);
-        self.shared.wake()
+        Ok(self.shared.wake()?)
     }
 }
 
-impl std::fmt::Debug for Waker {
+impl<D> std::fmt::Debug for Waker<D> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Waker")
             .field("fd", &self.shared.read.as_raw_fd())
@@ -74,8 +86,8 @@ impl std::fmt::Debug for Waker {
     }
 }
 
-impl WakerShared {
-    pub(crate) fn new() -> io::Result<WakerShared> {
+impl<D> WakerShared<D> {
+    pub(crate) fn new() -> io::Result<WakerShared<D>> {
         #[cfg(any(target_os = "linux", target_os = "android"))]
         {
             // SAFETY: eventfd takes no pointers.
@@ -87,6 +99,7 @@ impl WakerShared {
                     read,
                     write: None,
                     jobs: Mutex::new(Some(Vec::new())),
+                    data: PhantomData,
                 });
             }
         }
@@ -112,6 +125,7 @@ impl WakerShared {
             read,
             write: Some(write),
             jobs: Mutex::new(Some(Vec::new())),
+            data: PhantomData,
         })
     }
 
@@ -119,7 +133,7 @@ impl WakerShared {
         self.read.as_raw_fd()
     }
 
-    fn wake(&self) -> io::Result<()> {
+    pub(crate) fn wake(&self) -> io::Result<()> {
         let fd = self.write.as_ref().unwrap_or(&self.read).as_raw_fd();
         let one = 1u64.to_ne_bytes();
         // An eventfd takes 8 bytes; a pipe any number.
@@ -141,12 +155,12 @@ impl WakerShared {
         }
     }
 
-    fn queue(&self) -> MutexGuard<'_, Option<Vec<Job>>> {
+    fn queue(&self) -> MutexGuard<'_, Option<Vec<Job<D>>>> {
         self.jobs.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Puts jobs back in front of any queued since, and wakes the loop to run them.
-    pub(crate) fn requeue(&self, jobs: impl Iterator<Item = Job>) {
+    pub(crate) fn requeue(&self, jobs: impl Iterator<Item = Job<D>>) {
         let mut queue = self.queue();
         if let Some(queue) = queue.as_mut() {
             let later = std::mem::take(queue);
@@ -157,7 +171,7 @@ impl WakerShared {
         let _ = self.wake();
     }
 
-    pub(crate) fn take_jobs(&self) -> Vec<Job> {
+    pub(crate) fn take_jobs(&self) -> Vec<Job<D>> {
         self.queue()
             .as_mut()
             .map(std::mem::take)
@@ -172,9 +186,6 @@ impl WakerShared {
     }
 }
 
-fn gone() -> io::Error {
-    io::Error::new(
-        io::ErrorKind::BrokenPipe,
-        "the waker's base is gone: the loop will not run",
-    )
+fn gone() -> Error {
+    Error::Closed
 }

@@ -3,13 +3,12 @@
 //! does no more than the check needs, then `_exit`s.
 
 use std::io::{self, Read, Write};
-use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::Arc;
 use std::time::Duration;
 
-use eventop::{Base, BaseFlags, Builder, Event, Exit, LoopFlags, What};
+use eventop::{Base, Builder, EventId, Exit, Interest, LoopFlags, Mode, Readiness};
 
 const SIG: i32 = libc::SIGURG; // default action: ignore
 
@@ -18,8 +17,8 @@ const SIG: i32 = libc::SIGURG; // default action: ignore
 /// process itself; the signal is raised before it does.
 fn child(
     mut base: Base,
-    io: Event,
-    sig: Event,
+    io: EventId,
+    sig: EventId,
     a: &mut UnixStream,
     c: &Counters,
     reinit: bool,
@@ -34,7 +33,7 @@ fn child(
     if unsafe { libc::raise(SIG) } != 0 {
         return 12;
     }
-    if base.run_nonblocking().is_err() {
+    if base.run_nonblocking(&mut ()).is_err() {
         return 13;
     }
     if c.reads.load(SeqCst) != 1 {
@@ -60,7 +59,7 @@ struct Counters {
 fn builder(name: &str) -> Builder {
     let b = Builder::new().env(|_| false);
     match name {
-        "epoll (with changelist)" => b.flags(BaseFlags::EPOLL_USE_CHANGELIST),
+        "epoll (with changelist)" => b.epoll_changelist(),
         "poll" => b.avoid("epoll"),
         "select" => b.avoid("epoll").avoid("poll"),
         _ => b,
@@ -71,7 +70,7 @@ fn builder(name: &str) -> Builder {
 fn the_child_leaves_the_parent_alone_with_or_without_reinit() -> io::Result<()> {
     for name in ["epoll", "epoll (with changelist)", "poll", "select"] {
         for reinit in [true, false] {
-            let base = builder(name).build()?;
+            let base = builder(name).build::<()>()?;
             assert_eq!(base.backend_name(), name);
             eprintln!("{name}, reinit {reinit}");
             scenario(base, reinit)?;
@@ -90,17 +89,16 @@ fn scenario(mut base: Base, reinit: bool) -> io::Result<()> {
         signals: AtomicUsize::new(0),
     });
     let c = counters.clone();
-    let io = base.new_io(b.as_raw_fd(), What::READ | What::PERSIST, move |_, _, _| {
+    let io = base.new_io(b, Interest::READ, Mode::Level, move |_, _, _, _, b| {
         let mut buf = [0; 16];
-        let _ = (&b).read(&mut buf);
+        let _ = b.read(&mut buf);
         c.reads.fetch_add(1, SeqCst);
     })?;
-    base.add(io, None)?;
+    let io = io.id();
     let c = counters.clone();
-    let sig = base.new_signal(SIG, move |_, _, _| {
+    let sig = base.new_signal(SIG, move |_, _, _, _| {
         c.signals.fetch_add(1, SeqCst);
     })?;
-    base.add(sig, None)?;
 
     // SAFETY: the child runs only `child` (no locks another thread could hold, no threads of its
     // own) and leaves with `_exit`, never returning into the harness.
@@ -123,17 +121,17 @@ fn scenario(mut base: Base, reinit: bool) -> io::Result<()> {
 
     // The child's callbacks ran in its own memory; the signal went to its own pipe.
     assert_eq!(counters.reads.load(SeqCst), 0);
-    base.run_nonblocking()?;
+    base.run_nonblocking(&mut ())?;
     assert_eq!(
         counters.signals.load(SeqCst),
         0,
         "the child's signal reached the parent's pipe"
     );
     // The child consumed its byte and deleted its registration: the parent's still stands.
-    assert_eq!(base.pending(io, What::all())?, What::READ);
+    assert_eq!(base.pending(io)?, Readiness::READ);
     a.write_all(b"p")?;
     base.exit_after(Duration::from_secs(20)); // if the parent's registration were gone
-    assert_eq!(base.run_with(LoopFlags::ONCE)?, Exit::Exited);
+    assert_eq!(base.run_with(LoopFlags::ONCE, &mut ())?, Exit::Exited);
     assert_eq!(
         counters.reads.load(SeqCst),
         1,
@@ -141,7 +139,7 @@ fn scenario(mut base: Base, reinit: bool) -> io::Result<()> {
     );
     // SAFETY: raise takes no pointers; the parent's handler is still installed for SIG.
     assert_eq!(unsafe { libc::raise(SIG) }, 0);
-    base.run_once()?;
+    base.run_once(&mut ())?;
     assert_eq!(counters.signals.load(SeqCst), 1, "and its signal");
     base.free(sig)?;
     Ok(())

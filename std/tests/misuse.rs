@@ -12,28 +12,28 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
-use eventop::{Base, Builder, Counts, Event, Exit, What};
+use eventop::{Base, Builder, Counts, EventId, Exit, Interest, Mode};
 
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
 }
 
-fn assert_not_found<T: std::fmt::Debug>(r: io::Result<T>, what: &str) {
+fn assert_not_found<T: std::fmt::Debug>(r: eventop::Result<T>, what: &str) {
     match r {
         Err(e) => assert_eq!(e.kind(), ErrorKind::NotFound, "{what}: {e}"),
         Ok(v) => panic!("{what} on a stale handle succeeded: {v:?}"),
     }
 }
 
-/// Every method that takes an `Event` is `NotFound` for `ev`.
-fn assert_all_not_found(base: &mut Base, ev: Event) {
-    assert_not_found(base.add(ev, None), "add");
-    assert_not_found(base.add(ev, Some(ms(1))), "add with timeout");
+/// Every method that takes an `EventId` is `NotFound` for `ev`.
+fn assert_all_not_found(base: &mut Base, ev: EventId) {
+    assert_not_found(base.add_old(ev, None), "add");
+    assert_not_found(base.add_old(ev, Some(ms(1))), "add with timeout");
     assert_not_found(base.del(ev), "del");
     assert_not_found(base.del_timeout(ev), "del_timeout");
-    assert_not_found(base.activate(ev, What::READ), "activate");
+    assert_not_found(base.act(ev, What::READ), "activate");
     assert_not_found(base.set_priority(ev, 0), "set_priority");
-    assert_not_found(base.pending(ev, What::all()), "pending");
+    assert_not_found(base.pend(ev, What::all()), "pending");
     assert_not_found(base.remaining(ev), "remaining");
     assert_not_found(base.free(ev), "free");
 }
@@ -42,42 +42,42 @@ fn assert_all_not_found(base: &mut Base, ev: Event) {
 
 #[test]
 fn stale_handle_every_method_is_not_found() -> io::Result<()> {
-    let mut base = Base::new()?;
+    let mut base = Base::<()>::new()?;
     let (_a, b) = UnixStream::pair()?;
-    let kinds: Vec<Event> = vec![
-        base.new_user(|_, _, _| {})?,
-        base.new_timer(true, |_, _, _| {})?,
-        base.new_io(b.as_raw_fd(), What::READ | What::PERSIST, |_, _, _| {})?,
+    let kinds: Vec<EventId> = vec![
+        base.user(|_, _, _| {})?,
+        base.timer(true, |_, _, _| {})?,
+        base.io(b.as_raw_fd(), What::READ | What::PERSIST, |_, _, _| {})?,
     ];
-    base.add(kinds[1], Some(FAR))?;
-    base.add(kinds[2], Some(FAR))?;
-    base.activate(kinds[0], What::READ)?;
+    base.add_old(kinds[1], Some(FAR))?;
+    base.add_old(kinds[2], Some(FAR))?;
+    base.act(kinds[0], What::READ)?;
     for ev in kinds {
         base.free(ev)?;
         assert_all_not_found(&mut base, ev);
     }
     assert!(base.is_empty());
     assert_eq!(base.counts(), Counts::default());
-    assert_eq!(base.run()?, Exit::Empty);
+    assert_eq!(base.run(&mut ())?, Exit::Empty);
     Ok(())
 }
 
 #[test]
 fn stale_handle_does_not_touch_the_event_reusing_its_slot() -> io::Result<()> {
-    let mut base = Base::new()?;
-    let old = base.new_user(|_, _, _| panic!("freed: must never run"))?;
+    let mut base = Base::<()>::new()?;
+    let old = base.user(|_, _, _| panic!("freed: must never run"))?;
     base.free(old)?;
     let calls = Arc::new(AtomicUsize::new(0));
     let c = calls.clone();
-    let new = base.new_timer(false, move |_, _, _| {
+    let new = base.timer(false, move |_, _, _| {
         c.fetch_add(1, SeqCst);
     })?;
     assert_ne!(new, old, "a reused slot gets a new generation");
-    base.add(new, Some(ms(20)))?;
+    base.add_old(new, Some(ms(20)))?;
     assert_all_not_found(&mut base, old);
     assert_eq!(base.len(), 1, "the stale free freed nothing");
     assert_eq!(
-        base.pending(new, What::all())?,
+        base.pend(new, What::all())?,
         What::TIMEOUT,
         "the stale del deleted nothing"
     );
@@ -86,7 +86,7 @@ fn stale_handle_does_not_touch_the_event_reusing_its_slot() -> io::Result<()> {
         0,
         "the stale activate activated nothing"
     );
-    assert_eq!(base.run()?, Exit::Empty);
+    assert_eq!(base.run(&mut ())?, Exit::Empty);
     assert_eq!(calls.load(SeqCst), 1);
     Ok(())
 }
@@ -94,24 +94,24 @@ fn stale_handle_does_not_touch_the_event_reusing_its_slot() -> io::Result<()> {
 #[test]
 fn stale_handle_kept_by_a_callback() -> io::Result<()> {
     // A callback frees an event and keeps using the handle; a new event takes the slot.
-    let mut base = Base::new()?;
-    let victim = base.new_user(|_, _, _| panic!("freed: must never run"))?;
+    let mut base = Base::<()>::new()?;
+    let victim = base.user(|_, _, _| panic!("freed: must never run"))?;
     let seen = log();
     let s = seen.clone();
-    let user = base.new_user(move |base, _, _| {
+    let user = base.user(move |base, _, _| {
         base.free(victim).unwrap();
         let s2 = s.clone();
-        let fresh = base.new_user(move |_, _, w| push(&s2, w)).unwrap();
+        let fresh = base.user(move |_, _, w| push(&s2, w)).unwrap();
         push(&s, What::empty());
         assert_eq!(
-            base.activate(victim, What::READ).unwrap_err().kind(),
+            base.act(victim, What::READ).unwrap_err().kind(),
             ErrorKind::NotFound
         );
-        assert_eq!(base.pending(fresh, What::all()).unwrap(), What::empty());
-        base.activate(fresh, What::WRITE).unwrap();
+        assert_eq!(base.pend(fresh, What::all()).unwrap(), What::empty());
+        base.act(fresh, What::WRITE).unwrap();
     })?;
-    base.activate(user, What::READ)?;
-    assert_eq!(base.run()?, Exit::Empty);
+    base.act(user, What::READ)?;
+    assert_eq!(base.run(&mut ())?, Exit::Empty);
     assert_eq!(entries(&seen), vec![What::empty(), What::WRITE]);
     Ok(())
 }
@@ -120,11 +120,11 @@ fn stale_handle_kept_by_a_callback() -> io::Result<()> {
 
 #[test]
 fn handle_from_another_base_naming_no_slot_there_is_not_found() -> io::Result<()> {
-    let mut a = Base::new()?;
-    let mut b = Base::new()?;
-    let _a0 = a.new_user(|_, _, _| {})?;
-    let a1 = a.new_user(|_, _, _| {})?;
-    let _b0 = b.new_user(|_, _, _| {})?;
+    let mut a = Base::<()>::new()?;
+    let mut b = Base::<()>::new()?;
+    let _a0 = a.user(|_, _, _| {})?;
+    let a1 = a.user(|_, _, _| {})?;
+    let _b0 = b.user(|_, _, _| {})?;
     // `a1` names slot 1, which `b` never had.
     assert_all_not_found(&mut b, a1);
     assert_eq!(b.len(), 1);
@@ -137,26 +137,23 @@ fn handle_from_another_base_naming_no_slot_there_is_not_found() -> io::Result<()
 /// event, with B's own callback, is what gets touched).
 #[test]
 fn handle_from_another_base_is_an_error() -> io::Result<()> {
-    let mut a = Base::new()?;
-    let mut b = Base::new()?;
-    let from_a = a.new_user(|_, _, _| {})?;
+    let mut a = Base::<()>::new()?;
+    let mut b = Base::<()>::new()?;
+    let from_a = a.user(|_, _, _| {})?;
     let ran_in_b = Arc::new(AtomicUsize::new(0));
     let r = ran_in_b.clone();
-    let in_b = b.new_timer(false, move |_, _, _| {
+    let in_b = b.timer(false, move |_, _, _| {
         r.fetch_add(1, SeqCst);
     })?;
-    b.add(in_b, Some(ms(10)))?;
+    b.add_old(in_b, Some(ms(10)))?;
     assert_ne!(from_a, in_b, "handles of two bases never compare equal");
 
     // Each of these should be an error and leave `in_b` alone.
-    assert!(
-        b.activate(from_a, What::READ).is_err(),
-        "activated B's event"
-    );
+    assert!(b.act(from_a, What::READ).is_err(), "activated B's event");
     assert!(b.del(from_a).is_err(), "deleted B's event");
     assert!(b.free(from_a).is_err(), "freed B's event");
     assert_eq!(b.len(), 1);
-    assert_eq!(b.run()?, Exit::Empty);
+    assert_eq!(b.run(&mut ())?, Exit::Empty);
     assert_eq!(ran_in_b.load(SeqCst), 1);
     Ok(())
 }
@@ -166,19 +163,22 @@ fn handle_from_another_base_is_an_error() -> io::Result<()> {
 /// a panic in debug builds, a huge count in release.
 #[test]
 fn handle_from_another_base_cannot_free_the_waker() -> io::Result<()> {
-    let mut a = Base::new()?;
-    let mut b = Base::new()?;
+    let mut a = Base::<()>::new()?;
+    let mut b = Base::<()>::new()?;
     let waker = b.waker()?; // slot 0 of b
-    let from_a = a.new_user(|_, _, _| {})?; // slot 0 of a
+    let from_a = a.user(|_, _, _| {})?; // slot 0 of a
     assert!(b.free(from_a).is_err(), "freed B's waker event");
     assert_eq!(b.len(), 0);
     let ran = Arc::new(AtomicUsize::new(0));
     let r = ran.clone();
-    waker.schedule(move |_| {
+    waker.schedule(move |_, _| {
         r.fetch_add(1, SeqCst);
     })?;
     b.exit_after(GUARD);
-    b.run_with(eventop::LoopFlags::NO_EXIT_ON_EMPTY | eventop::LoopFlags::ONCE)?;
+    b.run_with(
+        eventop::LoopFlags::NO_EXIT_ON_EMPTY | eventop::LoopFlags::ONCE,
+        &mut (),
+    )?;
     assert_eq!(ran.load(SeqCst), 1, "the waker still works");
     Ok(())
 }
@@ -192,18 +192,18 @@ fn fd_closed_while_pending_other_events_still_work() -> io::Result<()> {
         let (a1, b1) = UnixStream::pair()?;
         // Made before the close, so their fds cannot take the closed fd's number.
         let (mut a2, b2) = UnixStream::pair()?;
-        let doomed = base.new_io(b1.as_raw_fd(), What::READ | What::PERSIST, |base, ev, _| {
+        let doomed = base.io(b1.as_raw_fd(), What::READ | What::PERSIST, |base, ev, _| {
             // poll and select report a closed fd (POLLNVAL / EBADF) as ready: stop watching it.
             base.del(ev).unwrap();
         })?;
-        base.add(doomed, None)?;
+        base.add_old(doomed, None)?;
         drop(b1);
         drop(a1);
 
         let done = Arc::new(AtomicUsize::new(0));
         let seen = log();
         let (s, d) = (seen.clone(), done.clone());
-        let reader = base.new_io(b2.as_raw_fd(), What::READ, move |base, _, what| {
+        let reader = base.io(b2.as_raw_fd(), What::READ, move |base, _, what| {
             let mut buf = [0; 8];
             let _ = (&b2).read(&mut buf).unwrap();
             push(&s, ("read", what));
@@ -211,17 +211,17 @@ fn fd_closed_while_pending_other_events_still_work() -> io::Result<()> {
                 base.break_loop();
             }
         })?;
-        base.add(reader, None)?;
+        base.add_old(reader, None)?;
         let (s, d) = (seen.clone(), done.clone());
-        let timer = base.new_timer(false, move |base, _, what| {
+        let timer = base.timer(false, move |base, _, what| {
             push(&s, ("timer", what));
             if d.fetch_add(1, SeqCst) + 1 == 2 {
                 base.break_loop();
             }
         })?;
-        base.add(timer, Some(ms(20)))?;
+        base.add_old(timer, Some(ms(20)))?;
         a2.write_all(b"x")?;
-        let out = base.run();
+        let out = base.run(&mut ());
         assert!(out.is_ok(), "{name}: {out:?}");
         let mut got = entries(&seen);
         got.sort_by_key(|e| e.0);
@@ -236,12 +236,12 @@ fn fd_closed_while_pending_other_events_still_work() -> io::Result<()> {
         // And the base goes on working.
         let (mut a3, b3) = UnixStream::pair()?;
         let s = seen.clone();
-        let ev = base.new_io(b3.as_raw_fd(), What::READ, move |_, _, w| {
+        let ev = base.io(b3.as_raw_fd(), What::READ, move |_, _, w| {
             push(&s, ("again", w))
         })?;
-        base.add(ev, None)?;
+        base.add_old(ev, None)?;
         a3.write_all(b"y")?;
-        assert_eq!(base.run()?, Exit::Empty, "{name}");
+        assert_eq!(base.run(&mut ())?, Exit::Empty, "{name}");
         assert_eq!(
             entries(&seen).last(),
             Some(&("again", What::READ)),
@@ -261,10 +261,10 @@ fn fd_number_replaced_under_a_pending_event_recovers_after_del() -> io::Result<(
         let mut base = base_avoiding(avoid)?;
         let (_a1, b1) = UnixStream::pair()?;
         let fd = b1.as_raw_fd();
-        let old = base.new_io(fd, What::READ | What::PERSIST, |base, ev, _| {
+        let old = base.io(fd, What::READ | What::PERSIST, |base, ev, _| {
             base.del(ev).unwrap();
         })?;
-        base.add(old, None)?;
+        base.add_old(old, None)?;
         let (mut a2, b2) = UnixStream::pair()?;
         // SAFETY: both are open descriptors this test owns; `fd` stays owned by `b1`, which now
         // refers to `b2`'s socket.
@@ -273,14 +273,14 @@ fn fd_number_replaced_under_a_pending_event_recovers_after_del() -> io::Result<(
         base.del(old)?;
         let seen = log();
         let s = seen.clone();
-        let new = base.new_io(fd, What::READ, move |_, _, w| {
+        let new = base.io(fd, What::READ, move |_, _, w| {
             let mut buf = [0; 8];
             let _ = (&b1).read(&mut buf).unwrap();
             push(&s, w);
         })?;
-        base.add(new, None)?;
+        base.add_old(new, None)?;
         a2.write_all(b"x")?;
-        assert_eq!(base.run()?, Exit::Empty, "{name}");
+        assert_eq!(base.run(&mut ())?, Exit::Empty, "{name}");
         assert_eq!(entries(&seen), vec![What::READ], "{name}");
     }
     Ok(())
@@ -302,16 +302,16 @@ fn fd_closed_without_del_is_reported_at_most_once() -> io::Result<()> {
         drop(a);
         let calls = Arc::new(AtomicUsize::new(0));
         let c = calls.clone();
-        let dead = base.new_io(fd, What::READ | What::PERSIST, move |_, _, _| {
+        let dead = base.io(fd, What::READ | What::PERSIST, move |_, _, _| {
             c.fetch_add(1, SeqCst);
         })?;
-        base.add(dead, None)?;
+        base.add_old(dead, None)?;
         // SAFETY: `fd` is this test's and closed once, here.
         unsafe { libc::close(fd) };
         drop(b);
-        let timer = base.new_timer(false, |base, _, _| base.break_loop())?;
-        base.add(timer, Some(ms(300)))?;
-        assert!(base.run().is_ok(), "{name}");
+        let timer = base.timer(false, |base, _, _| base.break_loop())?;
+        base.add_old(timer, Some(ms(300)))?;
+        assert!(base.run(&mut ()).is_ok(), "{name}");
         let calls = calls.load(SeqCst);
         assert!(
             calls <= 2,
@@ -324,10 +324,10 @@ fn fd_closed_without_del_is_reported_at_most_once() -> io::Result<()> {
         drop(b2);
         let seen = log();
         let s = seen.clone();
-        let new = base.new_io(fd, What::READ, move |_, _, w| push(&s, w))?;
-        base.add(new, None)?;
+        let new = base.io(fd, What::READ, move |_, _, w| push(&s, w))?;
+        base.add_old(new, None)?;
         a2.write_all(b"x")?;
-        assert_eq!(base.run()?, Exit::Empty, "{name}");
+        assert_eq!(base.run(&mut ())?, Exit::Empty, "{name}");
         assert_eq!(entries(&seen), vec![What::READ], "{name}");
         // SAFETY: `fd` is the dup2 above, this test's.
         unsafe { libc::close(fd) };
@@ -337,18 +337,18 @@ fn fd_closed_without_del_is_reported_at_most_once() -> io::Result<()> {
 
 #[test]
 fn bad_fds_are_errors() -> io::Result<()> {
-    let mut base = Base::new()?;
-    let e = base.new_io(-1, What::READ, |_, _, _| {}).unwrap_err();
+    let mut base = Base::<()>::new()?;
+    let e = base.io(-1, What::READ, |_, _, _| {}).unwrap_err();
     assert_eq!(e.raw_os_error(), Some(libc::EBADF));
     let e = base
-        .new_io(-5, What::WRITE | What::CLOSED, |_, _, _| {})
+        .io(-5, What::WRITE | What::CLOSED, |_, _, _| {})
         .unwrap_err();
     assert_eq!(e.raw_os_error(), Some(libc::EBADF));
     assert!(base.is_empty(), "nothing created");
 
     let (_a, b) = UnixStream::pair()?;
     let e = base
-        .new_io(b.as_raw_fd(), What::READ | What::SIGNAL, |_, _, _| {})
+        .io(b.as_raw_fd(), What::READ | What::SIGNAL, |_, _, _| {})
         .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::InvalidInput);
 
@@ -362,49 +362,51 @@ fn bad_fds_are_errors() -> io::Result<()> {
     let unopened = lim.rlim_cur.min(1 << 20) as RawFd;
     for (name, avoid) in BACKENDS {
         let mut base = base_avoiding(avoid)?;
-        let ev = base.new_io(unopened, What::READ, |_, _, _| panic!("must not run"))?;
-        let r = base.add(ev, Some(ms(1)));
+        // SAFETY: `unopened` is not open; the event is freed before anything could open it.
+        let r = unsafe {
+            base.new_raw_io(unopened, Interest::READ, Mode::OneShot, |_, _, _, _| {
+                panic!("must not run")
+            })
+        };
         if *name == "epoll" {
             assert_eq!(r.unwrap_err().raw_os_error(), Some(libc::EBADF), "{name}");
-            assert_eq!(base.pending(ev, What::all())?, What::empty(), "{name}");
+            assert!(base.is_empty(), "{name}: nothing created");
             assert_eq!(base.counts(), Counts::default(), "{name}: left as it was");
         } else {
             // poll and select learn of a bad fd only when they wait: the error, if any, comes
             // from the run, or the event is reported ready. Either way, never a hang or abort.
-            if r.is_ok() {
-                base.del(ev)?;
+            if let Ok(ev) = r {
+                base.add_timeout(ev, ms(1))?;
+                base.free(ev)?;
             }
         }
-        base.free(ev)?;
         // The base still works.
-        let t = base.new_timer(false, |_, _, _| {})?;
-        base.add(t, Some(ms(1)))?;
-        assert_eq!(base.run()?, Exit::Empty, "{name}");
+        let t = base.timer(false, |_, _, _| {})?;
+        base.add_old(t, Some(ms(1)))?;
+        assert_eq!(base.run(&mut ())?, Exit::Empty, "{name}");
     }
 
     // An fd so large the fd map may not grow to it: an error, not an abort.
-    let ev = base.new_io(RawFd::MAX, What::READ, |_, _, _| {})?;
-    assert!(base.add(ev, None).is_err());
-    assert_eq!(base.pending(ev, What::all())?, What::empty());
+    // SAFETY: the fd cannot be open, and the creation fails.
+    let r = unsafe { base.new_raw_io(RawFd::MAX, Interest::READ, Mode::OneShot, |_, _, _, _| {}) };
+    assert!(r.is_err());
+    assert!(base.is_empty(), "nothing created");
     Ok(())
 }
 
 #[test]
 fn bad_signal_numbers_fail_at_add() -> io::Result<()> {
-    let mut base = Base::new()?;
+    let mut base = Base::<()>::new()?;
     for sig in [0, 99, -1, 65] {
-        let ev = base.new_signal(sig, |_, _, _| panic!("must not run"))?;
-        let e = base.add(ev, None).unwrap_err();
+        // Pending at creation: the creation is refused, and nothing is kept.
+        let e = base
+            .new_signal(sig, |_, _, _, _| panic!("must not run"))
+            .unwrap_err();
         assert_eq!(e.kind(), ErrorKind::InvalidInput, "signal {sig}: {e}");
-        assert_eq!(base.pending(ev, What::all())?, What::empty());
-        assert!(
-            base.add(ev, Some(ms(5))).is_err(),
-            "signal {sig} with a timeout"
-        );
+        assert!(base.is_empty(), "signal {sig}");
         assert_eq!(base.counts(), Counts::default(), "signal {sig}");
-        base.free(ev)?;
     }
-    assert_eq!(base.run()?, Exit::Empty);
+    assert_eq!(base.run(&mut ())?, Exit::Empty);
     Ok(())
 }
 
@@ -412,16 +414,16 @@ fn bad_signal_numbers_fail_at_add() -> io::Result<()> {
 
 #[test]
 fn priority_beyond_a_shrunk_range_is_refused_at_add() -> io::Result<()> {
-    let mut base = Builder::new().priorities(4).build()?;
-    let ev = base.new_timer(false, |_, _, _| {})?;
+    let mut base = Builder::new().priorities(4).build::<()>()?;
+    let ev = base.timer(false, |_, _, _| {})?;
     base.set_priority(ev, 3)?;
     base.set_priorities(2)?;
-    let e = base.add(ev, Some(ms(1))).unwrap_err();
+    let e = base.add_old(ev, Some(ms(1))).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::InvalidInput);
     assert_eq!(base.counts(), Counts::default());
     base.set_priority(ev, 1)?;
-    base.add(ev, Some(ms(1)))?;
-    assert_eq!(base.run()?, Exit::Empty);
+    base.add_old(ev, Some(ms(1)))?;
+    assert_eq!(base.run(&mut ())?, Exit::Empty);
     Ok(())
 }
 
@@ -430,9 +432,9 @@ fn priority_beyond_a_shrunk_range_is_refused_at_add() -> io::Result<()> {
 /// waits in a queue of the old priority.
 #[test]
 fn set_priority_refused_for_an_event_active_with_nothing() -> io::Result<()> {
-    let mut base = Builder::new().priorities(3).build()?;
-    let ev = base.new_user(|_, _, _| {})?;
-    base.activate(ev, What::empty())?;
+    let mut base = Builder::new().priorities(3).build::<()>()?;
+    let ev = base.user(|_, _, _| {})?;
+    base.act(ev, What::empty())?;
     assert_eq!(base.counts().active, 1);
     assert!(base.set_priority(ev, 0).is_err(), "changed while active");
     Ok(())
@@ -442,32 +444,32 @@ fn set_priority_refused_for_an_event_active_with_nothing() -> io::Result<()> {
 
 #[test]
 fn a_callback_cannot_run_the_loop() -> io::Result<()> {
-    let mut base = Base::new()?;
+    let mut base = Base::<()>::new()?;
     let kinds = log();
     let k = kinds.clone();
-    let ev = base.new_user(move |base, _, _| {
+    let ev = base.user(move |base, _, _| {
         for r in [
-            base.run(),
-            base.run_once(),
-            base.run_nonblocking(),
-            base.run_with(eventop::LoopFlags::NO_EXIT_ON_EMPTY),
+            base.run(&mut ()),
+            base.run_once(&mut ()),
+            base.run_nonblocking(&mut ()),
+            base.run_with(eventop::LoopFlags::NO_EXIT_ON_EMPTY, &mut ()),
         ] {
             push(&k, r.map_err(|e| e.kind()));
         }
     })?;
     let calls = Arc::new(AtomicUsize::new(0));
     let c = calls.clone();
-    let after = base.new_user(move |_, _, _| {
+    let after = base.user(move |_, _, _| {
         c.fetch_add(1, SeqCst);
     })?;
-    base.activate(ev, What::READ)?;
-    base.activate(after, What::READ)?;
-    assert_eq!(base.run()?, Exit::Empty, "the outer run carried on");
-    assert_eq!(entries(&kinds), vec![Err(ErrorKind::WouldBlock); 4]);
+    base.act(ev, What::READ)?;
+    base.act(after, What::READ)?;
+    assert_eq!(base.run(&mut ())?, Exit::Empty, "the outer run carried on");
+    assert_eq!(entries(&kinds), vec![Err(ErrorKind::ResourceBusy); 4]);
     assert_eq!(calls.load(SeqCst), 1);
     // And it can run again.
-    base.activate(after, What::READ)?;
-    assert_eq!(base.run()?, Exit::Empty);
+    base.act(after, What::READ)?;
+    assert_eq!(base.run(&mut ())?, Exit::Empty);
     assert_eq!(calls.load(SeqCst), 2);
     Ok(())
 }
@@ -483,18 +485,18 @@ fn panic_message(p: Box<dyn std::any::Any + Send>) -> String {
 
 #[test]
 fn a_panicking_callback_unwinds_out_of_run_and_the_base_runs_again() -> io::Result<()> {
-    let mut base = Base::new()?;
+    let mut base = Base::<()>::new()?;
     let order = log();
     let o = order.clone();
-    let boom = base.new_user(move |_, _, _| {
+    let boom = base.user(move |_, _, _| {
         push(&o, "boom");
         panic!("boom");
     })?;
     let o = order.clone();
-    let later = base.new_user(move |_, _, _| push(&o, "later"))?;
+    let later = base.user(move |_, _, _| push(&o, "later"))?;
     let (mut a, b) = UnixStream::pair()?;
     let o = order.clone();
-    let reader = base.new_io(
+    let reader = base.io(
         b.as_raw_fd(),
         What::READ | What::PERSIST,
         move |base, ev, _| {
@@ -504,18 +506,18 @@ fn a_panicking_callback_unwinds_out_of_run_and_the_base_runs_again() -> io::Resu
             base.free(ev).unwrap();
         },
     )?;
-    base.add(reader, None)?;
-    base.activate(boom, What::READ)?;
-    base.activate(later, What::READ)?;
+    base.add_old(reader, None)?;
+    base.act(boom, What::READ)?;
+    base.act(later, What::READ)?;
 
-    let r = catch_unwind(AssertUnwindSafe(|| base.run()));
+    let r = catch_unwind(AssertUnwindSafe(|| base.run(&mut ())));
     assert_eq!(panic_message(r.unwrap_err()), "boom");
     assert_eq!(entries(&order), vec!["boom"]);
     assert_eq!(base.counts().active, 1, "`later` is still queued");
 
     // The run ended cleanly: a new one is not reentrant, and runs what is left.
     a.write_all(b"x")?;
-    assert_eq!(base.run()?, Exit::Empty);
+    assert_eq!(base.run(&mut ())?, Exit::Empty);
     let mut got = entries(&order);
     got[1..].sort();
     assert_eq!(got, vec!["boom", "later", "read"]);
@@ -531,28 +533,24 @@ fn a_panicking_callback_unwinds_out_of_run_and_the_base_runs_again() -> io::Resu
 /// running forever, doing nothing).
 #[test]
 fn a_persistent_event_keeps_its_callback_after_a_panic() -> io::Result<()> {
-    let mut base = Base::new()?;
+    let mut base = Base::<()>::new()?;
     let calls = Arc::new(AtomicUsize::new(0));
     let c = calls.clone();
-    let t = base.new_timer(true, move |base, ev, _| {
+    let t = base.timer(true, move |base, ev, _| {
         if c.fetch_add(1, SeqCst) == 0 {
             panic!("first tick");
         }
         base.free(ev).unwrap();
         base.break_loop(); // the exit guard below would otherwise keep the loop waiting
     })?;
-    base.add(t, Some(ms(5)))?;
-    let r = catch_unwind(AssertUnwindSafe(|| base.run()));
+    base.add_old(t, Some(ms(5)))?;
+    let r = catch_unwind(AssertUnwindSafe(|| base.run(&mut ())));
     assert_eq!(panic_message(r.unwrap_err()), "first tick");
     assert_eq!(calls.load(SeqCst), 1);
-    assert_eq!(
-        base.pending(t, What::TIMEOUT)?,
-        What::TIMEOUT,
-        "still pending"
-    );
+    assert_eq!(base.pend(t, What::TIMEOUT)?, What::TIMEOUT, "still pending");
 
     base.exit_after(GUARD); // ends the run if the callback is gone
-    let out = base.run()?;
+    let out = base.run(&mut ())?;
     assert_eq!(calls.load(SeqCst), 2, "the callback ran again");
     assert!(base.is_empty(), "and freed its event");
     let _ = out;
@@ -562,28 +560,28 @@ fn a_persistent_event_keeps_its_callback_after_a_panic() -> io::Result<()> {
 /// A once-event whose callback panics is never freed: its record stays, counted by `len()`.
 #[test]
 fn a_panicking_once_callback_leaves_nothing_behind() -> io::Result<()> {
-    let mut base = Base::new()?;
-    base.once(None, What::TIMEOUT, None, |_, _| panic!("once"))?;
+    let mut base = Base::<()>::new()?;
+    base.once_old(None, What::TIMEOUT, None, |_, _| panic!("once"))?;
     assert_eq!(base.len(), 1);
-    let r = catch_unwind(AssertUnwindSafe(|| base.run()));
+    let r = catch_unwind(AssertUnwindSafe(|| base.run(&mut ())));
     assert_eq!(panic_message(r.unwrap_err()), "once");
-    assert_eq!(base.run()?, Exit::Empty);
+    assert_eq!(base.run(&mut ())?, Exit::Empty);
     assert!(base.is_empty(), "len() = {}", base.len());
     Ok(())
 }
 
 #[test]
 fn a_panic_while_freeing_itself_leaves_the_base_consistent() -> io::Result<()> {
-    let mut base = Base::new()?;
+    let mut base = Base::<()>::new()?;
     let token = Arc::new(());
     let t = token.clone();
-    let ev = base.new_user(move |base, ev, _| {
+    let ev = base.user(move |base, ev, _| {
         let _ = &t;
         base.free(ev).unwrap();
         panic!("after free");
     })?;
-    base.activate(ev, What::READ)?;
-    let r = catch_unwind(AssertUnwindSafe(|| base.run()));
+    base.act(ev, What::READ)?;
+    let r = catch_unwind(AssertUnwindSafe(|| base.run(&mut ())));
     assert_eq!(panic_message(r.unwrap_err()), "after free");
     assert!(base.is_empty());
     assert_eq!(
@@ -591,7 +589,7 @@ fn a_panic_while_freeing_itself_leaves_the_base_consistent() -> io::Result<()> {
         1,
         "the closure was dropped by the unwind"
     );
-    assert_not_found(base.activate(ev, What::READ), "activate");
-    assert_eq!(base.run()?, Exit::Empty);
+    assert_not_found(base.act(ev, What::READ), "activate");
+    assert_eq!(base.run(&mut ())?, Exit::Empty);
     Ok(())
 }

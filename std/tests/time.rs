@@ -9,11 +9,11 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use common::*;
-use eventop::{Base, BaseFlags, Builder, Exit};
+use eventop::{Base, Builder, Exit, Readiness};
 
 #[test]
 fn now_outside_a_run_is_the_time_now() -> io::Result<()> {
-    let mut base = Base::new()?;
+    let mut base = Base::<()>::new()?;
     let before = Instant::now();
     let now = base.now();
     let after = Instant::now();
@@ -31,7 +31,7 @@ type Seen = (Instant, Instant, Instant, Instant, Instant);
 fn times_in_a_callback(mut base: Base) -> io::Result<Seen> {
     let seen: Arc<Mutex<Option<Seen>>> = Arc::default();
     let s = seen.clone();
-    let ev = base.new_user(move |base, _, _| {
+    let ev = base.new_user(move |base, _, _, _| {
         let first = base.now();
         let mark = Instant::now();
         thread::sleep(Duration::from_millis(2));
@@ -41,9 +41,9 @@ fn times_in_a_callback(mut base: Base) -> io::Result<Seen> {
         let third = base.now();
         *s.lock().unwrap() = Some((first, second, third, mark, slept));
     })?;
-    base.activate(ev, eventop::What::READ)?;
+    base.activate(ev, Readiness::READ)?;
     base.exit_after(GUARD);
-    base.run_once()?;
+    base.run_once(&mut ())?;
     let seen = seen.lock().unwrap().take();
     Ok(seen.expect("the callback ran"))
 }
@@ -51,7 +51,7 @@ fn times_in_a_callback(mut base: Base) -> io::Result<Seen> {
 #[test]
 fn now_in_a_callback_is_cached_until_updated() -> io::Result<()> {
     let before = Instant::now();
-    let (first, second, third, mark, slept) = times_in_a_callback(Base::new()?)?;
+    let (first, second, third, mark, slept) = times_in_a_callback(Base::<()>::new()?)?;
     assert!(before <= first && first <= mark, "the iteration's time");
     assert!(second < slept, "cached: the sleep does not show");
     assert!(third >= slept, "update_cache_time reads the clock again");
@@ -60,7 +60,7 @@ fn now_in_a_callback_is_cached_until_updated() -> io::Result<()> {
 
 #[test]
 fn now_without_the_cache_reads_the_clock() -> io::Result<()> {
-    let base = Builder::new().flags(BaseFlags::NO_CACHE_TIME).build()?;
+    let base = Builder::new().no_cache_time().build::<()>()?;
     let (_, second, _, _, slept) = times_in_a_callback(base)?;
     assert!(second >= slept);
     Ok(())
@@ -70,11 +70,11 @@ fn now_without_the_cache_reads_the_clock() -> io::Result<()> {
 /// nothing else pending waits for it.
 #[test]
 fn exit_after_keeps_an_empty_run_waiting() -> io::Result<()> {
-    let mut base = Base::new()?;
+    let mut base = Base::<()>::new()?;
     base.exit_after(Duration::from_millis(10));
     let start = Instant::now();
-    assert_eq!(base.run()?, Exit::Exited);
+    assert_eq!(base.run(&mut ())?, Exit::Exited);
     assert!(start.elapsed() >= Duration::from_millis(10));
-    assert_eq!(base.run()?, Exit::Empty, "the exit is spent");
+    assert_eq!(base.run(&mut ())?, Exit::Empty, "the exit is spent");
     Ok(())
 }

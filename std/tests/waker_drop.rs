@@ -65,7 +65,7 @@ fn queued_jobs_are_dropped_with_the_base() -> io::Result<()> {
         let counts = Arc::new(Counts::default());
         for _ in 0..3 {
             let (probe, _) = Probe::new(&counts);
-            waker.schedule(move |_| probe.run())?;
+            waker.schedule(move |_, _| probe.run())?;
         }
         drop(base);
         assert_eq!(counts.ran.load(SeqCst), 0, "{name}");
@@ -86,7 +86,7 @@ fn a_job_owning_a_waker_is_dropped_with_the_base() -> io::Result<()> {
     let w = base.waker()?;
     let token = Arc::new(());
     let (w2, t) = (w.clone(), token.clone());
-    w.schedule(move |_| drop((w2, t)))?;
+    w.schedule(move |_, _| drop((w2, t)))?;
     drop(w);
     drop(base);
     assert_eq!(
@@ -117,7 +117,7 @@ fn scheduling_while_the_base_drops_loses_and_leaks_nothing() -> io::Result<()> {
                     for _ in 0..10_000_000 {
                         let gone_before = base_gone.load(SeqCst);
                         let (probe, dropped) = Probe::new(&counts);
-                        match w.schedule(move |_| probe.run()) {
+                        match w.schedule(move |_, _| probe.run()) {
                             Ok(()) => {
                                 assert!(!gone_before, "Ok from a schedule begun after the drop");
                                 ok += 1;
@@ -142,7 +142,7 @@ fn scheduling_while_the_base_drops_loses_and_leaks_nothing() -> io::Result<()> {
         let start = Instant::now();
         while counts.ran.load(SeqCst) < 1000 {
             assert!(start.elapsed() < GUARD, "{name}: jobs do not run");
-            base.run_with(LoopFlags::NONBLOCK | LoopFlags::NO_EXIT_ON_EMPTY)?;
+            base.run_with(LoopFlags::NONBLOCK | LoopFlags::NO_EXIT_ON_EMPTY, &mut ())?;
         }
         let ran = counts.ran.load(SeqCst);
         while counts.accepted.load(SeqCst) < ran + 100 {

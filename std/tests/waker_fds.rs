@@ -26,7 +26,7 @@ fn a_job_owning_a_waker_leaks_no_fd() -> io::Result<()> {
         let mut base = base_avoiding(avoid)?;
         let w = base.waker()?;
         let w2 = w.clone();
-        w.schedule(move |_| drop(w2))?;
+        w.schedule(move |_, _| drop(w2))?;
         drop(w);
         drop(base);
         for _ in 0..settle {

@@ -3,25 +3,33 @@
 use std::io;
 use std::os::fd::RawFd;
 
-use eventop::{Base, Event, LoopFlags, What};
+use eventop::{Base, EventId, Interest, LoopFlags, Mode, Readiness, TimeoutAction};
 use eventop_benches::*;
+
+/// Makes `ev` pending again, with the chain's timeout if it has one.
+fn readd(base: &mut Base, ev: EventId, t: Timeout) -> eventop::Result<()> {
+    match chain_timeout(t) {
+        Some(d) => base.add_timeout(ev, d),
+        None => base.add(ev),
+    }
+}
 
 /// The chain's callback for pair `rfd`, writing to `wfd`; re-adds its event when `readd`.
 fn link(
     rfd: RawFd,
     wfd: RawFd,
     t: Timeout,
-    readd: bool,
-) -> impl FnMut(&mut Base, Event, What) + Send + 'static {
-    move |base, ev, what| {
-        if !what.contains(What::READ) {
+    again: bool,
+) -> impl FnMut(&mut Base, &mut (), EventId, Readiness) + Send + 'static {
+    move |base, _, ev, ready| {
+        if !ready.contains(Readiness::READ) {
             timed_out();
-            let _ = base.add(ev, chain_timeout(t));
+            let _ = readd(base, ev, t);
             return;
         }
         pass_byte(rfd, wfd);
-        if readd || t != Timeout::None {
-            let _ = base.add(ev, chain_timeout(t));
+        if again || t != Timeout::None {
+            let _ = readd(base, ev, t);
         }
         if tick() {
             base.break_loop();
@@ -31,32 +39,41 @@ fn link(
 
 fn run(base: &mut Base, form: Form) -> io::Result<()> {
     match form {
-        Form::Block => drop(base.run()?),
+        Form::Block => drop(base.run(&mut ())?),
         Form::Pass => {
             while !done() {
-                base.run_with(LoopFlags::ONCE | LoopFlags::NONBLOCK)?;
+                base.run_with(LoopFlags::ONCE | LoopFlags::NONBLOCK, &mut ())?;
             }
         }
     }
     Ok(())
 }
 
+/// A READ event on `rfd`, pending.
+fn watch(base: &mut Base, rfd: RawFd, wfd: RawFd, t: Timeout, mode: Mode) -> io::Result<EventId> {
+    let again = mode == Mode::OneShot;
+    // SAFETY: the socketpairs stay open until the process exits.
+    let ev = unsafe { base.new_raw_io(rfd, Interest::READ, mode, link(rfd, wfd, t, again))? };
+    if let Some(d) = chain_timeout(t) {
+        base.add_timeout(ev, d)?;
+    }
+    Ok(ev)
+}
+
 fn main() -> io::Result<()> {
     let p = Params::from_args();
-    let mut base = Base::new()?;
+    let mut base: Base = Base::new()?;
     match p.workload {
         Workload::Chain | Workload::Cascade => {
             let pairs = socketpairs(p.n);
-            let cascade = p.workload == Workload::Cascade;
-            let what = if cascade {
-                What::READ
+            let mode = if p.workload == Workload::Cascade {
+                Mode::OneShot
             } else {
-                What::READ | What::PERSIST
+                Mode::Level
             };
             for i in 0..p.n {
                 let (rfd, wfd) = (pairs[i].0, pairs[next(i, p.n)].1);
-                let ev = base.new_io(rfd, what, link(rfd, wfd, p.timeout, cascade))?;
-                base.add(ev, chain_timeout(p.timeout))?;
+                watch(&mut base, rfd, wfd, p.timeout, mode)?;
             }
             start_count(p.events);
             p.starts().for_each(|i| kick(pairs[i].1));
@@ -66,49 +83,41 @@ fn main() -> io::Result<()> {
         Workload::Timers => {
             start_count((p.timers - p.timers.div_ceil(4)) as u64);
             let t = timed(|| {
-                let evs: Vec<Event> = (0..p.timers)
+                let evs: Vec<EventId> = (0..p.timers)
                     .map(|_| {
-                        base.new_timer(false, |_, _, _| {
+                        base.new_timer(long_timeout(), |_, _, _| {
                             tick();
+                            TimeoutAction::Drop
                         })
                     })
-                    .collect::<io::Result<_>>()
+                    .collect::<eventop::Result<_>>()
                     .expect("new_timer");
                 for &ev in &evs {
-                    base.add(ev, Some(long_timeout())).expect("add");
-                }
-                for &ev in &evs {
-                    base.add(ev, Some(short_timeout())).expect("re-add");
+                    base.add_timeout(ev, short_timeout()).expect("re-add");
                 }
                 for &ev in evs.iter().step_by(4) {
                     base.del(ev).expect("del");
                 }
-                base.run().expect("run");
+                base.run(&mut ()).expect("run");
             });
             report(t, 0.0);
         }
         Workload::Setup => {
             let pairs = socketpairs(p.n);
             let before = heap_bytes();
-            let evs: Vec<Event> = (0..p.n)
+            let evs: Vec<EventId> = (0..p.n)
                 .map(|i| {
                     let (rfd, wfd) = (pairs[i].0, pairs[next(i, p.n)].1);
-                    let ev = base.new_io(
-                        rfd,
-                        What::READ | What::PERSIST,
-                        link(rfd, wfd, p.timeout, false),
-                    )?;
-                    base.add(ev, None)?;
-                    Ok(ev)
+                    watch(&mut base, rfd, wfd, p.timeout, Mode::Level)
                 })
                 .collect::<io::Result<_>>()?;
             let bytes = (heap_bytes() - before) as f64 / p.n as f64;
             let t = timed(|| {
                 for _ in 0..p.rounds {
                     evs.iter().for_each(|&ev| base.del(ev).expect("del"));
-                    base.run_nonblocking().expect("run");
-                    evs.iter().for_each(|&ev| base.add(ev, None).expect("add"));
-                    base.run_nonblocking().expect("run");
+                    base.run_nonblocking(&mut ()).expect("run");
+                    evs.iter().for_each(|&ev| base.add(ev).expect("add"));
+                    base.run_nonblocking(&mut ()).expect("run");
                 }
             });
             set_count((p.rounds * p.n) as u64);

@@ -194,6 +194,16 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
         self.run.set_exit(Some(at));
     }
 
+    /// The earliest time the loop waits for, on the base's clock: its first timer or a timed
+    /// exit; `None` if there is neither. For a loop nested in another, which must wake it then.
+    pub fn next_deadline(&self) -> Option<u64> {
+        let first = self.first_timer().map(|(deadline, _)| deadline);
+        match (first, self.run.exit_at) {
+            (Some(t), Some(e)) => Some(t.min(e)),
+            (t, e) => t.or(e),
+        }
+    }
+
     /// Whether the last run ended by an exit request.
     pub fn exit_pending(&self) -> bool {
         self.run.exit_at.is_some()

@@ -331,6 +331,11 @@ impl<S: Storage<Event>> Backend for Epoll<S> {
         self.epfd = create()?;
         Ok(())
     }
+
+    fn fd(&self) -> Option<RawFd> {
+        let fd = self.epfd.raw();
+        (fd >= 0).then_some(fd)
+    }
 }
 
 #[cfg(test)]

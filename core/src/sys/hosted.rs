@@ -178,4 +178,7 @@ impl<F: Buffers> Backend for Hosted<F> {
     fn signals(&mut self) -> Option<&mut dyn Signals> {
         Some(&mut self.signals)
     }
+    fn fd(&self) -> Option<RawFd> {
+        each!(&self.multiplexer, b => b.fd())
+    }
 }

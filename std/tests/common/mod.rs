@@ -1,7 +1,6 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
-use std::io;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -30,7 +29,7 @@ pub const GUARD: Duration = Duration::from_secs(20);
 pub const FAR: Duration = Duration::from_secs(30);
 
 /// A base with the environment ignored, avoiding the backends named.
-pub fn base_avoiding(avoid: &[&str]) -> io::Result<Base> {
+pub fn base_avoiding(avoid: &[&str]) -> eventop::Result<Base> {
     let mut b = Builder::new().env(|_| false);
     for name in avoid {
         b = b.avoid(*name);
@@ -47,3 +46,7 @@ pub const BACKENDS: &[(&str, &[&str])] = &[
     #[cfg(eventop_libkqueue)]
     ("kqueue", &["epoll", "poll", "select"]),
 ];
+
+mod compat;
+#[allow(unused_imports)]
+pub use compat::*;

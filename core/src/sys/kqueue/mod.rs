@@ -295,6 +295,11 @@ impl<S: Storage<Event>> Backend for Kqueue<S> {
         self.pid = unsafe { libc::getpid() };
         Ok(())
     }
+
+    fn fd(&self) -> Option<RawFd> {
+        let fd = self.kq.raw();
+        (fd >= 0).then_some(fd)
+    }
 }
 
 impl<S: Storage<Event>> Kqueue<S> {
