@@ -25,21 +25,27 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
         self.clock.now().saturating_add(interval)
     }
 
-    /// [`add`](Self::add)'s common case, with no call out: a persistent event's callback adding
-    /// it again with its timeout, which moves (or keeps) its timer at the end of the sorted list (see
-    /// [`arm_in_list`](Self::arm_in_list)). Whether it was that case; if not, nothing changed.
+    /// [`add`](Self::add)'s common case, with no call out: an event whose timeout is pending,
+    /// added again with a timeout (a persistent event's callback re-arming it, a timer pushed
+    /// back). There is nothing to insert, and a pending timer is re-armed in place, which cannot
+    /// fail. Whether it was that case; if not, nothing changed.
     #[inline(always)]
-    pub(super) fn retime_in_list(&mut self, idx: u32, t: Duration) -> bool {
-        let st = self.slots.get(idx).state;
-        // Inserted: nothing else to do but the timeout. Active with a timeout: that firing is
-        // cancelled (`set_timeout`), which is not this path's business.
-        if st & state::INSERTED == 0 || st & state::ACTIVE != 0 {
+    pub(super) fn retime(&mut self, idx: u32, t: Duration) -> bool {
+        let s = self.slots.get(idx);
+        let st = s.state;
+        // Active with a timeout: that firing is cancelled (`set_timeout`), which is not this
+        // path's business. Not inserted but with something to insert: `add_to`'s.
+        if st & state::ACTIVE != 0
+            || s.heap == NIL
+            || (st & state::INSERTED == 0 && s.events.intersects(What::SIGNAL | What::IO))
+        {
             return false;
         }
         let interval = nanos(t);
         let deadline = self.deadline_after(interval);
         if !self.arm_in_list(idx, deadline) {
-            return false;
+            // Pending: cannot fail.
+            let _ = self.arm_slow(idx, deadline);
         }
         let s = self.slots.get_mut(idx);
         s.interval = interval;
@@ -125,8 +131,31 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
         true
     }
 
+    /// [`arm`](Self::arm) when the list does not take the timer as it is: into the heap, or
+    /// through [`arm_via_list`](Self::arm_via_list) for a timer in the list or one that goes to
+    /// its end.
     #[inline(never)]
     fn arm_slow(&mut self, idx: u32, deadline: u64) -> Result<(), Error> {
+        let at = self.slots.get(idx).heap;
+        let tail = self.timer_list.tail;
+        if at == LISTED || tail == NIL || self.slots.get(tail).deadline <= deadline {
+            return self.arm_via_list(idx, deadline);
+        }
+        let slots = &mut self.slots;
+        let moved = &mut |i, h| slots.get_mut(i).heap = h;
+        if at == NIL {
+            self.timers.push(deadline, idx, moved)?;
+        } else {
+            self.timers.reschedule(at, deadline, moved);
+        }
+        self.slots.get_mut(idx).deadline = deadline;
+        Ok(())
+    }
+
+    /// [`arm_slow`](Self::arm_slow) for a timer in the list (it leaves it, to its end or into
+    /// the heap) or one that goes to the list's end.
+    #[inline(never)]
+    fn arm_via_list(&mut self, idx: u32, deadline: u64) -> Result<(), Error> {
         let mut at = self.slots.get(idx).heap;
         if at == LISTED {
             // Out of the list, to its end or into the heap below; its room in the storage, which

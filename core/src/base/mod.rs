@@ -286,7 +286,7 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
     ) -> Result<Handle, Error> {
         if let (Some(h), Some(t)) = (current, timeout) {
             if let Ok(idx) = self.slots.resolve(h, spec.token) {
-                if self.retime_in_list(idx, t) {
+                if self.retime(idx, t) {
                     return Ok(h);
                 }
             }
@@ -295,7 +295,7 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
     }
 
     /// [`add`](Self::add) for the rest, the cold path: a new slot, an event to insert, or a
-    /// timeout that does not go to the end of the sorted list. On error the base is as it was.
+    /// timeout not pending before. On error the base is as it was.
     #[cold]
     #[inline(never)]
     fn add_other(
@@ -323,7 +323,7 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
 
     /// Inserts slot `idx` if it is not yet and sets its timeout if one is given; on error, undoes
     /// what it did and gives the slot back if `fresh` and nothing holds it.
-    #[inline(never)]
+    #[inline]
     fn add_to(&mut self, idx: u32, fresh: bool, timeout: Option<Duration>) -> Result<(), Error> {
         let st = self.slots.get(idx).state;
         let inserted_now = st & state::INSERTED == 0 && self.wants_insert(idx);

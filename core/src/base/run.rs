@@ -222,7 +222,25 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
     /// The common iteration (no break, continue, exit, `ONCE` or `NONBLOCK`) tests one word of
     /// rare conditions at each of its three decision points; the conditions it stands for are
     /// checked in the same order as libevent's loop, in the cold functions it leads to.
+    #[inline(always)]
     pub fn step(&mut self) -> Result<Step, Error> {
+        // The end of a `ONCE|NONBLOCK` pass (libevent's benchmark's loop) whose callbacks are all
+        // run, found here without the call: the bottom of the iteration would come to the same
+        // (no break, continue or exit asked for, a callback ran, none is active). One compare
+        // for every other step.
+        if self.run.slow == slow::ONCE | slow::NONBLOCK
+            && self.run.phase == Phase::Process
+            && self.run.ran > 0
+            && self.queues.len == 0
+        {
+            return Ok(self.finish(Outcome::Exited));
+        }
+        self.step_on()
+    }
+
+    /// [`step`](Self::step) for everything but the end of a `ONCE` run.
+    #[inline(never)]
+    fn step_on(&mut self) -> Result<Step, Error> {
         let mut at_top = match self.run.phase {
             Phase::Process => false,
             Phase::Top => true,
@@ -271,6 +289,7 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
         }
     }
 
+    #[inline]
     fn finish(&mut self, how: Outcome) -> Step {
         self.run.phase = Phase::Idle;
         self.cached_now = None;
@@ -510,7 +529,17 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
         s.ncalls = 0;
         if !events.contains(What::PERSIST) {
             // Deleted before its callback, so the callback can add it again.
-            self.pop_oneshot(idx);
+            if s.state & state::INSERTED == 0 && s.heap == NIL {
+                // Neither inserted nor timed (a timer that fired, an event activated by hand),
+                // and no longer active: nothing to unlink. The fork check stays (see
+                // `pop_oneshot`).
+                if let Err(e) = self.check_fork() {
+                    self.io.deferred = Some(e);
+                }
+                self.slots.release(idx);
+            } else {
+                self.pop_oneshot(idx);
+            }
             return ready;
         }
         let (st, heap, interval) = (s.state, s.heap, s.interval);

@@ -486,6 +486,51 @@ fn loop_control() {
 }
 
 #[test]
+fn a_once_nonblock_pass_ends_only_when_nothing_is_left_to_run() {
+    // The pass's end is found at the top of `step`; each way the iteration goes on must still
+    // lead there: an activation in a callback runs in the same pass, a continue takes one more
+    // iteration, a break ends the pass at once.
+    let pass = LoopFlags::ONCE | LoopFlags::NONBLOCK;
+    let (a, c) = (spec(-1, What::empty(), 1), spec(-1, What::empty(), 2));
+    let mut b = ticking();
+    let waits = b.backend().waits.len();
+    b.activate(None, &a, What::TIMEOUT, 0).unwrap();
+    let mut seen = Vec::new();
+    let r = run(&mut b, pass, |b, r| {
+        seen.push(r.token);
+        if r.token == 1 {
+            b.activate(None, &c, What::TIMEOUT, 0).unwrap();
+        }
+    });
+    assert_eq!((r, &seen[..]), (Ok(Outcome::Exited), &[1, 2][..]));
+    assert_eq!(b.backend().waits.len(), waits + 1, "one iteration");
+    b.activate(None, &a, What::TIMEOUT, 0).unwrap();
+    b.activate(None, &c, What::TIMEOUT, 0).unwrap();
+    seen.clear();
+    run(&mut b, pass, |b, r| {
+        seen.push(r.token);
+        b.loopcontinue();
+    })
+    .unwrap();
+    assert_eq!(seen, [1, 2]);
+    assert_eq!(b.backend().waits.len(), waits + 3, "two iterations");
+    b.activate(None, &a, What::TIMEOUT, 0).unwrap();
+    b.activate(None, &c, What::TIMEOUT, 0).unwrap();
+    seen.clear();
+    run(&mut b, pass, |b, r| {
+        seen.push(r.token);
+        b.loopbreak();
+    })
+    .unwrap();
+    assert_eq!(seen, [1]);
+    // A pass with nothing active ends after its one wait; the event left over runs in the next.
+    seen.clear();
+    run(&mut b, pass, |_, r| seen.push(r.token)).unwrap();
+    assert_eq!(seen, [2]);
+    assert!(!b.is_running());
+}
+
+#[test]
 fn signals_run_once_per_delivery_and_del_stops_the_repeats() {
     let mut b = base();
     let s = spec(10, What::SIGNAL | What::PERSIST, 1);

@@ -1,9 +1,11 @@
-//! The event base's timers: a binary min-heap of deadlines, in storage the caller supplies.
+//! The event base's timers: a 4-ary min-heap of deadlines, in storage the caller supplies.
 //!
 //! Entries are ordered by `(deadline, seq)`, where `seq` is the order in which a deadline was set:
 //! timers with equal deadlines fire first-in, first-out. (libevent's heap does not promise that;
 //! 40 timers with one timeout fire 0, 39, 38, … there. Ours fire 0, 1, 2, ….)
 //!
+//! Each entry keeps its deadline next to its slot, so an operation compares entries without
+//! looking at the slots; four children a node halve the depth of a binary heap (libev's choice).
 //! The owner of each timer (an event slot) must find its entry again to delete or re-arm it, so
 //! every operation that moves entries reports each move through a `moved(slot, index)` callback;
 //! the owner stores the index and hands it back to [`TimerHeap::remove`] or
@@ -28,16 +30,26 @@ pub struct Timer {
     pub slot: u32,
 }
 
-/// Whether `a` fires before `b`.
+/// Whether `a` fires before `b`: the deadlines compared first, the `seq`s only when they are
+/// equal (rare but for timers armed together with one timeout).
 #[inline(always)]
 fn before(a: &Timer, b: &Timer) -> bool {
-    (a.deadline, a.seq) < (b.deadline, b.seq)
+    a.deadline < b.deadline || (a.deadline == b.deadline && a.seq < b.seq)
+}
+
+/// Children per node.
+const ARITY: usize = 4;
+
+/// The parent of the entry at `i > 0`.
+#[inline(always)]
+fn parent(i: usize) -> usize {
+    (i - 1) / ARITY
 }
 
 /// Indices are reported as `u32`, so the heap holds at most this many entries (then it is full).
 const MAX_LEN: usize = u32::MAX as usize;
 
-/// A min-heap of [`Timer`]s ordered by `(deadline, seq)`, over caller-supplied storage.
+/// A 4-ary min-heap of [`Timer`]s ordered by `(deadline, seq)`, over caller-supplied storage.
 ///
 /// `seq` is a `u64` counter bumped once per push or reschedule; at one a nanosecond it would take
 /// over 500 years to wrap, so it is treated as never wrapping (it wraps silently rather than
@@ -114,6 +126,7 @@ impl<S: Storage<Timer>> TimerHeap<S> {
     /// When the storage is full and cannot grow, returns
     /// [`Error::Full`]`(`[`Resource::Timers`]`)`, calls `moved` for nothing and changes nothing.
     /// O(log n).
+    #[inline]
     pub fn push(
         &mut self,
         deadline: u64,
@@ -147,6 +160,7 @@ impl<S: Storage<Timer>> TimerHeap<S> {
     /// Removes the entry at `index` (as last reported through `moved`) and returns it; `None` if
     /// `index` is out of range. The entry that takes its place is reported through `moved`.
     /// O(log n).
+    #[inline]
     pub fn remove(&mut self, index: u32, moved: &mut impl FnMut(u32, u32)) -> Option<Timer> {
         let index = index as usize;
         let last = self.len.checked_sub(1)?;
@@ -155,9 +169,13 @@ impl<S: Storage<Timer>> TimerHeap<S> {
         let tail = *heap.get(last)?;
         self.len = last;
         if index < last {
-            // The old last entry fills the hole, within the shortened heap.
+            // The old last entry fills the hole, within the shortened heap: the hole first sinks
+            // to a leaf along the earlier children, then the entry rises from there as far as it
+            // must (it came from the bottom, so mostly not far: fewer comparisons than sifting it
+            // down from the top).
             if let Some(heap) = heap.get_mut(..last) {
-                restore(heap, index, tail, moved);
+                let hole = sink(heap, index, moved);
+                sift_up(heap, hole, tail, moved);
             }
         }
         Some(removed)
@@ -166,6 +184,7 @@ impl<S: Storage<Timer>> TimerHeap<S> {
     /// Gives the entry at `index` a new `deadline` and a fresh `seq`, so it queues behind the
     /// timers already set for that deadline, as a new timer would. Moves are reported through
     /// `moved`. Returns `false` (and changes nothing) if `index` is out of range. O(log n).
+    #[inline]
     pub fn reschedule(
         &mut self,
         index: u32,
@@ -206,7 +225,7 @@ impl<S: Storage<Timer>> TimerHeap<S> {
 fn restore(heap: &mut [Timer], hole: usize, timer: Timer, moved: &mut impl FnMut(u32, u32)) {
     let up = hole
         .checked_sub(1)
-        .and_then(|i| heap.get(i / 2))
+        .and_then(|i| heap.get(i / ARITY))
         .is_some_and(|parent| before(&timer, parent));
     if up {
         sift_up(heap, hole, timer, moved);
@@ -220,12 +239,12 @@ fn restore(heap: &mut [Timer], hole: usize, timer: Timer, moved: &mut impl FnMut
 #[inline]
 fn sift_up(heap: &mut [Timer], mut hole: usize, timer: Timer, moved: &mut impl FnMut(u32, u32)) {
     while hole > 0 {
-        let up = (hole - 1) / 2;
-        let Some(&parent) = heap.get(up) else { break };
-        if !before(&timer, &parent) {
+        let up = parent(hole);
+        let Some(&p) = heap.get(up) else { break };
+        if !before(&timer, &p) {
             break;
         }
-        put(heap, hole, parent, moved);
+        put(heap, hole, p, moved);
         hole = up;
     }
     put(heap, hole, timer, moved);
@@ -235,14 +254,7 @@ fn sift_up(heap: &mut [Timer], mut hole: usize, timer: Timer, moved: &mut impl F
 /// `timer`. Reports every entry it moves, and `timer`'s final index.
 #[inline]
 fn sift_down(heap: &mut [Timer], mut hole: usize, timer: Timer, moved: &mut impl FnMut(u32, u32)) {
-    loop {
-        // No overflow: `hole < heap.len() <= isize::MAX / size_of::<Timer>()`.
-        let left = 2 * hole + 1;
-        let Some(&l) = heap.get(left) else { break };
-        let (down, child) = match heap.get(left + 1) {
-            Some(&r) if before(&r, &l) => (left + 1, r),
-            _ => (left, l),
-        };
+    while let Some((down, child)) = first_child(heap, hole) {
         if !before(&child, &timer) {
             break;
         }
@@ -252,15 +264,59 @@ fn sift_down(heap: &mut [Timer], mut hole: usize, timer: Timer, moved: &mut impl
     put(heap, hole, timer, moved);
 }
 
-/// Stores `timer` at `index` and reports it. `index` is always in range (the callers only pass
-/// indices they have just read, or the hole, which is in range).
+/// Moves the hole at `hole` down to a leaf, each time filling it with its earliest child; returns
+/// where it ends. Reports every entry it moves.
+#[inline]
+fn sink(heap: &mut [Timer], mut hole: usize, moved: &mut impl FnMut(u32, u32)) -> usize {
+    while let Some((down, child)) = first_child(heap, hole) {
+        put(heap, hole, child, moved);
+        hole = down;
+    }
+    hole
+}
+
+/// The earliest child of the entry at `i`, and its index; `None` for a leaf.
+#[inline(always)]
+fn first_child(heap: &[Timer], i: usize) -> Option<(usize, Timer)> {
+    // No overflow: `i < heap.len() <= isize::MAX / size_of::<Timer>()`.
+    let first = ARITY * i + 1;
+    let kids = heap.get(first..)?;
+    let (at, min) = match kids.first_chunk::<ARITY>() {
+        // The common case, a full set of children: a tournament.
+        Some([a, b, c, d]) => {
+            let x = if before(b, a) { (1, b) } else { (0, a) };
+            let y = if before(d, c) { (3, d) } else { (2, c) };
+            if before(y.1, x.1) {
+                y
+            } else {
+                x
+            }
+        }
+        // The last parent may have fewer.
+        None => {
+            let mut min = (0, kids.first()?);
+            for (j, kid) in kids.iter().enumerate().skip(1) {
+                if before(kid, min.1) {
+                    min = (j, kid);
+                }
+            }
+            min
+        }
+    };
+    Some((first + at, *min))
+}
+
+/// Stores `timer` at `index` and reports it. `index` is always in range: the callers pass the
+/// hole they were given (an index checked against the heap by `push`, `remove` or `reschedule`),
+/// a parent of it they have just read, or a child `first_child` found in the heap.
 #[inline(always)]
 fn put(heap: &mut [Timer], index: usize, timer: Timer, moved: &mut impl FnMut(u32, u32)) {
-    if let Some(e) = heap.get_mut(index) {
-        *e = timer;
-        // `index < len <= MAX_LEN`, so it fits.
-        moved(timer.slot, index as u32);
-    }
+    debug_assert!(index < heap.len());
+    // SAFETY: `index < heap.len()`, as every caller ensures (see above); unchecked, the sift
+    // loops do no bounds check of their own per level.
+    *unsafe { heap.get_unchecked_mut(index) } = timer;
+    // `index < len <= MAX_LEN`, so it fits.
+    moved(timer.slot, index as u32);
 }
 
 #[cfg(test)]
@@ -309,7 +365,7 @@ mod tests {
         let s = heap.as_slice();
         assert_eq!(s.len(), heap.len());
         for (i, t) in s.iter().enumerate().skip(1) {
-            assert!(!before(t, &s[(i - 1) / 2]), "heap order broken at {i}");
+            assert!(!before(t, &s[parent(i)]), "heap order broken at {i}");
         }
         for t in s {
             assert_eq!(s[idx.of(t.slot) as usize].slot, t.slot);
