@@ -30,10 +30,18 @@ int main(void)
 	CHECK(strcmp(event_get_version(), "2.1.12-stable") == 0);
 	CHECK(event_get_version_number() == 0x02010c00);
 	const char **m = event_get_supported_methods();
-	CHECK(m && m[0] && strcmp(m[0], "epoll") == 0);
-	CHECK(m[1] && strcmp(m[1], "poll") == 0);
-	CHECK(m[2] && strcmp(m[2], "select") == 0);
-	CHECK(m[3] == NULL);
+	/* epoll, poll and select in that order; kqueue too where it is built in (eventop over
+	 * libkqueue on Linux lists it last). */
+	CHECK(m);
+	const char *want[] = {"epoll", "poll", "select"};
+	size_t seen = 0;
+	for (; *m; m++) {
+		if (strcmp(*m, "kqueue") == 0)
+			continue;
+		CHECK(seen < 3 && strcmp(*m, want[seen]) == 0);
+		seen++;
+	}
+	CHECK(seen == 3);
 
 	struct event_base *base = event_base_new();
 	CHECK(base);
