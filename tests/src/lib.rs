@@ -3,8 +3,10 @@
 /// Growable storage: the std adapter's own.
 pub use eventop::storage::Grow;
 
+pub mod bounded;
 pub mod driver;
 pub mod fds;
+pub mod kinds;
 
 /// The top-level README's code, compiled and run as doctests so it stays true.
 #[doc = include_str!("../../README.md")]

@@ -175,4 +175,24 @@ mod tests {
         q.remove(slots.as_mut_slice(), d);
         assert_eq!((q.highest(), q.len), (None, 0));
     }
+
+    #[test]
+    fn removing_one_of_several_keeps_the_priority_nonempty() {
+        for victim in 0..3 {
+            let mut slots = Slots::new(heapless::Vec::<Slot, 8>::new());
+            let mut q = Queues::new();
+            let idx: [u32; 3] = core::array::from_fn(|_| enqueue(&mut slots, &mut q, 70));
+            let low = enqueue(&mut slots, &mut q, 200);
+            q.remove(slots.as_mut_slice(), idx[victim]);
+            assert_eq!(q.highest(), Some(70), "removed {victim}");
+            let rest: [u32; 2] = core::array::from_fn(|i| idx[if i < victim { i } else { i + 1 }]);
+            assert_eq!(q.front(70), rest[0]);
+            q.pop_front(slots.as_mut_slice(), 70, rest[0]);
+            assert_eq!((q.highest(), q.front(70)), (Some(70), rest[1]));
+            q.remove(slots.as_mut_slice(), rest[1]);
+            assert_eq!((q.highest(), q.front(200)), (Some(200), low));
+            q.pop_front(slots.as_mut_slice(), 200, low);
+            assert_eq!((q.highest(), q.len), (None, 0));
+        }
+    }
 }

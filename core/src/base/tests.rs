@@ -1363,3 +1363,137 @@ mod persistent_order {
         }
     }
 }
+
+/// Deleting one active event of a priority above 0 (the first, a middle one, the last) leaves
+/// the others queued there to run, in order; a priority-0 queue behaves the same.
+#[test]
+fn deleting_one_active_event_keeps_the_rest_of_its_priority_queued() {
+    for pri in [1u8, 2, 0] {
+        for victim in 0..3 {
+            let mut b = base();
+            b.set_priorities(3).unwrap();
+            let ev = |t| Spec {
+                fd: -1,
+                events: What::empty(),
+                priority: pri,
+                token: t,
+            };
+            let hs: Vec<Handle> = (0..3)
+                .map(|t| b.activate(None, &ev(t), What::TIMEOUT, 0).unwrap())
+                .collect();
+            b.del(hs[victim], victim).unwrap();
+            assert_eq!(b.counts().active, 2);
+            let mut order = Vec::new();
+            run(&mut b, LoopFlags::NONBLOCK, |_, r| order.push(r.token)).unwrap();
+            let want: Vec<usize> = (0..3).filter(|&t| t != victim).collect();
+            assert_eq!(order, want, "priority {pri}, deleted {victim}");
+            assert_eq!(b.counts(), Counts::default());
+        }
+    }
+}
+
+/// Timer storage whose `grow` says yes and does nothing.
+#[derive(Default)]
+struct LyingTimers;
+
+impl crate::Storage<Timer> for LyingTimers {
+    fn as_slice(&self) -> &[Timer] {
+        &[]
+    }
+    fn as_mut_slice(&mut self) -> &mut [Timer] {
+        &mut []
+    }
+    fn grow(&mut self, _: usize, _: Timer) -> bool {
+        true
+    }
+}
+
+/// Fixed tables but the timers, which lie about growing.
+struct Lying;
+
+impl Tables for Lying {
+    type Slots = heapless::Vec<Slot, 8>;
+    type Fds = heapless::Vec<FdEntry, 8>;
+    type Timers = LyingTimers;
+    type Changes = heapless::Vec<Change, 8>;
+}
+
+/// A timer storage that says it grew and did not is full: every timed add is
+/// `Full(Timers)` and leaves the base as it was, whether the timer would go to the heap or the
+/// run of timers; untimed events are unaffected.
+#[test]
+fn lying_timer_storage_is_full_not_a_panic() {
+    let mut b: EventBase<Script, TestClock, Lying> = EventBase::new(
+        Script::default(),
+        TestClock,
+        Parts::default(),
+        BaseFlags::empty(),
+    );
+    for (t, ms) in [(1, 5), (2, 1), (3, 9)] {
+        let e = spec(-1, What::empty(), t);
+        assert_eq!(
+            b.add(None, &e, Some(Duration::from_millis(ms))),
+            Err(Error::Full(Resource::Timers))
+        );
+        let io = spec(4, What::READ, t + 10);
+        assert_eq!(
+            b.add(None, &io, Some(Duration::from_millis(ms))),
+            Err(Error::Full(Resource::Timers))
+        );
+        assert_eq!(b.counts(), Counts::default());
+    }
+    let h = b.add(None, &spec(4, What::READ, 20), None).unwrap();
+    assert_eq!(
+        b.add(
+            Some(h),
+            &spec(4, What::READ, 20),
+            Some(Duration::from_millis(1))
+        ),
+        Err(Error::Full(Resource::Timers))
+    );
+    assert_eq!(b.pending(h, 20, What::all()).0, What::READ);
+    assert_eq!(b.counts().added, 1);
+}
+
+/// A timeout that fired is cancelled when the event is given a new timeout before its callback
+/// runs (libevent's rule), whether the event is inserted (I/O) or a pure timer; an event
+/// activated through the API keeps its activation when it gets a timeout.
+#[test]
+fn a_new_timeout_cancels_a_firing_not_an_activation() {
+    for fd in [4, -1] {
+        let mut b = base();
+        let first = spec(-1, What::empty(), 1);
+        let ev = spec(
+            fd,
+            if fd < 0 {
+                What::empty()
+            } else {
+                What::READ | What::PERSIST
+            },
+            2,
+        );
+        let ms = |n| Some(Duration::from_millis(n));
+        b.add(None, &first, ms(10)).unwrap();
+        let mut h = Some(b.add(None, &ev, ms(10)).unwrap());
+        let mut ran = Vec::new();
+        run(&mut b, LoopFlags::ONCE, |b, r| {
+            ran.push(r.token);
+            if r.token == 1 {
+                h = Some(b.add(h, &ev, ms(10)).unwrap());
+            }
+        })
+        .unwrap();
+        assert_eq!(ran, [1], "fd {fd}: the firing of 2 was cancelled");
+        assert_eq!(b.pending(h.unwrap(), 2, What::TIMEOUT).0, What::TIMEOUT);
+
+        // Activated (with nothing) and then given a timeout: it still runs, once.
+        let h2 = b.activate(h, &ev, What::empty(), 0).unwrap();
+        b.add(Some(h2), &ev, ms(50)).unwrap();
+        let mut ran = Vec::new();
+        run(&mut b, LoopFlags::NONBLOCK, |_, r| {
+            ran.push((r.token, r.res))
+        })
+        .unwrap();
+        assert_eq!(ran, [(2, What::empty())], "fd {fd}");
+    }
+}

@@ -544,6 +544,11 @@ mod tests {
             Err(Error::Full(Resource::Timers))
         );
         assert!(h.is_empty());
+        assert!(
+            !h.reserve(1),
+            "a storage that says yes without growing has no room"
+        );
+        assert!(h.reserve(0));
     }
 
     #[test]
