@@ -17,7 +17,8 @@ fn features(f: Features) -> String {
 fn main() {
     println!("backend table, in order of preference:");
     for d in Table::TABLE {
-        let offered = match (d.init)(BaseFlags::empty()) {
+        // Asked for io_uring, so that it says whether it proves itself here.
+        let offered = match (d.init)(BaseFlags::IO_URING) {
             Ok(b) => format!("available (need_reinit={})", b.info().need_reinit),
             Err(e) => format!("unavailable: {e}"),
         };
@@ -57,5 +58,12 @@ fn main() {
     };
     if let Ok(s) = Table::select(&cfg) {
         println!("with EPOLL_USE_CHANGELIST: {}", s.backend.info().name);
+    }
+    let cfg = Config {
+        flags: BaseFlags::IO_URING,
+        ..Config::default()
+    };
+    if let Ok(s) = Table::select(&cfg) {
+        println!("with IO_URING: {}", s.backend.info().name);
     }
 }

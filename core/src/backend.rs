@@ -127,6 +127,8 @@ bitflags! {
         const PERSIST = 0x10;
         /// Edge-triggered.
         const ET = 0x20;
+        /// Exclusive wake ([`What::EXCLUSIVE`]).
+        const EXCLUSIVE = 0x40;
     }
 }
 
@@ -154,24 +156,23 @@ pub struct Change {
 }
 
 impl Change {
-    /// Adds `events` (`READ`, `WRITE`, `CLOSED`; `ET`, `PERSIST` and `SIGNAL` travel with them) to
-    /// `fd`, which the backend watches for `old`.
+    /// Adds `events` (`READ`, `WRITE`, `CLOSED`; `ET`, `EXCLUSIVE`, `PERSIST` and `SIGNAL` travel
+    /// with them) to `fd`, which the backend watches for `old`.
     pub fn add(fd: RawFd, old: What, events: What) -> Change {
-        let carried = ChangeOp::from_bits_truncate(
+        let mut carried = ChangeOp::from_bits_truncate(
             (events & (What::ET | What::PERSIST | What::SIGNAL)).bits() as u8,
         );
+        carried.set(ChangeOp::EXCLUSIVE, events.contains(What::EXCLUSIVE));
         Change::of(fd, old, events, ChangeOp::ADD | carried)
     }
 
-    /// Deletes `events` (`READ`, `WRITE`, `CLOSED`; `ET`: the remaining interest is
-    /// edge-triggered) from `fd`, which the backend watches for `old`.
+    /// Deletes `events` (`READ`, `WRITE`, `CLOSED`; `ET`, `EXCLUSIVE`: the remaining interest is
+    /// edge-triggered, exclusive) from `fd`, which the backend watches for `old`.
     pub fn del(fd: RawFd, old: What, events: What) -> Change {
-        let et = if events.contains(What::ET) {
-            ChangeOp::ET
-        } else {
-            ChangeOp::empty()
-        };
-        Change::of(fd, old, events, ChangeOp::DEL | et)
+        let mut op = ChangeOp::DEL;
+        op.set(ChangeOp::ET, events.contains(What::ET));
+        op.set(ChangeOp::EXCLUSIVE, events.contains(What::EXCLUSIVE));
+        Change::of(fd, old, events, op)
     }
 
     /// `op` for each kind of interest in `events` (a signal's goes with `READ`).
@@ -225,6 +226,13 @@ impl Change {
     /// Whether any part of it asks for edge-triggering.
     pub fn edge_triggered(&self) -> bool {
         self.ops().iter().any(|(op, _)| op.contains(ChangeOp::ET))
+    }
+
+    /// Whether any part of it asks for exclusive wake.
+    pub fn exclusive(&self) -> bool {
+        self.ops()
+            .iter()
+            .any(|(op, _)| op.contains(ChangeOp::EXCLUSIVE))
     }
 }
 

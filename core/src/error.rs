@@ -40,6 +40,12 @@ pub enum Operation {
     Signals,
     /// Wait with no timeout: nothing could wake it.
     WaitForever,
+    /// Watch `CLOSED` with an exclusive wake (epoll: `EPOLLEXCLUSIVE` excludes `EPOLLRDHUP`).
+    ExclusiveClosed,
+    /// Serve `EPOLL_USE_CHANGELIST`, a request for epoll's changelist mode (io_uring).
+    EpollChangelist,
+    /// Be chosen without being asked for (io_uring, without `BaseFlags::IO_URING`).
+    NotAskedFor,
 }
 
 /// Everything that can go wrong below the adapters.
@@ -76,6 +82,8 @@ pub enum Error {
     SignalWithIo,
     /// Edge- and level-triggered events on the same fd.
     MixedTriggers(i32),
+    /// Exclusive and shared events ([`What::EXCLUSIVE`](crate::What::EXCLUSIVE)) on the same fd.
+    MixedExclusive(i32),
     /// An fd that has as many events as its count can hold.
     TooManyEvents(i32),
     /// Events wait on this closed fd, whose number the base's own signal fd now has.
@@ -117,6 +125,9 @@ impl fmt::Display for Operation {
             Operation::DirectChange => "change interest outside its changelist",
             Operation::Signals => "watch signals (the base's signal fd does)",
             Operation::WaitForever => "wait with no timeout",
+            Operation::ExclusiveClosed => "watch CLOSED with an exclusive wake",
+            Operation::EpollChangelist => "serve EPOLL_USE_CHANGELIST (epoll's changelist mode)",
+            Operation::NotAskedFor => "start unasked (BaseFlags::IO_URING or EVENT_IO_URING asks)",
         })
     }
 }
@@ -144,6 +155,10 @@ impl fmt::Display for Error {
             Error::MixedTriggers(fd) => write!(
                 f,
                 "invalid argument: edge- and level-triggered events cannot share fd {fd}"
+            ),
+            Error::MixedExclusive(fd) => write!(
+                f,
+                "invalid argument: exclusive and shared events cannot share fd {fd}"
             ),
             Error::TooManyEvents(fd) => write!(f, "invalid argument: too many events on fd {fd}"),
             Error::SignalFdTaken(fd) => write!(

@@ -24,6 +24,13 @@ bitflags! {
         const FINALIZE = 0x40;
         /// The peer closed its end, on backends with [`Features::EARLY_CLOSE`].
         const CLOSED = 0x80;
+        /// Exclusive wake (not in libevent): when many bases (threads) watch one fd, a
+        /// readiness wakes one of those waiting, not all: for a listening socket shared by one
+        /// base per core. epoll adds the fd with `EPOLLEXCLUSIVE` (Linux 4.5; a change of its
+        /// interest is a delete and an add, since the kernel refuses to modify it, and `CLOSED`
+        /// cannot go with it), io_uring polls it the same way; poll, select and kqueue ignore the
+        /// bit. Every event on an fd must agree on it, as on `ET`.
+        const EXCLUSIVE = 0x100;
     }
 }
 
@@ -63,6 +70,9 @@ bitflags! {
         const EPOLL_USE_CHANGELIST = 0x10;
         /// Precise timers (accepted: eventop's timers are always precise).
         const PRECISE_TIMER = 0x20;
+        /// Use io_uring where it proves itself (Linux; not in libevent; `EVENT_IO_URING` in the
+        /// environment does the same). Without it selection passes io_uring over.
+        const IO_URING = 0x80;
     }
 }
 
@@ -101,7 +111,9 @@ mod tests {
 
     #[test]
     fn values_are_libevents() {
-        assert_eq!(What::all().bits(), 0xff);
+        // libevent's eight bits, and eventop's EXCLUSIVE above them.
+        assert_eq!((What::all() - What::EXCLUSIVE).bits(), 0xff);
+        assert_eq!(What::EXCLUSIVE.bits(), 0x100);
         assert_eq!(What::IO.bits(), 0x86);
         assert_eq!(
             (Features::ET | Features::O1 | Features::EARLY_CLOSE).bits(),

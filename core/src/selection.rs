@@ -2,8 +2,8 @@
 //!
 //! libevent's rules: skip an entry whose name the config avoids, one that lacks a required
 //! feature, and one that `EVENT_NO<NAME>` disables (unless [`BaseFlags::IGNORE_ENV`]); an entry
-//! whose constructor fails is skipped too. `EVENT_EPOLL_USE_CHANGELIST` and `EVENT_PRECISE_TIMER`
-//! act as their flags and `EVENT_SHOW_METHOD` asks the adapter to say which backend it got. The
+//! whose constructor fails is skipped too. `EVENT_EPOLL_USE_CHANGELIST`, `EVENT_PRECISE_TIMER` and
+//! `EVENT_IO_URING` act as their flags and `EVENT_SHOW_METHOD` asks the adapter to say which backend it got. The
 //! environment is whatever the caller's lookup says: core has none of its own (the hosted one is
 //! [`crate::sys::env`], which ignores it in setuid and setgid processes, as libevent does).
 
@@ -120,6 +120,9 @@ pub fn select<B>(
     }
     if env("EVENT_PRECISE_TIMER") {
         flags |= BaseFlags::PRECISE_TIMER;
+    }
+    if env("EVENT_IO_URING") {
+        flags |= BaseFlags::IO_URING;
     }
     let show_method = env("EVENT_SHOW_METHOD");
 

@@ -16,6 +16,11 @@ bitflags! {
         /// [`Features::EARLY_CLOSE`](crate::Features::EARLY_CLOSE); elsewhere it is reported
         /// with the next read.
         const CLOSED = What::CLOSED.bits();
+        /// Exclusive wake, for a listening socket that several bases (threads) watch: each
+        /// readiness wakes one of them, not all ([`What::EXCLUSIVE`](eventop_core::What::EXCLUSIVE):
+        /// `EPOLLEXCLUSIVE` on epoll; ignored by poll and select). Every event on the fd must
+        /// agree on it; with epoll it cannot go with `CLOSED`.
+        const EXCLUSIVE = What::EXCLUSIVE.bits();
     }
 }
 

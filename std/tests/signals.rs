@@ -164,6 +164,6 @@ fn a_signal_event_cannot_wait_for_io() {
     assert_eq!(Interest::from_bits(Readiness::SIGNAL.bits()), None);
     assert_eq!(
         Interest::all(),
-        Interest::READ | Interest::WRITE | Interest::CLOSED
+        Interest::READ | Interest::WRITE | Interest::CLOSED | Interest::EXCLUSIVE
     );
 }

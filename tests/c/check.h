@@ -24,11 +24,29 @@ static inline int oracle(void)
 	return e && e[0] == '1';
 }
 
-/* The backend the harness selected through EVENT_NO* (its libevent name). */
+/* The backend the harness selected through EVENT_NO* (its libevent name). libevent has no
+ * io_uring: where eventop takes io_uring, libevent takes epoll. */
 static inline const char *expected_method(void)
 {
 	const char *e = getenv("EVENTOP_METHOD");
-	return e ? e : "epoll";
+	if (!e || (oracle() && strcmp(e, "io_uring") == 0))
+		return "epoll";
+	return e;
+}
+
+/* The backend a base gets with the environment ignored: io_uring where the kernel allows it
+ * (the harness says), else epoll. */
+static inline const char *default_method(void)
+{
+	const char *e = getenv("EVENTOP_DEFAULT_METHOD");
+	return e && !oracle() ? e : "epoll";
+}
+
+/* Whether `name` is one of Linux's own O(1) backends (epoll, with or without the changelist,
+ * or io_uring). */
+static inline int linux_o1(const char *name)
+{
+	return strncmp(name, "epoll", 5) == 0 || strcmp(name, "io_uring") == 0;
 }
 
 #endif

@@ -33,6 +33,8 @@ use eventop_core::sys::hosted::{Buffers, FixedBuffers, Hosted, Multiplexer};
 use eventop_core::sys::kqueue::Kqueue;
 use eventop_core::sys::poll::Poll;
 use eventop_core::sys::select::Select;
+#[cfg(target_os = "linux")]
+use eventop_core::sys::uring::Uring;
 use eventop_core::{
     Backend, BaseFlags, Change, Error, FdInfo, Features, Info, LoopFlags, Resource, Signals, Sink,
     Storage, What,
@@ -95,6 +97,8 @@ enum Kind {
     Epoll,
     #[cfg(target_os = "linux")]
     EpollChangelist,
+    #[cfg(target_os = "linux")]
+    Uring,
     #[cfg(eventop_kqueue)]
     Kqueue,
     Poll,
@@ -112,6 +116,8 @@ impl Kind {
             Kind::EpollChangelist => {
                 Multiplexer::Epoll(Epoll::new(Default::default(), true).expect("epoll"))
             }
+            #[cfg(target_os = "linux")]
+            Kind::Uring => Multiplexer::Uring(Uring::new().expect("io_uring")),
             #[cfg(eventop_kqueue)]
             Kind::Kqueue => Multiplexer::Kqueue(Kqueue::new(Default::default()).expect("kqueue")),
             Kind::Poll => Multiplexer::Poll(Poll::new(Default::default()).expect("poll")),
@@ -120,9 +126,10 @@ impl Kind {
         Hosted::from(multiplexer)
     }
 
+    /// epoll or io_uring: Linux's own, with `ET`, `EARLY_CLOSE` and nanosecond waits.
     fn is_epoll(self) -> bool {
         #[cfg(target_os = "linux")]
-        if matches!(self, Kind::Epoll | Kind::EpollChangelist) {
+        if matches!(self, Kind::Epoll | Kind::EpollChangelist | Kind::Uring) {
             return true;
         }
         false
@@ -328,6 +335,10 @@ macro_rules! per_backend {
         #[cfg(target_os = "linux")]
         mod epoll_changelist {
             $(#[test] fn $name() { super::$name(super::Kind::EpollChangelist) })*
+        }
+        #[cfg(target_os = "linux")]
+        mod io_uring {
+            $(#[test] fn $name() { super::$name(super::Kind::Uring) })*
         }
         #[cfg(eventop_kqueue)]
         mod kqueue {
@@ -931,10 +942,13 @@ fn picked(config: &Config<'_>, env: &[&str]) -> Result<&'static str, Vec<(&'stat
 }
 
 /// The table's backends in its order, as compiled for this target: kqueue first on the BSDs and
-/// macOS, last on Linux over libkqueue (there to be tested, not preferred).
+/// macOS, last on Linux over libkqueue (there to be tested, not preferred); on Linux io_uring
+/// before epoll.
 const COMPILED: &[&str] = &[
     #[cfg(all(eventop_kqueue, not(target_os = "linux")))]
     "kqueue",
+    #[cfg(target_os = "linux")]
+    "io_uring",
     #[cfg(target_os = "linux")]
     "epoll",
     "poll",
@@ -943,12 +957,47 @@ const COMPILED: &[&str] = &[
     "kqueue",
 ];
 
+/// Whether the entry named `name` is taken with a default config: io_uring not (it is taken
+/// only when asked for), every other one always.
+fn usable(name: &str) -> bool {
+    name != "io_uring"
+}
+
+/// The first usable entry of `names`.
+fn first_usable<'a>(names: &[&'a str]) -> Option<&'a str> {
+    names.iter().copied().find(|n| usable(n))
+}
+
 #[test]
 fn selection_default_is_epoll() {
-    // (On the BSDs and macOS: kqueue.)
-    assert_eq!(picked(&Config::default(), &[]), Ok(COMPILED[0]));
+    // (On the BSDs and macOS: kqueue.) io_uring is passed over unless asked for.
+    let first = first_usable(COMPILED).unwrap();
+    assert_eq!(picked(&Config::default(), &[]), Ok(first));
     #[cfg(target_os = "linux")]
-    assert_eq!(COMPILED[0], "epoll");
+    assert_eq!(first, "epoll");
+}
+
+/// Asked for (the flag, or `EVENT_IO_URING`), io_uring is taken where it proves itself; not with
+/// `EPOLL_USE_CHANGELIST`, nor with `EVENT_NOIO_URING`.
+#[cfg(target_os = "linux")]
+#[test]
+fn selection_io_uring_when_asked() {
+    let want = if Uring::new().is_ok() {
+        "io_uring"
+    } else {
+        "epoll"
+    };
+    let asked = Config {
+        flags: BaseFlags::IO_URING,
+        ..Config::default()
+    };
+    assert_eq!(picked(&asked, &[]), Ok(want));
+    assert_eq!(picked(&Config::default(), &["EVENT_IO_URING"]), Ok(want));
+    assert_eq!(
+        picked(&asked, &["EVENT_EPOLL_USE_CHANGELIST"]),
+        Ok("epoll (with changelist)")
+    );
+    assert_eq!(picked(&asked, &["EVENT_NOIO_URING"]), Ok("epoll"));
 }
 
 #[test]
@@ -959,8 +1008,11 @@ fn selection_env_disables_in_order() {
         .map(|n| format!("EVENT_NO{}", n.to_uppercase()))
         .collect();
     let vars: Vec<&str> = vars.iter().map(String::as_str).collect();
-    for (k, name) in COMPILED.iter().enumerate() {
-        assert_eq!(picked(&cfg, &vars[..k]), Ok(*name), "{:?}", &vars[..k]);
+    #[cfg(target_os = "linux")]
+    assert_eq!(vars[0], "EVENT_NOIO_URING");
+    for k in 0..COMPILED.len() {
+        let want = first_usable(&COMPILED[k..]).unwrap();
+        assert_eq!(picked(&cfg, &vars[..k]), Ok(want), "{:?}", &vars[..k]);
     }
     assert_eq!(
         picked(&cfg, &vars),
@@ -971,11 +1023,11 @@ fn selection_env_disables_in_order() {
         flags: BaseFlags::IGNORE_ENV,
         ..Config::default()
     };
-    assert_eq!(picked(&ignore, &vars), Ok(COMPILED[0]));
-    // EVENT_EPOLL_USE_CHANGELIST acts as the flag.
+    assert_eq!(picked(&ignore, &vars), Ok(first_usable(COMPILED).unwrap()));
+    // EVENT_EPOLL_USE_CHANGELIST acts as the flag, on epoll (io_uring has a changelist always).
     #[cfg(target_os = "linux")]
     assert_eq!(
-        picked(&cfg, &["EVENT_EPOLL_USE_CHANGELIST"]),
+        picked(&cfg, &["EVENT_NOIO_URING", "EVENT_EPOLL_USE_CHANGELIST"]),
         Ok("epoll (with changelist)")
     );
 }
@@ -986,10 +1038,13 @@ fn selection_avoid_and_require() {
         avoid: &[COMPILED[0]],
         ..Config::default()
     };
-    assert_eq!(picked(&avoid, &[]), Ok(COMPILED[1]));
-    // Of the backends, epoll and kqueue are edge-triggered.
+    assert_eq!(
+        picked(&avoid, &[]),
+        Ok(first_usable(&COMPILED[1..]).unwrap())
+    );
+    // Of the backends, io_uring, epoll and kqueue are edge-triggered.
     let et = Config {
-        avoid: &["epoll"],
+        avoid: &["epoll", "io_uring"],
         require: Features::ET,
         ..Config::default()
     };
@@ -998,12 +1053,12 @@ fn selection_avoid_and_require() {
         cfg!(eventop_kqueue).then_some("kqueue")
     );
     let et = Config {
-        avoid: &["epoll", "kqueue"],
+        avoid: &["epoll", "kqueue", "io_uring"],
         require: Features::ET,
         ..Config::default()
     };
     let skipped = COMPILED.iter().map(|&n| match n {
-        "epoll" | "kqueue" => (n, Skip::Avoided),
+        "epoll" | "kqueue" | "io_uring" => (n, Skip::Avoided),
         _ => (n, Skip::LacksFeatures(Features::ET)),
     });
     assert_eq!(picked(&et, &[]), Err(skipped.collect()));

@@ -1035,6 +1035,31 @@ conformance! {
 }
 
 conformance! {
+    #[cfg(target_os = "linux")]
+    mod io_uring {
+        use eventop_core::sys::uring::Uring;
+
+        fn new() -> impl Backend {
+            let b = Uring::new().unwrap();
+            assert!(b.info().changelist);
+            b
+        }
+
+        #[test]
+        fn ten_thousand_fds() {
+            suite::ten_thousand_fds(new())
+        }
+
+        /// A ring of 16 SQ entries has 256 CQ entries: at most 256 reports per dispatch, the
+        /// rest kept by the kernel (`IORING_FEAT_NODROP`) for the next.
+        #[test]
+        fn ring_smaller_than_the_batch() {
+            suite::ten_thousand_fds(Uring::with_entries(16).unwrap())
+        }
+    }
+}
+
+conformance! {
     mod poll {
         use eventop_core::sys::poll::{Event, Poll};
 

@@ -22,11 +22,21 @@ const PROGRAMS: &[&str] = &[
     "test-dumpevents",
 ];
 
+/// Each backend and the environment that selects it (io_uring when asked for, where the kernel
+/// allows it; libevent, which has none, takes epoll there).
 const BACKENDS: &[(&str, &[(&str, &str)])] = &[
-    ("epoll", &[]),
+    ("io_uring", &[("EVENT_IO_URING", "1")]),
+    ("epoll", &[("EVENT_NOIO_URING", "1")]),
     ("epoll (changelist)", &[("EVENT_EPOLL_USE_CHANGELIST", "1")]),
-    ("poll", &[("EVENT_NOEPOLL", "1")]),
-    ("select", &[("EVENT_NOEPOLL", "1"), ("EVENT_NOPOLL", "1")]),
+    ("poll", &[("EVENT_NOIO_URING", "1"), ("EVENT_NOEPOLL", "1")]),
+    (
+        "select",
+        &[
+            ("EVENT_NOIO_URING", "1"),
+            ("EVENT_NOEPOLL", "1"),
+            ("EVENT_NOPOLL", "1"),
+        ],
+    ),
 ];
 
 fn root() -> PathBuf {

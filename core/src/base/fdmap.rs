@@ -16,6 +16,8 @@ pub struct FdEntry {
     pub(crate) nevents: u16,
     /// Whether the fd's events are edge-triggered (they must all agree).
     pub(crate) et: bool,
+    /// Whether the fd's events want exclusive wake (they must all agree).
+    pub(crate) excl: bool,
     /// The backend's (or changelist's) per-fd word.
     pub(crate) info: FdInfo,
 }
@@ -29,6 +31,7 @@ impl Default for FdEntry {
             nclose: 0,
             nevents: 0,
             et: false,
+            excl: false,
             info: FdInfo(0),
         }
     }
@@ -43,6 +46,7 @@ impl FdEntry {
         w.set(What::WRITE, self.nwrite > 0);
         w.set(What::CLOSED, self.nclose > 0);
         w.set(What::ET, self.et && !w.is_empty());
+        w.set(What::EXCLUSIVE, self.excl && !w.is_empty());
         w
     }
 

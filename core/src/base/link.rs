@@ -35,8 +35,12 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
         }
         let entry = self.fds.entry(fd)?;
         let et = events.contains(What::ET);
+        let excl = events.contains(What::EXCLUSIVE);
         if entry.nevents > 0 && entry.et != et {
             return Err(Error::MixedTriggers(fd));
+        }
+        if entry.nevents > 0 && entry.excl != excl {
+            return Err(Error::MixedExclusive(fd));
         }
         if entry.nevents == u16::MAX {
             return Err(Error::TooManyEvents(fd));
@@ -44,6 +48,7 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
         let old = entry.interest();
         let mut after = *entry;
         after.et = et;
+        after.excl = excl;
         after.count(events, true);
         let added = (after.interest() - old) & What::IO;
         if !added.is_empty() {
@@ -52,12 +57,13 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
                 // this add to report an fd it cannot watch: check when the fd's interest starts.
                 self.io.backend.check(fd)?;
             }
-            let bits = added | (after.interest() & What::ET);
+            let bits = added | (after.interest() & (What::ET | What::EXCLUSIVE));
             self.io
                 .change(ChangeOp::ADD, fd, old, bits, &mut entry.info)?;
         }
         entry.count(events, true);
         entry.et = et;
+        entry.excl = excl;
         push_front(&mut self.slots, &mut entry.head, idx);
         Ok(())
     }
@@ -92,6 +98,7 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
         entry.count(events, false);
         if entry.nevents == 0 {
             entry.et = false;
+            entry.excl = false;
         }
         let removed = (old - entry.interest()) & What::IO;
         if removed.is_empty() {
@@ -99,7 +106,7 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
         }
         // ET travels with the delete when the remaining interest is edge-triggered, so a backend
         // that rewrites the fd's registration keeps it (libevent loses it here).
-        let bits = removed | (entry.interest() & What::ET);
+        let bits = removed | (entry.interest() & (What::ET | What::EXCLUSIVE));
         self.io
             .change(ChangeOp::DEL, fd, old, bits, &mut entry.info)
     }

@@ -13,7 +13,7 @@ use super::{check_pollable, errno, is_eintr, os, syscall, timeout, OwnedFd};
 use crate::backend::Change;
 use crate::backend::{Backend, FdInfo, Info, Sink};
 use crate::storage::Storage;
-use crate::{Error, Features, RawFd, Resource, What};
+use crate::{Error, Features, Operation, RawFd, Resource, What};
 
 /// The element of the ready-events buffer.
 pub type Event = libc::epoll_event;
@@ -35,6 +35,7 @@ const ERR: u32 = libc::EPOLLERR as u32;
 const HUP: u32 = libc::EPOLLHUP as u32;
 const RDHUP: u32 = libc::EPOLLRDHUP as u32;
 const ET: u32 = libc::EPOLLET as u32;
+const EXCLUSIVE: u32 = libc::EPOLLEXCLUSIVE as u32;
 
 /// An epoll instance and its buffer of ready events.
 pub struct Epoll<S: Storage<Event>> {
@@ -64,9 +65,13 @@ impl<S: Storage<Event>> Epoll<S> {
     }
 
     /// Moves `fd` from interest `old` to `new` with one `epoll_ctl`, or two when the kernel's view
-    /// differs from the base's.
-    fn change(&self, fd: RawFd, old: What, new: What, et: bool) -> Result<(), Error> {
+    /// differs from the base's, or when the fd is exclusive (`excl`): epoll_ctl(2) refuses
+    /// `EPOLL_CTL_MOD` of an `EPOLLEXCLUSIVE` registration, so a change is a delete and an add.
+    fn change(&self, fd: RawFd, old: What, new: What, et: bool, excl: bool) -> Result<(), Error> {
         let (old, new) = (old & What::IO, new & What::IO);
+        if excl && !new.is_empty() {
+            return self.change_exclusive(fd, old, new, et);
+        }
         let ctl = |op, events| self.ctl(op, fd, events);
         let code = |r: &Result<(), Error>| r.err().and_then(|e| e.errno()).map(|e| e.0);
         let result = if new.is_empty() {
@@ -121,6 +126,31 @@ impl<S: Storage<Event>> Epoll<S> {
             Ok(0)
         } else {
             Err(e)
+        }
+    }
+
+    /// [`change`](Self::change) for an exclusive fd: delete (if it was watched), then add.
+    #[cold]
+    fn change_exclusive(&self, fd: RawFd, old: What, new: What, et: bool) -> Result<(), Error> {
+        if new.contains(What::CLOSED) {
+            // epoll_ctl(2): EPOLLEXCLUSIVE goes with EPOLLIN, EPOLLOUT, EPOLLWAKEUP and EPOLLET.
+            return Err(Error::Unsupported(Operation::ExclusiveClosed));
+        }
+        let code = |r: &Result<(), Error>| r.err().and_then(|e| e.errno()).map(|e| e.0);
+        if !old.is_empty() {
+            // Gone already (closed and reopened): nothing to delete.
+            let _ = self.ctl(libc::EPOLL_CTL_DEL, fd, 0);
+        }
+        let events = mask(new, et) | EXCLUSIVE;
+        let mut r = self.ctl(libc::EPOLL_CTL_ADD, fd, events);
+        if code(&r) == Some(libc::EEXIST) {
+            // A dup of a registered fd on this number: replace its registration.
+            let _ = self.ctl(libc::EPOLL_CTL_DEL, fd, 0);
+            r = self.ctl(libc::EPOLL_CTL_ADD, fd, events);
+        }
+        match code(&r) {
+            Some(libc::EPERM) => Err(Error::Unpollable(fd)),
+            _ => r,
         }
     }
 
@@ -256,11 +286,16 @@ impl<S: Storage<Event>> Backend for Epoll<S> {
     }
 
     fn add(&mut self, fd: RawFd, old: What, added: What, _: &mut FdInfo) -> Result<(), Error> {
-        self.change(fd, old, old | added, added.contains(What::ET))
+        let (et, excl) = (added.contains(What::ET), added.contains(What::EXCLUSIVE));
+        self.change(fd, old, old | added, et, excl)
     }
 
     fn del(&mut self, fd: RawFd, old: What, removed: What, _: &mut FdInfo) -> Result<(), Error> {
-        self.change(fd, old, old - removed, removed.contains(What::ET))
+        let (et, excl) = (
+            removed.contains(What::ET),
+            removed.contains(What::EXCLUSIVE),
+        );
+        self.change(fd, old, old - removed, et, excl)
     }
 
     fn check(&self, fd: RawFd) -> Result<(), Error> {
@@ -270,7 +305,13 @@ impl<S: Storage<Event>> Backend for Epoll<S> {
     fn apply(&mut self, changes: &[Change]) -> Result<(), Error> {
         let mut first = Ok(());
         for c in changes.iter().filter(|c| !c.is_noop()) {
-            let r = self.change(c.fd, c.old, c.new_interest(), c.edge_triggered());
+            let r = self.change(
+                c.fd,
+                c.old,
+                c.new_interest(),
+                c.edge_triggered(),
+                c.exclusive(),
+            );
             if first.is_ok() {
                 first = r;
             }
@@ -532,6 +573,29 @@ mod tests {
             ..Change::default()
         };
         e.apply(&[gone]).unwrap();
+        assert_eq!(collect(&mut e, z), []);
+    }
+
+    #[test]
+    fn exclusive_changes_are_delete_and_add() {
+        let mut e = epoll();
+        let (a, b) = socketpair();
+        let x = What::EXCLUSIVE;
+        add(&mut e, a.0, What::empty(), What::READ | x).unwrap();
+        // A plain MOD is refused by the kernel for an exclusive registration.
+        let refused = e.ctl(libc::EPOLL_CTL_MOD, a.0, IN | OUT).unwrap_err();
+        assert_eq!(refused.errno(), Some(crate::Errno(libc::EINVAL)));
+        add(&mut e, a.0, What::READ, What::WRITE | x).unwrap();
+        write(&b);
+        let z = Some(Duration::ZERO);
+        assert_eq!(collect(&mut e, z), [(a.0, What::READ | What::WRITE)]);
+        del(&mut e, a.0, What::READ | What::WRITE, What::WRITE | x).unwrap();
+        assert_eq!(collect(&mut e, z), [(a.0, What::READ)]);
+        assert_eq!(
+            add(&mut e, a.0, What::READ, What::CLOSED | x),
+            Err(Error::Unsupported(Operation::ExclusiveClosed))
+        );
+        del(&mut e, a.0, What::READ, What::READ).unwrap();
         assert_eq!(collect(&mut e, z), []);
     }
 

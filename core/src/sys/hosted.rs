@@ -11,12 +11,16 @@ use super::signal::Catcher;
 use super::{poll, select};
 use crate::selection::{self, Config, Descriptor, NoBackend, Selected};
 use crate::storage::Storage;
+#[cfg(target_os = "linux")]
+use crate::Operation;
 use crate::{Backend, BaseFlags, Change, Error, FdInfo, Info, RawFd, Signals, Sink, What};
 
 #[cfg(any(target_os = "linux", target_os = "android"))]
 use super::epoll;
 #[cfg(eventop_kqueue)]
 use super::kqueue;
+#[cfg(target_os = "linux")]
+use super::uring;
 
 /// A kind of storage, for any element type: it names every backend's buffer at once, so one
 /// type parameter covers whichever backends the target has.
@@ -54,6 +58,9 @@ pub enum Multiplexer<F: Buffers> {
     /// epoll, with or without the changelist.
     #[cfg(any(target_os = "linux", target_os = "android"))]
     Epoll(epoll::Epoll<F::Of<epoll::Event>>),
+    /// io_uring.
+    #[cfg(target_os = "linux")]
+    Uring(uring::Uring),
     /// kqueue.
     #[cfg(eventop_kqueue)]
     Kqueue(kqueue::Kqueue<F::Of<kqueue::Event>>),
@@ -69,6 +76,8 @@ macro_rules! each {
         match $self {
             #[cfg(any(target_os = "linux", target_os = "android"))]
             Multiplexer::Epoll($b) => $e,
+            #[cfg(target_os = "linux")]
+            Multiplexer::Uring($b) => $e,
             #[cfg(eventop_kqueue)]
             Multiplexer::Kqueue($b) => $e,
             Multiplexer::Poll($b) => $e,
@@ -78,15 +87,23 @@ macro_rules! each {
 }
 
 impl<F: Buffers + 'static> Hosted<F> {
-    /// The backends compiled for this target, in libevent's order of preference (kqueue, epoll,
-    /// poll, select). On Linux a kqueue built over libkqueue comes last: it is there to be tested,
-    /// not preferred.
+    /// The backends compiled for this target, in libevent's order of preference (kqueue,
+    /// io_uring, epoll, poll, select); io_uring is taken only when asked for
+    /// ([`BaseFlags::IO_URING`] or `EVENT_IO_URING`) and where it proves itself at construction
+    /// (see [`super::uring`]), else selection moves on to epoll. On Linux a
+    /// kqueue built over libkqueue comes last: it is there to be tested, not preferred.
     pub const TABLE: &'static [Descriptor<Self>] = &[
         #[cfg(all(eventop_native_kqueue, not(eventop_libkqueue)))]
         Descriptor {
             name: "kqueue",
             features: kqueue::FEATURES,
             init: Self::new_kqueue,
+        },
+        #[cfg(target_os = "linux")]
+        Descriptor {
+            name: "io_uring",
+            features: uring::FEATURES,
+            init: Self::new_uring,
         },
         #[cfg(any(target_os = "linux", target_os = "android"))]
         Descriptor {
@@ -124,6 +141,19 @@ impl<F: Buffers + 'static> Hosted<F> {
     fn new_epoll(flags: BaseFlags) -> Result<Self, Error> {
         let changelist = flags.contains(BaseFlags::EPOLL_USE_CHANGELIST);
         epoll::Epoll::new(Default::default(), changelist).map(|b| Multiplexer::Epoll(b).into())
+    }
+
+    #[cfg(target_os = "linux")]
+    fn new_uring(flags: BaseFlags) -> Result<Self, Error> {
+        if !flags.contains(BaseFlags::IO_URING) {
+            // Opt-in: on persistent events it costs more than epoll (see the README).
+            return Err(Error::Unsupported(Operation::NotAskedFor));
+        }
+        if flags.contains(BaseFlags::EPOLL_USE_CHANGELIST) {
+            // An explicit request for epoll's changelist mode: epoll it is.
+            return Err(Error::Unsupported(Operation::EpollChangelist));
+        }
+        uring::Uring::new().map(|b| Multiplexer::Uring(b).into())
     }
 
     #[cfg(eventop_kqueue)]

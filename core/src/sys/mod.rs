@@ -29,6 +29,12 @@ cfg_if::cfg_if! {
 }
 
 cfg_if::cfg_if! {
+    if #[cfg(target_os = "linux")] {
+        pub mod uring;
+    }
+}
+
+cfg_if::cfg_if! {
     if #[cfg(eventop_kqueue)] {
         pub mod kqueue;
     }
