@@ -4,6 +4,7 @@
 pub use eventop::storage::Grow;
 
 pub mod bounded;
+pub mod clib;
 pub mod driver;
 pub mod fds;
 pub mod kinds;

@@ -20,35 +20,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("the workspace root")
-        .to_path_buf()
-}
-
-/// The freshest `libeventop_ffi.so` cargo built for this profile, and its directory (the static
-/// library lies beside it).
-fn built_dir() -> PathBuf {
-    let exe = std::env::current_exe().expect("test binary path");
-    let deps = exe.parent().expect("deps dir");
-    let profile = deps.parent().expect("profile dir");
-    [profile.to_path_buf(), deps.to_path_buf()]
-        .into_iter()
-        .filter(|d| d.join("libeventop_ffi.a").exists())
-        .filter_map(|d| {
-            let t = d
-                .join("libeventop_ffi.so")
-                .metadata()
-                .ok()?
-                .modified()
-                .ok()?;
-            Some((t, d))
-        })
-        .max()
-        .map(|(_, d)| d)
-        .expect("libeventop_ffi.so and .a not built: run through cargo test")
-}
+use eventop_tests::clib::{built_dir, root};
 
 /// `ci/install-c` into a prefix of this run: its `lib`.
 fn prefix_lib() -> &'static Path {

@@ -7,7 +7,7 @@
 //! without it. The programs that need more than the core (bufferevents, listeners: `test-fdleak`,
 //! `test-ratelim`) and `regress` (libevent's internals) are not run.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -39,35 +39,7 @@ const BACKENDS: &[(&str, &[(&str, &str)])] = &[
     ),
 ];
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("the workspace root")
-        .to_path_buf()
-}
-
-/// The directory holding the built `libeventop_ffi.so` and `.a` of this build.
-fn built_dir() -> PathBuf {
-    let exe = std::env::current_exe().expect("test binary path");
-    let deps = exe.parent().expect("deps dir");
-    let profile = deps.parent().expect("profile dir");
-    // The freshest: cargo leaves an older copy in the profile directory.
-    [profile.to_path_buf(), deps.to_path_buf()]
-        .into_iter()
-        .filter(|d| d.join("libeventop_ffi.a").exists())
-        .filter_map(|d| {
-            let t = d
-                .join("libeventop_ffi.so")
-                .metadata()
-                .ok()?
-                .modified()
-                .ok()?;
-            Some((t, d))
-        })
-        .max()
-        .map(|(_, d)| d)
-        .expect("libeventop_ffi not built: run through cargo test")
-}
+use eventop_tests::clib::{built_dir, root};
 
 /// Runs `cmd`, killed after a generous limit: its exit code and output.
 fn run(cmd: &mut Command) -> (i32, String) {
