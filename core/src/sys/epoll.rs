@@ -200,7 +200,7 @@ fn mask(interest: What, et: bool) -> u32 {
 /// What a ready event means to the base. An error, or a hang-up that is not a peer's close,
 /// is `READ | WRITE` so whoever reads or writes finds out.
 #[inline(always)]
-fn readiness(e: u32) -> What {
+pub(super) fn readiness(e: u32) -> What {
     if e & (ERR | HUP | RDHUP) == 0 {
         // The common case: only IN and OUT.
         let mut what = What::empty();

@@ -71,6 +71,7 @@ use core::time::Duration;
 
 use libc::{c_int, c_long, c_uint, c_void};
 
+use super::epoll::readiness;
 use super::{check_pollable, errno, syscall, timeout, OwnedFd};
 use crate::backend::{Backend, Change, ChangeOp, FdInfo, Info, Sink};
 use crate::{Errno, Error, Features, Operation, RawFd, Resource, What};
@@ -701,24 +702,14 @@ fn supports(probe: &Probe, ops: &[u8]) -> bool {
     })
 }
 
-/// What a completed poll's mask means to the base (epoll's mapping: the bits are the same).
-#[inline(always)]
-fn readiness(e: u32) -> What {
-    if e & (ERR | HUP | RDHUP) == 0 {
-        let mut what = What::empty();
-        what.set(What::READ, e & IN != 0);
-        what.set(What::WRITE, e & OUT != 0);
-        return what;
-    }
-    if e & ERR != 0 || e & (HUP | RDHUP) == HUP {
-        return What::READ | What::WRITE;
-    }
-    let mut what = What::empty();
-    what.set(What::READ, e & IN != 0);
-    what.set(What::WRITE, e & OUT != 0);
-    what.set(What::CLOSED, e & RDHUP != 0);
-    what
-}
+// A completed poll's mask has epoll's bits, so epoll's reading of them serves here too.
+const _: () = assert!(
+    IN == libc::EPOLLIN as u32
+        && OUT == libc::EPOLLOUT as u32
+        && ERR == libc::EPOLLERR as u32
+        && HUP == libc::EPOLLHUP as u32
+        && RDHUP == libc::EPOLLRDHUP as u32
+);
 
 // ---- the backend ---------------------------------------------------------------------------
 
