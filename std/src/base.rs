@@ -309,6 +309,9 @@ impl<D> Base<D> {
         if !rec.events.intersects(What::IO) {
             return Err(Error::Invalid("only an I/O event has an interest"));
         }
+        if !interest.what().intersects(What::IO) {
+            return Err(Error::Invalid("an interest needs READ, WRITE or CLOSED"));
+        }
         let token = Record::<D>::token(ev);
         let (pending, deadline) = match rec.handle {
             Some(h) => self.core.pending(h, token, What::all()),
@@ -331,8 +334,13 @@ impl<D> Base<D> {
                 Ok(())
             }
             Err(e) => {
-                // Not pending, as before the call it was not: the old interest comes back.
+                // Refused: the old interest comes back, pending again with what was left of
+                // its timeout, as before the call.
                 rec.events = was;
+                let spec = rec.spec(ev);
+                if let Ok(h) = self.core.add(None, &spec, remaining) {
+                    rec.handle = Some(h);
+                }
                 Err(e.into())
             }
         }

@@ -14,7 +14,9 @@ use crate::Base;
 impl<D> Base<D> {
     /// The backend's own fd (epoll's, kqueue's), readable while a watched fd is ready: what an
     /// outer loop watches to nest this one. `None` on poll and select, which have no fd of
-    /// their own (build with `Builder::new().avoid("poll").avoid("select")` to be sure of one).
+    /// their own, and on io_uring, whose requests reach its ring only when the loop waits
+    /// (build with `Builder::new().avoid("poll").avoid("select")`, and without `EVENT_IO_URING`,
+    /// to be sure of one).
     /// [`reinit`](Self::reinit) replaces it.
     pub fn fd(&self) -> Option<BorrowedFd<'_>> {
         let fd = self.core.backend().fd()?;
