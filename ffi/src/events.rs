@@ -249,7 +249,7 @@ pub unsafe extern "C" fn event_new(
 /// `ev` is NULL or from `event_new`, not freed before.
 #[no_mangle]
 pub unsafe extern "C" fn event_free(ev: *mut event) {
-    if ev.is_null() {
+    if ev.is_null() || crate::misc::use_after_free("event_free", ev.cast()) {
         return;
     }
     guard("event_free", (), || {

@@ -230,7 +230,10 @@ fn unwatchable_fds_are_refused(kind: Kind) {
             assert_unchanged(&mut base, before, name);
         }
     }
-    for (name, path) in [("a regular file", "/proc/self/status"), ("a directory", "/")] {
+    for (name, path) in [
+        ("a regular file", "/proc/self/status"),
+        ("a directory", "/"),
+    ] {
         let drops = Arc::new(AtomicUsize::new(0));
         let file = File::open(path).unwrap();
         let fd = file.as_raw_fd();
@@ -242,7 +245,10 @@ fn unwatchable_fds_are_refused(kind: Kind) {
                 |_, _, _, _, _| panic!("ran"),
             )
             .unwrap_err();
-        assert!(matches!(e, Error::Unpollable(n) if n == fd), "{kind:?}: {name}: {e:?}");
+        assert!(
+            matches!(e, Error::Unpollable(n) if n == fd),
+            "{kind:?}: {name}: {e:?}"
+        );
         assert_eq!(e.kind(), ErrorKind::Unsupported);
         assert_eq!(drops.load(SeqCst), 1, "{name}: the source is dropped");
         let file = File::open(path).unwrap();
@@ -282,7 +288,12 @@ fn mixed_modes_on_one_fd_are_refused(kind: Kind) {
     assert_unchanged(&mut base, before, "edge beside level");
     // SAFETY: as above.
     let e = unsafe {
-        base.new_raw_io(fd, Interest::READ | Interest::EXCLUSIVE, Mode::Level, panics)
+        base.new_raw_io(
+            fd,
+            Interest::READ | Interest::EXCLUSIVE,
+            Mode::Level,
+            panics,
+        )
     }
     .unwrap_err();
     assert!(
@@ -307,7 +318,10 @@ fn bad_signals_are_refused(kind: Kind) {
     let cb = |_: &mut B, _: &mut Seen, _: EventId, _: Readiness| panic!("ran");
     for sig in [0, -1, 65, 1000, i32::MAX, i32::MIN] {
         let e = base.new_signal(sig, cb).unwrap_err();
-        assert!(matches!(e, Error::BadSignal(n) if n == sig), "{kind:?}: {e:?}");
+        assert!(
+            matches!(e, Error::BadSignal(n) if n == sig),
+            "{kind:?}: {e:?}"
+        );
         assert_eq!(e.kind(), ErrorKind::InvalidInput);
         assert_unchanged(&mut base, before, "bad signal");
     }
@@ -368,7 +382,9 @@ fn zero_huge_and_max_timeouts(kind: Kind) {
     far_events.push(user);
     let (_a, b) = UnixStream::pair().unwrap();
     let io = base
-        .new_io(b, Interest::READ, Mode::Level, |_, _, _, _, _| panic!("fired"))
+        .new_io(b, Interest::READ, Mode::Level, |_, _, _, _, _| {
+            panic!("fired")
+        })
         .unwrap();
     base.add_timeout(io.id(), Duration::MAX).unwrap();
     far_events.push(io.id());
@@ -436,7 +452,10 @@ fn out_of_range_priorities(kind: Kind) {
 
     let held = hold(&mut base); // active events from here on
     let e = base.set_priorities(2).unwrap_err();
-    assert!(matches!(e, Error::Core(CoreError::PrioritiesInUse)), "{e:?}");
+    assert!(
+        matches!(e, Error::Core(CoreError::PrioritiesInUse)),
+        "{e:?}"
+    );
     assert_eq!(e.kind(), ErrorKind::InvalidInput);
     base.add_timeout(user, GUARD).unwrap();
     let e = base.set_priority(user, 0).unwrap_err();
@@ -487,7 +506,9 @@ fn stale_and_foreign_handles(kind: Kind) {
     let io = base
         .new_io(b, Interest::READ, Mode::Level, |_, _, _, _, _| {})
         .unwrap();
-    let timer = base.new_timer(GUARD, |_, _, _| TimeoutAction::Drop).unwrap();
+    let timer = base
+        .new_timer(GUARD, |_, _, _| TimeoutAction::Drop)
+        .unwrap();
     let signal = base.new_signal(libc::SIGURG, |_, _, _, _| {}).unwrap();
     let user = base.new_user(|_, _, _, _| {}).unwrap();
     for ev in [io.id(), timer, signal, user] {
@@ -519,7 +540,10 @@ fn stale_and_foreign_handles(kind: Kind) {
         .collect();
     for &ev in &foreign {
         assert_all_stale(&mut base, ev, "foreign");
-        assert!(other.pending(ev).is_ok(), "the other base's event is its own");
+        assert!(
+            other.pending(ev).is_ok(),
+            "the other base's event is its own"
+        );
     }
     for ev in reused {
         assert_eq!(base.pending(ev).unwrap(), Readiness::TIMEOUT);
@@ -600,7 +624,9 @@ fn double_calls(kind: Kind) {
 fn calls_that_do_not_fit_the_event(kind: Kind) {
     let mut base = base(kind);
     let held = hold(&mut base);
-    let timer = base.new_timer(GUARD, |_, _, _| TimeoutAction::Drop).unwrap();
+    let timer = base
+        .new_timer(GUARD, |_, _, _| TimeoutAction::Drop)
+        .unwrap();
     let user = base.new_user(|_, _, _, _| {}).unwrap();
     let signal = base.new_signal(libc::SIGURG, |_, _, _, _| {}).unwrap();
     let before = snapshot(&base);
@@ -625,13 +651,18 @@ fn calls_that_do_not_fit_the_event(kind: Kind) {
     let slot: Arc<Mutex<Option<Io<UnixStream>>>> = Default::default();
     let me = slot.clone();
     let own = base
-        .new_io(c, Interest::WRITE, Mode::OneShot, move |base, _, _, _, _| {
-            let io = me.lock().unwrap().unwrap();
-            let e = base.take_source(io).unwrap_err();
-            assert!(matches!(e, Error::Reentrant), "{e:?}");
-            assert_eq!(e.kind(), ErrorKind::ResourceBusy);
-            s.fetch_add(1, SeqCst);
-        })
+        .new_io(
+            c,
+            Interest::WRITE,
+            Mode::OneShot,
+            move |base, _, _, _, _| {
+                let io = me.lock().unwrap().unwrap();
+                let e = base.take_source(io).unwrap_err();
+                assert!(matches!(e, Error::Reentrant), "{e:?}");
+                assert_eq!(e.kind(), ErrorKind::ResourceBusy);
+                s.fetch_add(1, SeqCst);
+            },
+        )
         .unwrap();
     *slot.lock().unwrap() = Some(own);
     assert_held_run(&mut base, kind, Seen::new());
@@ -662,18 +693,26 @@ fn refused_set_interest_keeps_the_event(kind: Kind) {
     .unwrap();
     // SAFETY: as above.
     let ev = unsafe {
-        base.new_raw_io(fd, Interest::WRITE, Mode::Level, move |base, _, ev, ready| {
-            assert_eq!(ready, Readiness::WRITE);
-            f2.fetch_add(1, SeqCst);
-            base.free(ev).unwrap();
-        })
+        base.new_raw_io(
+            fd,
+            Interest::WRITE,
+            Mode::Level,
+            move |base, _, ev, ready| {
+                assert_eq!(ready, Readiness::WRITE);
+                f2.fetch_add(1, SeqCst);
+                base.free(ev).unwrap();
+            },
+        )
     }
     .unwrap();
     base.add_timeout(ev, GUARD).unwrap();
     let before = snapshot(&base);
     for interest in [Interest::empty(), Interest::EXCLUSIVE] {
         let e = base.set_interest(ev, interest).unwrap_err();
-        assert!(matches!(e, Error::Invalid(_)), "{kind:?}: {interest:?}: {e:?}");
+        assert!(
+            matches!(e, Error::Invalid(_)),
+            "{kind:?}: {interest:?}: {e:?}"
+        );
         assert_eq!(e.kind(), ErrorKind::InvalidInput);
     }
     let e = base
@@ -723,7 +762,10 @@ fn loop_control_misuse(kind: Kind) {
     base.continue_loop();
     let mut seen = Seen::new();
     base.run_once(&mut seen).unwrap();
-    assert!(seen.contains(&"inner"), "{kind:?}: the break was not forgotten");
+    assert!(
+        seen.contains(&"inner"),
+        "{kind:?}: the break was not forgotten"
+    );
     seen.retain(|w| *w != "inner");
     assert_held_run(&mut base, kind, seen);
     drop(held);
@@ -833,7 +875,11 @@ fn waker_misuse(kind: Kind) {
         base.run_with(eventop::LoopFlags::NO_EXIT_ON_EMPTY, &mut seen)
     }));
     assert!(r.is_err(), "{kind:?}");
-    let mut jobs: Seen = seen.iter().copied().filter(|w| w.starts_with("job")).collect();
+    let mut jobs: Seen = seen
+        .iter()
+        .copied()
+        .filter(|w| w.starts_with("job"))
+        .collect();
     seen.retain(|w| !w.starts_with("job"));
     let more = Arc::new(AtomicUsize::new(0));
     let m = more.clone();
@@ -848,7 +894,11 @@ fn waker_misuse(kind: Kind) {
     seen.extend(rest);
     assert_held_run(&mut base, kind, seen);
     drop(held);
-    assert_eq!(jobs, ["job 1", "job 3"], "{kind:?}: each job once, in order");
+    assert_eq!(
+        jobs,
+        ["job 1", "job 3"],
+        "{kind:?}: each job once, in order"
+    );
     assert_eq!(more.load(SeqCst), 1);
 
     let token = Arc::new(());
@@ -908,7 +958,9 @@ fn block_on_misuse() {
     let mut base = self::base(Kind::Epoll);
     let user = base
         .new_user(|base, seen, _, _| {
-            let e = base.block_on(seen, std::future::pending::<()>()).unwrap_err();
+            let e = base
+                .block_on(seen, std::future::pending::<()>())
+                .unwrap_err();
             assert!(matches!(e, Error::Reentrant), "{e:?}");
             seen.push("user");
         })
@@ -927,4 +979,3 @@ fn block_on_misuse() {
     assert_eq!(base.block_on(&mut Seen::new(), async { 7 }).unwrap(), 7);
     base.free(user).unwrap();
 }
-

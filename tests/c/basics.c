@@ -54,6 +54,8 @@ int main(void)
 		CHECK(feat == (EV_FEATURE_ET | EV_FEATURE_O1 | EV_FEATURE_EARLY_CLOSE));
 	else if (strcmp(expected_method(), "poll") == 0)
 		CHECK(feat == (EV_FEATURE_FDS | EV_FEATURE_EARLY_CLOSE));
+	else if (strcmp(expected_method(), "kqueue") == 0)
+		CHECK(feat == (EV_FEATURE_ET | EV_FEATURE_O1 | EV_FEATURE_FDS));
 	else
 		CHECK(feat == EV_FEATURE_FDS);
 
@@ -70,6 +72,7 @@ int main(void)
 	CHECK(b2 && strcmp(event_base_get_method(b2), "poll") == 0);
 	event_base_free(b2);
 	CHECK(event_config_avoid_method(cfg, "poll") == 0);
+	CHECK(event_config_avoid_method(cfg, "kqueue") == 0); /* built in over libkqueue */
 	CHECK(event_config_require_features(cfg, EV_FEATURE_O1) == 0);
 	b2 = event_base_new_with_config(cfg);
 	CHECK(b2 == NULL); /* select lacks O1: no backend */
@@ -77,10 +80,10 @@ int main(void)
 	cfg = event_config_new();
 	CHECK(event_config_require_features(cfg, EV_FEATURE_O1) == 0);
 	b2 = event_base_new_with_config(cfg);
-	if (linux_o1(expected_method()))
+	if (linux_o1(expected_method()) || strcmp(expected_method(), "kqueue") == 0)
 		CHECK(b2 && strcmp(event_base_get_method(b2), expected_method()) == 0);
 	else
-		CHECK(b2 == NULL); /* EVENT_NOEPOLL leaves nothing with O1 */
+		CHECK(b2 == NULL); /* EVENT_NOEPOLL (and EVENT_NOKQUEUE) leave nothing with O1 */
 	if (b2)
 		event_base_free(b2);
 	CHECK(event_config_set_num_cpus_hint(cfg, 4) == 0);
