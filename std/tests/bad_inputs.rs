@@ -303,7 +303,30 @@ fn mixed_modes_on_one_fd_are_refused(kind: Kind) {
     assert_unchanged(&mut base, before, "exclusive beside shared");
     assert_eq!(base.pending(level).unwrap(), Readiness::WRITE);
     base.free(level).unwrap();
-    assert_held_run(&mut base, kind, Seen::new());
+
+    // An exclusive wake cannot watch CLOSED on epoll: refused there; with the changelist the
+    // refusal comes when the change is applied, from `take_deferred_error`; the other backends
+    // ignore `EXCLUSIVE`.
+    let (c, _d) = UnixStream::pair().unwrap();
+    let both = Interest::READ | Interest::CLOSED | Interest::EXCLUSIVE;
+    // SAFETY: `c` outlives the event, freed below.
+    let r = unsafe { base.new_raw_io(c.as_raw_fd(), both, Mode::Level, panics) };
+    let unsupported = |e: &Error| {
+        matches!(e, Error::Core(CoreError::Unsupported(_))) && e.kind() == ErrorKind::Unsupported
+    };
+    let mut seen = Seen::new(); // what the held events saw in the run below
+    match (kind, r) {
+        (Kind::Epoll, Err(e)) => assert!(unsupported(&e), "{e:?}"),
+        (Kind::EpollChangelist, Ok(ev)) => {
+            base.run_nonblocking(&mut seen).unwrap();
+            let e = base.take_deferred_error().expect("the refusal, deferred");
+            assert!(unsupported(&e), "{e:?}");
+            base.free(ev).unwrap();
+        }
+        (Kind::Epoll | Kind::EpollChangelist, r) => panic!("{kind:?}: {r:?}"),
+        (_, r) => base.free(r.unwrap()).unwrap(),
+    }
+    assert_held_run(&mut base, kind, seen);
     drop(held);
 }
 
@@ -639,6 +662,28 @@ fn calls_that_do_not_fit_the_event(kind: Kind) {
         let e = base.set_interest(ev, Interest::READ).unwrap_err();
         assert!(matches!(e, Error::Invalid(_)), "{e:?}");
     }
+    // An I/O event with no interest: refused, its source dropped.
+    let drops = Arc::new(AtomicUsize::new(0));
+    let (s1, _s2) = UnixStream::pair().unwrap();
+    // SAFETY: refused, so never pending.
+    let e = unsafe { base.new_raw_io(s1.as_raw_fd(), Interest::empty(), Mode::Level, panics) }
+        .unwrap_err();
+    assert!(matches!(e, Error::Invalid(_)), "{e:?}");
+    let file = File::open("/dev/null").unwrap();
+    let e = base
+        .new_io(
+            Counted(file, drops.clone()),
+            Interest::EXCLUSIVE,
+            Mode::Level,
+            |_, _, _, _, _| panic!("ran"),
+        )
+        .unwrap_err();
+    assert!(matches!(e, Error::Invalid(_)), "{e:?}");
+    assert_eq!(drops.load(SeqCst), 1);
+    let e = base
+        .once_io(s1, Interest::empty(), None, |_, _, _, _| panic!("ran"))
+        .unwrap_err();
+    assert!(matches!(e, Error::Invalid(_)), "{e:?}");
     assert_unchanged(&mut base, before, "misfit");
     for ev in [timer, user, signal] {
         base.free(ev).unwrap();
