@@ -440,6 +440,7 @@ static void doubles(void)
 		event_free(gone);
 		CHECK(nlogs == logs + 1);
 		CHECK(event_free_finalize(0, gone, NULL) == -1);
+		CHECK(nlogs == logs + 2);
 	}
 	evutil_closesocket(sv[0]);
 	evutil_closesocket(sv[1]);
