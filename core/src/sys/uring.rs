@@ -268,6 +268,11 @@ impl Slot {
             self.state &= !bit;
         }
     }
+    /// Level-triggered exclusive interest: a multishot request whose completions are only
+    /// hints, each followed by a check (see [`Uring::recheck`]).
+    fn level_exclusive(self) -> bool {
+        self.state & (S_EXCL | S_ET) == S_EXCL
+    }
     /// The poll mask of its interest.
     fn mask(self) -> u32 {
         let mut m = 0;
@@ -308,6 +313,9 @@ fn bits(interest: What) -> u32 {
 fn poll_key(fd: RawFd, gen: u32) -> u64 {
     1 << 63 | u64::from(gen) << 32 | u64::from(fd as u32)
 }
+
+/// The `user_data` bit of a readiness check (see [`Uring::recheck`]).
+const CHECK: u64 = 1 << 62;
 
 // ---- the per-fd table ----------------------------------------------------------------------
 
@@ -774,11 +782,11 @@ impl Uring {
         let slot = self.slot(fd)?;
         let gen = (slot.gen() + 1) & GEN_MASK;
         slot.state = (slot.state & ((1 << GEN_SHIFT) - 1)) | gen << GEN_SHIFT | S_ARMED;
-        let (mask, et) = (slot.mask(), slot.has(S_ET));
+        let (mask, multi) = (slot.mask(), slot.has(S_ET) || slot.level_exclusive());
         self.push(Sqe {
             opcode: IORING_OP_POLL_ADD,
             fd,
-            len: if et { IORING_POLL_ADD_MULTI } else { 0 },
+            len: if multi { IORING_POLL_ADD_MULTI } else { 0 },
             op_flags: mask,
             user_data: poll_key(fd, gen),
             ..SQE
@@ -793,6 +801,31 @@ impl Uring {
         }
         slot.set(S_ARMED, false);
         let key = poll_key(fd, slot.gen());
+        self.removals += 1;
+        self.push(Sqe {
+            opcode: IORING_OP_POLL_REMOVE,
+            flags: IOSQE_CQE_SKIP_SUCCESS,
+            fd: -1,
+            addr: key,
+            ..SQE
+        })
+    }
+
+    /// Asks whether `fd` is ready now: a one-shot poll, without the exclusive flag, and its
+    /// removal in the same submission. The kernel polls the file as it arms the request, so a
+    /// ready fd completes it at once (the removal then fails); otherwise the removal cancels it
+    /// before it can wait. Either way one completion reports nothing, counted as a removal.
+    fn recheck(&mut self, fd: RawFd) -> Result<(), Error> {
+        let slot = self.slot(fd)?;
+        let key = poll_key(fd, slot.gen()) | CHECK;
+        let mask = slot.mask() & !(libc::EPOLLEXCLUSIVE as u32);
+        self.push(Sqe {
+            opcode: IORING_OP_POLL_ADD,
+            fd,
+            op_flags: mask,
+            user_data: key,
+            ..SQE
+        })?;
         self.removals += 1;
         self.push(Sqe {
             opcode: IORING_OP_POLL_REMOVE,
@@ -859,12 +892,17 @@ impl Uring {
             slot.next = 0;
             slot.set(S_LISTED, false);
             let idle = !slot.has(S_ARMED) && slot.state & S_IO != 0;
+            let hinted = slot.has(S_ARMED) && slot.level_exclusive();
             self.rearm = next;
-            if idle {
-                let r = self.arm(fd);
-                if result.is_ok() {
-                    result = r;
-                }
+            let r = if idle {
+                self.arm(fd)
+            } else if hinted {
+                self.recheck(fd)
+            } else {
+                Ok(())
+            };
+            if result.is_ok() {
+                result = r;
             }
         }
         result
@@ -911,12 +949,13 @@ impl Uring {
         Ok(())
     }
 
-    /// Reports the completions in the CQ; returns (reports, completions consumed).
+    /// Reports the completions in the CQ; returns (reports, completions consumed, hints: fds
+    /// to check before anything is reported of them).
     #[inline]
-    fn reap<K: Sink>(&mut self, sink: &mut K) -> (usize, u32) {
+    fn reap<K: Sink>(&mut self, sink: &mut K) -> (usize, u32, u32) {
         let (mut head, tail) = self.ring.completions();
         let seen = tail.wrapping_sub(head);
-        let mut reports = 0;
+        let (mut reports, mut hints) = (0, 0);
         while head != tail {
             let cqe = self.ring.cqe(head);
             head = head.wrapping_add(1);
@@ -931,7 +970,29 @@ impl Uring {
             if !slot.has(S_ARMED) || slot.gen() != gen {
                 continue; // A request since removed or replaced.
             }
+            if cqe.user_data & CHECK != 0 {
+                // A check: ready now, so reported, and checked again after its callback.
+                if cqe.res > 0 {
+                    let what = readiness(cqe.res as u32);
+                    if !what.is_empty() {
+                        sink.ready(fd, what);
+                        reports += 1;
+                        self.list(fd);
+                    }
+                }
+                continue;
+            }
             let ended = cqe.flags & IORING_CQE_F_MORE == 0;
+            if slot.level_exclusive() && cqe.res >= 0 {
+                // A wakeup: a hint, perhaps stale by now (another base may have taken what woke
+                // us), so not reported; the fd is checked before anything is reported.
+                if ended {
+                    slot.set(S_ARMED, false);
+                }
+                hints += 1;
+                self.list(fd);
+                continue;
+            }
             if ended {
                 slot.set(S_ARMED, false);
             }
@@ -957,7 +1018,7 @@ impl Uring {
             }
         }
         self.ring.consume(head);
-        (reports, seen)
+        (reports, seen, hints)
     }
 }
 
@@ -1037,7 +1098,8 @@ impl Backend for Uring {
         sink: &mut K,
     ) -> Result<usize, Error> {
         self.own()?;
-        let poll_only = timeout == Some(Duration::ZERO);
+        let mut timeout = timeout;
+        let mut poll_only = timeout == Some(Duration::ZERO);
         loop {
             // While completions wait for room in the CQ, fds are not armed again: each would
             // post a completion behind the backlog, as of now, to be read when it may no longer
@@ -1061,11 +1123,22 @@ impl Backend for Uring {
                     });
                 }
             }
-            let (reports, seen) = self.reap(sink);
+            let (reports, seen, hints) = self.reap(sink);
+            if reports > 0 {
+                return Ok(reports);
+            }
+            // Hints (wakeups of exclusive interest): check those fds now, without waiting; if
+            // none is ready (another base took what woke this one), return early with nothing,
+            // as after a signal, so that the base's timeout is not started again.
+            if hints > 0 && !poll_only {
+                timeout = Some(Duration::ZERO);
+                poll_only = true;
+                continue;
+            }
             // Completions that reported nothing (removed requests, a failed re-arm) can end a
             // wait early: wait again, for the whole timeout. Nothing at all: the timeout passed
             // or a signal came.
-            if reports > 0 || seen == 0 || poll_only || e != 0 {
+            if seen == 0 || poll_only || e != 0 {
                 return Ok(reports);
             }
         }
@@ -1166,6 +1239,61 @@ mod tests {
         assert_eq!(collect(&mut u, wait), [(a.0, What::READ)]);
         add(&mut u, a.0, What::READ, What::WRITE | x).unwrap();
         assert_eq!(collect(&mut u, wait), [(a.0, What::READ | What::WRITE)]);
+    }
+
+    #[test]
+    fn exclusive_level_reports_again() {
+        let mut u = uring();
+        let (a, b) = socketpair();
+        add(&mut u, a.0, What::empty(), What::READ | What::EXCLUSIVE).unwrap();
+        assert_eq!(collect(&mut u, Z), []);
+        write(&b);
+        let wait = Some(Duration::from_millis(500));
+        assert_eq!(collect(&mut u, wait), [(a.0, What::READ)]);
+        // Not read: still ready, reported again, without a new wakeup.
+        assert_eq!(collect(&mut u, wait), [(a.0, What::READ)]);
+        assert_eq!(collect(&mut u, Z), [(a.0, What::READ)]);
+        read_all(a.0);
+        assert_eq!(collect(&mut u, Some(Duration::from_millis(20))), []);
+        write(&b);
+        assert_eq!(collect(&mut u, wait), [(a.0, What::READ)]);
+    }
+
+    #[test]
+    fn exclusive_listener_wakes_one_ring() {
+        // Two rings watch one listener. Each connection must be reported to one of them only:
+        // a one-shot request re-armed at the tail of the wait queue let the second ring take
+        // the next wakeup while the first, re-arming, found the same connection.
+        use std::net::{TcpListener, TcpStream};
+        use std::os::fd::AsRawFd;
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        l.set_nonblocking(true).unwrap();
+        let fd = l.as_raw_fd();
+        let mut rings = [uring(), uring()];
+        for u in &mut rings {
+            add(u, fd, What::empty(), What::READ | What::EXCLUSIVE).unwrap();
+            assert_eq!(collect(u, Z), []);
+        }
+        let (mut accepted, mut eagain, mut conns) = (0, 0, std::vec::Vec::new());
+        for round in 1..=10 {
+            conns.push(TcpStream::connect(l.local_addr().unwrap()).unwrap());
+            for _ in 0..50 {
+                for u in &mut rings {
+                    for _ in collect(u, Some(Duration::from_millis(10))) {
+                        match l.accept() {
+                            Ok(_) => accepted += 1,
+                            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => eagain += 1,
+                            Err(e) => panic!("accept: {e}"),
+                        }
+                    }
+                }
+                if accepted == round {
+                    break;
+                }
+            }
+            assert_eq!(accepted, round);
+        }
+        assert_eq!(eagain, 0, "wakeups that found nothing to accept");
     }
 
     #[test]
