@@ -274,23 +274,27 @@ impl Slot {
         self.state & (S_EXCL | S_ET) == S_EXCL
     }
     /// The poll mask of its interest.
+    #[inline(always)]
     fn mask(self) -> u32 {
-        let mut m = 0;
-        if self.has(S_READ) {
-            m |= IN;
-        }
-        if self.has(S_WRITE) {
-            m |= OUT;
-        }
-        if self.has(S_CLOSED) {
-            m |= RDHUP;
-        }
-        if self.has(S_EXCL) {
-            m |= libc::EPOLLEXCLUSIVE as u32;
-        }
-        m
+        const EXCL: u32 = libc::EPOLLEXCLUSIVE as u32;
+        let excl = if self.has(S_EXCL) { EXCL } else { 0 };
+        MASKS[(self.state & S_IO) as usize] | excl
     }
 }
+
+/// The poll mask of each combination of `S_READ`, `S_WRITE` and `S_CLOSED`.
+const MASKS: [u32; 8] = {
+    let mut m = [0; 8];
+    let mut i = 0;
+    while i < 8 {
+        let s = i as u32;
+        m[i] = if s & S_READ != 0 { IN } else { 0 }
+            | if s & S_WRITE != 0 { OUT } else { 0 }
+            | if s & S_CLOSED != 0 { RDHUP } else { 0 };
+        i += 1;
+    }
+    m
+};
 
 /// The slot bits of `interest`.
 fn bits(interest: What) -> u32 {
@@ -316,6 +320,46 @@ fn poll_key(fd: RawFd, gen: u32) -> u64 {
 
 /// The `user_data` bit of a readiness check (see [`Uring::recheck`]).
 const CHECK: u64 = 1 << 62;
+
+/// Puts `fd`, whose slot is `slot`, on the re-arm list that `head` begins, unless it is there.
+#[inline(always)]
+fn link(head: &mut u32, slot: &mut Slot, fd: RawFd) {
+    if !slot.has(S_LISTED) {
+        slot.state |= S_LISTED;
+        slot.next = *head;
+        *head = fd as u32 + 1;
+    }
+}
+
+/// The removal of the request whose `user_data` is `key`; its completion is posted only if it
+/// fails.
+#[inline(always)]
+fn poll_remove(key: u64) -> Sqe {
+    Sqe {
+        opcode: IORING_OP_POLL_REMOVE,
+        flags: IOSQE_CQE_SKIP_SUCCESS,
+        fd: -1,
+        addr: key,
+        ..SQE
+    }
+}
+
+/// A poll request for `fd` with the interest in `slot`, which it marks armed, with a new
+/// generation.
+#[inline(always)]
+fn poll_add(slot: &mut Slot, fd: RawFd) -> Sqe {
+    let gen = (slot.gen() + 1) & GEN_MASK;
+    slot.state = (slot.state & ((1 << GEN_SHIFT) - 1)) | gen << GEN_SHIFT | S_ARMED;
+    let multi = slot.has(S_ET) || slot.level_exclusive();
+    Sqe {
+        opcode: IORING_OP_POLL_ADD,
+        fd,
+        len: if multi { IORING_POLL_ADD_MULTI } else { 0 },
+        op_flags: slot.mask(),
+        user_data: poll_key(fd, gen),
+        ..SQE
+    }
+}
 
 // ---- the per-fd table ----------------------------------------------------------------------
 
@@ -554,10 +598,16 @@ impl Ring {
         self.tail.wrapping_sub(self.sq_head())
     }
 
+    /// Whether the SQ has room for one more SQE.
+    #[inline(always)]
+    fn room(&self) -> bool {
+        self.pending() < self.sq_entries
+    }
+
     /// Writes one SQE; `false` if the SQ is full.
-    #[inline]
+    #[inline(always)]
     fn push(&mut self, sqe: Sqe) -> bool {
-        if self.pending() >= self.sq_entries {
+        if !self.room() {
             return false;
         }
         let i = (self.tail & self.sq_mask) as usize;
@@ -765,11 +815,11 @@ impl Uring {
     }
 
     /// Writes `sqe`, submitting first if the SQ is full.
+    #[inline(always)]
     fn push(&mut self, sqe: Sqe) -> Result<(), Error> {
-        if self.ring.push(sqe) {
-            return Ok(());
+        if !self.ring.room() {
+            self.make_room()?;
         }
-        self.ring.submit()?;
         if self.ring.push(sqe) {
             Ok(())
         } else {
@@ -777,38 +827,32 @@ impl Uring {
         }
     }
 
-    /// Arms a poll request for `fd` with the interest in its slot (a new generation).
-    fn arm(&mut self, fd: RawFd) -> Result<(), Error> {
-        let slot = self.slot(fd)?;
-        let gen = (slot.gen() + 1) & GEN_MASK;
-        slot.state = (slot.state & ((1 << GEN_SHIFT) - 1)) | gen << GEN_SHIFT | S_ARMED;
-        let (mask, multi) = (slot.mask(), slot.has(S_ET) || slot.level_exclusive());
-        self.push(Sqe {
-            opcode: IORING_OP_POLL_ADD,
-            fd,
-            len: if multi { IORING_POLL_ADD_MULTI } else { 0 },
-            op_flags: mask,
-            user_data: poll_key(fd, gen),
-            ..SQE
-        })
+    /// The SQ is full: submits it.
+    #[cold]
+    #[inline(never)]
+    fn make_room(&mut self) -> Result<(), Error> {
+        self.ring.submit()?;
+        if self.ring.room() {
+            Ok(())
+        } else {
+            Err(Error::Full(Resource::BackendEvents))
+        }
     }
 
-    /// Removes the armed request of `fd`, if any.
-    fn disarm(&mut self, fd: RawFd) -> Result<(), Error> {
-        let slot = self.slot(fd)?;
-        if !slot.has(S_ARMED) {
-            return Ok(());
+    /// Arms a poll request for `fd` with the interest in its slot (a new generation).
+    #[inline]
+    fn arm(&mut self, fd: RawFd) -> Result<(), Error> {
+        let sqe = poll_add(self.slot(fd)?, fd);
+        self.push(sqe).inspect_err(|_| self.unarm(fd))
+    }
+
+    /// `fd`'s request could not be written: not armed after all, and listed to be armed again.
+    #[cold]
+    fn unarm(&mut self, fd: RawFd) {
+        if let Some(slot) = self.slots.get(fd) {
+            slot.set(S_ARMED, false);
         }
-        slot.set(S_ARMED, false);
-        let key = poll_key(fd, slot.gen());
-        self.removals += 1;
-        self.push(Sqe {
-            opcode: IORING_OP_POLL_REMOVE,
-            flags: IOSQE_CQE_SKIP_SUCCESS,
-            fd: -1,
-            addr: key,
-            ..SQE
-        })
+        self.list(fd);
     }
 
     /// Asks whether `fd` is ready now: a one-shot poll, without the exclusive flag, and its
@@ -827,27 +871,38 @@ impl Uring {
             ..SQE
         })?;
         self.removals += 1;
-        self.push(Sqe {
-            opcode: IORING_OP_POLL_REMOVE,
-            flags: IOSQE_CQE_SKIP_SUCCESS,
-            fd: -1,
-            addr: key,
-            ..SQE
-        })
+        self.push(poll_remove(key))
     }
 
     /// Moves `fd` to `interest` (edge-triggered if `et`, exclusive if `excl`): removes its
     /// request, arms a new one.
     fn change(&mut self, fd: RawFd, interest: What, et: bool, excl: bool) -> Result<(), Error> {
-        self.disarm(fd)?;
         let slot = self.slot(fd)?;
-        slot.state = (slot.state & !(S_IO | S_ET | S_EXCL)) | bits(interest);
-        slot.set(S_ET, et);
-        slot.set(S_EXCL, excl);
-        if slot.state & S_IO == 0 {
-            return Ok(());
+        let old = *slot;
+        let io = bits(interest);
+        slot.state = (old.state & !(S_IO | S_ET | S_EXCL | S_ARMED))
+            | io
+            | if et { S_ET } else { 0 }
+            | if excl { S_EXCL } else { 0 };
+        let add = if io != 0 {
+            Some(poll_add(slot, fd))
+        } else {
+            None
+        };
+        if old.has(S_ARMED) {
+            if let Err(e) = self.push(poll_remove(poll_key(fd, old.gen()))) {
+                // Nothing written: nothing changed.
+                if let Some(slot) = self.slots.get(fd) {
+                    *slot = old;
+                }
+                return Err(e);
+            }
+            self.removals += 1;
         }
-        self.arm(fd)
+        match add {
+            Some(sqe) => self.push(sqe).inspect_err(|_| self.unarm(fd)),
+            None => Ok(()),
+        }
     }
 
     /// Applies one change (also what `add` and `del` do).
@@ -868,44 +923,36 @@ impl Uring {
     }
 
     /// Puts `fd` on the re-arm list (its one-shot request completed).
+    #[inline]
     fn list(&mut self, fd: RawFd) {
-        let head = self.rearm;
-        if let Ok(slot) = self.slot(fd) {
-            if !slot.has(S_LISTED) {
-                slot.set(S_LISTED, true);
-                slot.next = head;
-                self.rearm = fd as u32 + 1;
-            }
+        if let Some(slot) = self.slots.get(fd) {
+            link(&mut self.rearm, slot, fd);
         }
     }
 
     /// Arms again every listed fd that still has interest and no request.
+    /// On an error, what is still listed stays listed.
+    #[inline]
     fn rearm_listed(&mut self) -> Result<(), Error> {
-        let mut result = Ok(());
         while self.rearm != 0 {
             let fd = (self.rearm - 1) as RawFd;
-            let Ok(slot) = self.slot(fd) else {
+            let Some(slot) = self.slots.get(fd) else {
                 self.rearm = 0;
                 break;
             };
-            let next = slot.next;
+            self.rearm = slot.next;
             slot.next = 0;
             slot.set(S_LISTED, false);
-            let idle = !slot.has(S_ARMED) && slot.state & S_IO != 0;
-            let hinted = slot.has(S_ARMED) && slot.level_exclusive();
-            self.rearm = next;
-            let r = if idle {
-                self.arm(fd)
-            } else if hinted {
-                self.recheck(fd)
-            } else {
-                Ok(())
-            };
-            if result.is_ok() {
-                result = r;
+            if !slot.has(S_ARMED) {
+                if slot.state & S_IO != 0 {
+                    let sqe = poll_add(slot, fd);
+                    self.push(sqe).inspect_err(|_| self.unarm(fd))?;
+                }
+            } else if slot.level_exclusive() {
+                self.recheck(fd)?;
             }
         }
-        result
+        Ok(())
     }
 
     /// In a forked child that has not been re-initialised: a ring of our own, every fd armed
@@ -963,12 +1010,29 @@ impl Uring {
                 continue; // A failed removal: nothing to report.
             }
             let fd = cqe.user_data as u32 as RawFd;
-            let gen = (cqe.user_data >> 32) as u32 & GEN_MASK;
             let Some(slot) = self.slots.get(fd) else {
                 continue;
             };
-            if !slot.has(S_ARMED) || slot.gen() != gen {
+            // Armed, and of this generation (bit 63 of the key lines up with S_ARMED's place
+            // in neither: compare the generations, then the flag).
+            if slot.state >> GEN_SHIFT != (cqe.user_data >> 32) as u32 & GEN_MASK
+                || !slot.has(S_ARMED)
+            {
                 continue; // A request since removed or replaced.
+            }
+            let ended = cqe.flags & IORING_CQE_F_MORE == 0;
+            if cqe.res > 0 && cqe.user_data & CHECK == 0 && !slot.level_exclusive() {
+                // The common case: a poll that found the fd ready.
+                if ended {
+                    slot.state &= !S_ARMED;
+                    link(&mut self.rearm, slot, fd);
+                }
+                let what = readiness(cqe.res as u32);
+                if !what.is_empty() {
+                    sink.ready(fd, what);
+                    reports += 1;
+                }
+                continue;
             }
             if cqe.user_data & CHECK != 0 {
                 // A check: ready now, so reported, and checked again after its callback.
@@ -977,30 +1041,21 @@ impl Uring {
                     if !what.is_empty() {
                         sink.ready(fd, what);
                         reports += 1;
-                        self.list(fd);
+                        link(&mut self.rearm, slot, fd);
                     }
                 }
-                continue;
-            }
-            let ended = cqe.flags & IORING_CQE_F_MORE == 0;
-            if slot.level_exclusive() && cqe.res >= 0 {
-                // A wakeup: a hint, perhaps stale by now (another base may have taken what woke
-                // us), so not reported; the fd is checked before anything is reported.
-                if ended {
-                    slot.set(S_ARMED, false);
-                }
-                hints += 1;
-                self.list(fd);
                 continue;
             }
             if ended {
                 slot.set(S_ARMED, false);
             }
             if cqe.res >= 0 {
-                let what = readiness(cqe.res as u32);
-                if !what.is_empty() {
-                    sink.ready(fd, what);
-                    reports += 1;
+                if slot.level_exclusive() {
+                    // A wakeup: a hint, perhaps stale by now (another base may have taken what
+                    // woke us), so not reported; the fd is checked before anything is.
+                    hints += 1;
+                    link(&mut self.rearm, slot, fd);
+                    continue;
                 }
             } else if cqe.res == -libc::EBADF {
                 // The fd was closed before its request was armed again: reported once, as
@@ -1014,7 +1069,7 @@ impl Uring {
                 continue;
             }
             if ended {
-                self.list(fd);
+                link(&mut self.rearm, slot, fd);
             }
         }
         self.ring.consume(head);
@@ -1043,25 +1098,29 @@ impl Backend for Uring {
             features: FEATURES,
             need_reinit: true,
             fdinfo_len: 4,
-            changelist: true,
+            // The SQ is the changelist: changes are written there at once and go to the kernel
+            // with the next wait.
+            changelist: false,
         }
     }
 
-    /// Stages the change for the next dispatch (as the changelist does).
+    /// Writes the change to the SQ, for the next dispatch. One `fstat` when the fd's interest
+    /// starts, except for an fd whose request completed in this iteration (an event re-added by
+    /// its own callback): that file was polled already.
     fn add(&mut self, fd: RawFd, old: What, added: What, _: &mut FdInfo) -> Result<(), Error> {
         if added.contains(What::SIGNAL) {
             return Err(Error::Unsupported(Operation::Signals));
         }
         self.own()?;
         let old = old & What::IO;
-        if old.is_empty() {
+        if old.is_empty() && !self.slots.peek(fd).is_some_and(|s| s.has(S_LISTED)) {
             check_pollable(fd)?;
         }
         let (et, excl) = (added.contains(What::ET), added.contains(What::EXCLUSIVE));
         self.change(fd, old | (added & What::IO), et, excl)
     }
 
-    /// Stages the change for the next dispatch.
+    /// Writes the change to the SQ, for the next dispatch.
     fn del(&mut self, fd: RawFd, old: What, removed: What, _: &mut FdInfo) -> Result<(), Error> {
         self.own()?;
         let (et, excl) = (
