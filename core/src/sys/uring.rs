@@ -604,20 +604,17 @@ impl Ring {
         self.pending() < self.sq_entries
     }
 
-    /// Writes one SQE; `false` if the SQ is full.
+    /// Writes one SQE, where [`room`](Self::room) said there is room.
     #[inline(always)]
-    fn push(&mut self, sqe: Sqe) -> bool {
-        if !self.room() {
-            return false;
-        }
+    fn push(&mut self, sqe: Sqe) {
         let i = (self.tail & self.sq_mask) as usize;
-        // SAFETY: `i < sq_entries` (the mask is entries - 1), within the SQE mapping; the kernel
-        // reads this SQE only once the tail published below covers it.
+        // SAFETY: `i < sq_entries` (the mask is entries - 1), within the SQE mapping; the slot is
+        // free (the caller checked `room`); the kernel reads this SQE only once the tail
+        // published below covers it.
         unsafe { self.sqes.add(i).write(sqe) };
         self.tail = self.tail.wrapping_add(1);
         // SAFETY: `sq_tail` points into the live mapping; Release publishes the SQE above.
         unsafe { (*self.sq_tail).store(self.tail, Ordering::Release) };
-        true
     }
 
     /// `io_uring_enter(2)`: submits what is pending and, with `wait`, waits for `min_complete`
@@ -820,11 +817,8 @@ impl Uring {
         if !self.ring.room() {
             self.make_room()?;
         }
-        if self.ring.push(sqe) {
-            Ok(())
-        } else {
-            Err(Error::Full(Resource::BackendEvents))
-        }
+        self.ring.push(sqe);
+        Ok(())
     }
 
     /// The SQ is full: submits it.
