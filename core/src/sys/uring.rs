@@ -4,8 +4,9 @@
 //! Interest is kept with poll requests (`IORING_OP_POLL_ADD`), one per watched fd, and changed
 //! with `IORING_OP_POLL_REMOVE` + a new `POLL_ADD`. Every change is written to the SQ at once
 //! (the SQ is the changelist: [`Info::changelist`] is `false`, so the base's own changelist does
-//! not stand in front of it), and the next dispatch submits them together with the wait. The wait's timeout is a `__kernel_timespec`
-//! handed in through `IORING_ENTER_EXT_ARG` (nanosecond precision, no timer request).
+//! not stand in front of it), and the next dispatch submits them together with the wait. The
+//! wait's timeout is a `__kernel_timespec` handed in through `IORING_ENTER_EXT_ARG` (nanosecond
+//! precision, no timer request).
 //!
 //! - **Level-triggered** interest is a one-shot poll: its completion is reported, and the request
 //!   is armed again in the next dispatch's submission (one SQE, no syscall of its own). Arming
