@@ -14,8 +14,8 @@
 //! - **Edge-triggered** interest (`ET`) is a multishot poll (`IORING_POLL_ADD_MULTI`): the kernel
 //!   posts a completion per wakeup and keeps the request armed; it is armed again only when the
 //!   kernel ends it (a completion without `IORING_CQE_F_MORE`).
-//! - **Exclusive** interest ([`What::EXCLUSIVE`]) puts `EPOLLEXCLUSIVE` in the poll mask (Linux
-//!   5.9 accepts it in `poll32_events`; the kernel then queues the request with
+//! - **Exclusive** interest ([`What::EXCLUSIVE`]) puts `EPOLLEXCLUSIVE` in the poll mask (the
+//!   kernel has accepted it in `poll32_events` since 2020; it then queues the request with
 //!   `add_wait_queue_exclusive`, and a wakeup stops at the first exclusive request that takes
 //!   it; it refuses nothing here, multishot included). A one-shot request would leave the wait
 //!   queue at each wakeup and come back at its tail, so the wakeups would go round the bases
