@@ -8,17 +8,17 @@ use std::time::{Duration, Instant};
 use eventop_core::base::{self as core_base, Outcome, Ready, Step};
 use eventop_core::clock::Clock;
 use eventop_core::sys::clock::Monotonic;
-use eventop_core::sys::hosted::Hosted;
 use eventop_core::{Backend, BaseFlags, Features, LoopFlags, What};
 
+use crate::backend::Loop;
 use crate::error::{Error, Result};
-use crate::event::{Callback, EventId, Handler, Io, Plain, Record, Records, Source};
+use crate::event::{EventId, Handler, Io, OnceFn, Plain, Record, Records, Source};
 use crate::tables::Growable;
 use crate::timer::{Deadline, TimeoutAction, TimerFn};
 use crate::waker::{Waker, WakerShared};
 use crate::{Interest, Mode, Readiness};
 
-pub(crate) type Core = core_base::EventBase<Hosted<Growable>, Monotonic, Growable>;
+pub(crate) type Core = core_base::EventBase<Loop, Monotonic, Growable>;
 
 /// How a run of the loop ended.
 pub type Exit = Outcome;
@@ -109,7 +109,7 @@ impl<D> Base<D> {
             source,
             f: callback,
         });
-        let ev = self.new_event(fd, interest.what() | mode.what(), Callback::Many(handler))?;
+        let ev = self.new_event(fd, interest.what() | mode.what(), handler);
         self.add_new(ev).map(|()| Io::new(ev))
     }
 
@@ -135,7 +135,7 @@ impl<D> Base<D> {
             return Err(Error::Os(io::Error::from_raw_os_error(libc::EBADF)));
         }
         let handler = Box::new(Plain(callback));
-        let ev = self.new_event(fd, interest.what() | mode.what(), Callback::Many(handler))?;
+        let ev = self.new_event(fd, interest.what() | mode.what(), handler);
         self.add_new(ev).map(|()| ev)
     }
 
@@ -148,7 +148,7 @@ impl<D> Base<D> {
         F: FnMut(&mut Base<D>, &mut D, EventId) -> TimeoutAction + Send + 'static,
     {
         let handler = Box::new(TimerFn(callback));
-        let ev = self.new_event(-1, What::empty(), Callback::Many(handler))?;
+        let ev = self.new_event(-1, What::empty(), handler);
         let r = self.add_timeout(ev, when);
         if r.is_err() {
             self.records.remove(ev);
@@ -163,11 +163,7 @@ impl<D> Base<D> {
         F: FnMut(&mut Base<D>, &mut D, EventId, Readiness) + Send + 'static,
     {
         let handler = Box::new(Plain(callback));
-        let ev = self.new_event(
-            signal,
-            What::SIGNAL | What::PERSIST,
-            Callback::Many(handler),
-        )?;
+        let ev = self.new_event(signal, What::SIGNAL | What::PERSIST, handler);
         self.add_new(ev).map(|()| ev)
     }
 
@@ -177,13 +173,12 @@ impl<D> Base<D> {
     where
         F: FnMut(&mut Base<D>, &mut D, EventId, Readiness) + Send + 'static,
     {
-        let handler: Box<dyn Handler<D>> = Box::new(Plain(callback));
-        self.new_event(-1, What::empty(), Callback::Many(handler))
+        Ok(self.new_event(-1, What::empty(), Box::new(Plain(callback))))
     }
 
-    fn new_event(&mut self, fd: RawFd, what: What, cb: Callback<D>) -> Result<EventId> {
+    fn new_event(&mut self, fd: RawFd, what: What, cb: Box<dyn Handler<D>>) -> EventId {
         let priority = self.core.default_priority();
-        Ok(self.records.insert(fd, what, priority, cb))
+        self.records.insert(fd, what, priority, cb)
     }
 
     /// Adds a new event; on error forgets it.
@@ -201,7 +196,7 @@ impl<D> Base<D> {
     where
         F: FnOnce(&mut Base<D>, &mut D, Readiness) + Send + 'static,
     {
-        let ev = self.new_event(-1, What::empty(), Callback::Once(Box::new(callback)))?;
+        let ev = self.new_event(-1, What::empty(), Box::new(OnceFn(Some(callback))));
         let r = match timeout {
             Some(t) => self.add_timeout(ev, t),
             None => self.activate(ev, Readiness::TIMEOUT),
@@ -228,7 +223,7 @@ impl<D> Base<D> {
     {
         let fd = source.as_fd().as_raw_fd();
         let f = move |base: &mut Base<D>, data: &mut D, ready| callback(base, data, ready, source);
-        let ev = self.new_event(fd, interest.what(), Callback::Once(Box::new(f)))?;
+        let ev = self.new_event(fd, interest.what(), Box::new(OnceFn(Some(f))));
         let r = match timeout {
             Some(t) => self.add_timeout(ev, t),
             None => self.add(ev),
@@ -251,9 +246,7 @@ impl<D> Base<D> {
                 "a timer or user event waits for a timeout: use add_timeout",
             ));
         }
-        let (spec, current) = (rec.spec(ev), rec.handle);
-        let h = self.core.add(current, &spec, None)?;
-        self.records.get_mut(ev)?.handle = Some(h);
+        rec.handle = Some(self.core.add(rec.handle, &rec.spec(ev), None)?);
         Ok(())
     }
 
@@ -272,9 +265,7 @@ impl<D> Base<D> {
             Deadline::At(at) => at.saturating_duration_since(Instant::now()),
         };
         let rec = self.records.get_mut(ev)?;
-        let (spec, current) = (rec.spec(ev), rec.handle);
-        let h = self.core.add(current, &spec, Some(timeout))?;
-        self.records.get_mut(ev)?.handle = Some(h);
+        rec.handle = Some(self.core.add(rec.handle, &rec.spec(ev), Some(timeout))?);
         Ok(())
     }
 
@@ -349,9 +340,10 @@ impl<D> Base<D> {
     /// Makes the event run with `ready`, pending or not (ORed into an earlier activation).
     pub fn activate(&mut self, ev: EventId, ready: Readiness) -> Result<()> {
         let rec = self.records.get_mut(ev)?;
-        let (spec, current) = (rec.spec(ev), rec.handle);
-        let h = self.core.activate(current, &spec, ready.what(), 1)?;
-        self.records.get_mut(ev)?.handle = Some(h);
+        rec.handle = Some(
+            self.core
+                .activate(rec.handle, &rec.spec(ev), ready.what(), 1)?,
+        );
         Ok(())
     }
 
@@ -368,15 +360,15 @@ impl<D> Base<D> {
     /// callback, which holds the source, this is [`Error::Reentrant`] and nothing changes.
     pub fn take_source<T: 'static>(&mut self, io: Io<T>) -> Result<T> {
         let ev = io.id();
-        if self.records.get(ev)?.callback.is_none() {
+        if self.records.get(ev).map(|_| self.records.is_running(ev))? {
             return Err(Error::Reentrant);
         }
         let r = self.del(ev);
-        let Some(Callback::Many(handler)) = self.records.remove(ev) else {
+        let Some(handler) = self.records.remove(ev) else {
             return Err(Error::Stale);
         };
         r?;
-        match handler.into_source().downcast::<T>() {
+        match handler.into_box().into_source().downcast::<T>() {
             Ok(source) => Ok(*source),
             Err(_) => Err(Error::Stale),
         }
@@ -498,23 +490,18 @@ impl<D> Base<D> {
 
     #[inline]
     fn run_callback(&mut self, ready: Ready, data: &mut D) {
-        let Some((ev, cb)) = self.records.take_callback(&ready) else {
+        let Some((ev, f)) = self.records.start_callback(&ready) else {
             return;
         };
         let res = Readiness::from_what(ready.res);
-        let outcome = match cb {
-            Callback::Many(mut f) => {
-                // `f` stays ours through a panic, so the event keeps its callback.
-                let r = panic::catch_unwind(AssertUnwindSafe(|| f.call(self, data, ev, res)));
-                self.records.put_callback(ev, Callback::Many(f));
-                r
-            }
-            Callback::Once(f) => {
-                let r = panic::catch_unwind(AssertUnwindSafe(|| f(self, data, res)));
-                let _ = self.free(ev);
-                r
-            }
-        };
+        // SAFETY: the closure stays where it is and nothing else borrows it until
+        // `end_callback`: its record is marked running, so a free leaves it to this run, and a
+        // running event's callback is not started again (a run cannot start in a callback).
+        let outcome = panic::catch_unwind(AssertUnwindSafe(|| unsafe {
+            (*f.as_ptr()).call(self, data, ev, res)
+        }));
+        // Through a panic too: the event keeps its callback.
+        self.records.end_callback(ev);
         if let Err(payload) = outcome {
             // End the run cleanly before the panic goes on, so the base can run again.
             self.core.loopbreak();
@@ -604,11 +591,7 @@ impl<D: 'static> Base<D> {
                 }
             }
         };
-        let ev = self.new_event(
-            fd,
-            What::READ | What::PERSIST,
-            Callback::Many(Box::new(Plain(drain))),
-        )?;
+        let ev = self.new_event(fd, What::READ | What::PERSIST, Box::new(Plain(drain)));
         self.add_new(ev)?;
         // libevent's notify fd is internal too: a waker alone does not keep `run` going.
         let rec = self.records.get(ev)?;

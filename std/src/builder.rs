@@ -104,7 +104,7 @@ impl Builder {
             eprintln!("eventop using: {}", selected.backend.info().name);
         }
         let core = EventBase::new(
-            selected.backend,
+            crate::backend::Loop(selected.backend),
             Monotonic,
             Parts::default(),
             selected.flags,

@@ -4,6 +4,7 @@
 use std::any::Any;
 use std::marker::PhantomData;
 use std::os::fd::RawFd;
+use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use eventop_core::base::{Handle, Ready, Spec};
@@ -14,7 +15,7 @@ use crate::{Base, Readiness};
 
 /// A handle to an event of a [`Base`]: cheap to copy, and safe to misuse: once the event is freed,
 /// or on another base, every use is [`Error::Stale`], even if its record is reused (until one
-/// record has been reused 2³² times, when its generation wraps).
+/// record has been reused 2³¹ times, when its generation wraps).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct EventId {
     index: u32,
@@ -117,34 +118,57 @@ where
     }
 }
 
-/// A once-event's callback: runs once, then the event is freed.
-pub(crate) type Once<D> = Box<dyn FnOnce(&mut Base<D>, &mut D, Readiness) + Send>;
+/// A once-event's closure: runs once, then frees its event (through a panic too).
+pub(crate) struct OnceFn<F>(pub(crate) Option<F>);
 
-/// A callback, called with what happened.
-pub(crate) enum Callback<D> {
-    /// An event's.
-    Many(Box<dyn Handler<D>>),
-    /// A once-event's.
-    Once(Once<D>),
+/// Frees an event when it drops.
+struct FreeOnDrop<'a, D>(&'a mut Base<D>, EventId);
+
+impl<D> Drop for FreeOnDrop<'_, D> {
+    fn drop(&mut self) {
+        let _ = self.0.free(self.1);
+    }
 }
 
-/// One event's definition.
+impl<D, F> Handler<D> for OnceFn<F>
+where
+    F: FnOnce(&mut Base<D>, &mut D, Readiness) + Send,
+{
+    fn call(&mut self, base: &mut Base<D>, data: &mut D, ev: EventId, ready: Readiness) {
+        let guard = FreeOnDrop(base, ev);
+        if let Some(f) = self.0.take() {
+            f(&mut *guard.0, data, ready)
+        }
+    }
+    fn into_source(self: Box<Self>) -> Box<dyn Any> {
+        Box::new(())
+    }
+}
+
+/// An event's closure, owned by its record: a `Box<dyn Handler>` turned into a pointer, so that
+/// the closure can run in place while its callback holds `&mut Base` (a `Box` would claim the
+/// closure's memory as unique whenever the slab moves or borrows the record).
+type Closure<D> = NonNull<dyn Handler<D>>;
+
+/// One event's definition, or a free record.
 pub(crate) struct Record<D> {
+    /// The closure; `None` in a free record.
+    callback: Option<Closure<D>>,
+    /// The core's handle, while the event may be pending or active.
+    pub(crate) handle: Option<Handle>,
+    /// Odd while the record holds an event, even while it is free: a freed event's ids are
+    /// stale at once, and an id never matches a free record.
     gen: u32,
-    live: bool,
+    /// The fd or signal; in a free record, the next free record's index.
     pub(crate) fd: RawFd,
     pub(crate) events: What,
     pub(crate) priority: u8,
-    /// The core's handle, while the event may be pending or active.
-    pub(crate) handle: Option<Handle>,
-    /// Taken out while the callback runs.
-    pub(crate) callback: Option<Callback<D>>,
 }
 
 impl<D> Record<D> {
     /// The token the core carries for this event: the record's index alone, which fits a
     /// `usize` on every target. The generation is checked through the core's handle instead
-    /// (see [`Records::take_callback`]).
+    /// (see [`Records::start_callback`]).
     #[inline]
     pub(crate) fn token(ev: EventId) -> usize {
         ev.index as usize
@@ -161,17 +185,64 @@ impl<D> Record<D> {
     }
 
     /// Whether it waits for nothing but a timeout (a timer, or an event run by hand).
+    #[inline]
     pub(crate) fn is_timer(&self) -> bool {
         !self.events.intersects(What::IO | What::SIGNAL)
     }
 }
 
-/// The slab.
+/// No record: the end of the free list; no callback running.
+const NONE: u32 = u32::MAX;
+/// [`Records::running`]: the running callback's event was freed.
+const FREED: u32 = u32::MAX - 1;
+
+/// The slab: records in a `Vec`, free ones chained through their `fd`.
 pub(crate) struct Records<D> {
     slots: Vec<Record<D>>,
-    free: Vec<u32>,
+    /// The first free record, or [`NONE`].
+    free: u32,
+    /// The record whose callback is running (its closure is borrowed), [`FREED`] if its event
+    /// was freed meanwhile (record and closure wait for the callback to return), or [`NONE`].
+    /// One at a time: a callback cannot start a run.
+    running: u32,
     len: usize,
     base: u32,
+}
+
+// SAFETY: the records own their closures (`Handler: Send`), as a `Vec<Box<dyn Handler<D>>>`
+// would, which is `Send`; nothing else in them is tied to a thread.
+unsafe impl<D> Send for Records<D> {}
+
+impl<D> Drop for Records<D> {
+    fn drop(&mut self) {
+        for r in &mut self.slots {
+            if let Some(cb) = r.callback.take() {
+                // SAFETY: `cb` came from `Box::into_raw` and is dropped once, here; no callback
+                // runs while the slab drops (a run borrows the base).
+                drop(unsafe { Box::from_raw(cb.as_ptr()) });
+            }
+        }
+    }
+}
+
+/// An event's closure, taken out of its record: dropped (what it owns with it) unless given back
+/// as a `Box`.
+pub(crate) struct Owned<D>(Closure<D>);
+
+impl<D> Owned<D> {
+    pub(crate) fn into_box(self) -> Box<dyn Handler<D>> {
+        let p = self.0;
+        std::mem::forget(self);
+        // SAFETY: `p` came from `Box::into_raw` and no record holds it any more.
+        unsafe { Box::from_raw(p.as_ptr()) }
+    }
+}
+
+impl<D> Drop for Owned<D> {
+    fn drop(&mut self) {
+        // SAFETY: as in `into_box`.
+        drop(unsafe { Box::from_raw(self.0.as_ptr()) });
+    }
 }
 
 impl<D> Records<D> {
@@ -179,72 +250,91 @@ impl<D> Records<D> {
         let base = BASES.fetch_add(1, Ordering::Relaxed);
         Records {
             slots: Vec::new(),
-            free: Vec::new(),
+            free: NONE,
+            running: NONE,
             len: 0,
             base,
         }
     }
 
+    /// A new event.
     pub(crate) fn insert(
         &mut self,
         fd: RawFd,
         events: What,
         priority: u8,
-        cb: Callback<D>,
+        cb: Box<dyn Handler<D>>,
     ) -> EventId {
-        let index = match self.free.pop() {
-            Some(i) => i,
-            None => {
-                self.slots.push(Record {
-                    gen: 0,
-                    live: false,
-                    fd: -1,
-                    events: What::empty(),
-                    priority: 0,
-                    handle: None,
-                    callback: None,
-                });
-                (self.slots.len() - 1) as u32
-            }
+        let callback = Some(NonNull::from(Box::leak(cb)));
+        let index = self.free;
+        let r = if index != NONE {
+            let r = &mut self.slots[index as usize];
+            self.free = r.fd as u32;
+            r.gen = r.gen.wrapping_add(1);
+            r.callback = callback;
+            r.fd = fd;
+            r.events = events;
+            r.priority = priority;
+            r.handle = None;
+            r
+        } else {
+            let index = self.slots.len() as u32;
+            self.slots.push(Record {
+                callback,
+                handle: None,
+                gen: 1,
+                fd,
+                events,
+                priority,
+            });
+            self.len += 1;
+            let r = &self.slots[index as usize];
+            return EventId {
+                index,
+                gen: r.gen,
+                base: self.base,
+            };
         };
-        let r = &mut self.slots[index as usize];
-        r.live = true;
-        r.fd = fd;
-        r.events = events;
-        r.priority = priority;
-        r.handle = None;
-        r.callback = Some(cb);
+        let gen = r.gen;
         self.len += 1;
         EventId {
             index,
-            gen: r.gen,
+            gen,
             base: self.base,
         }
     }
 
-    /// Forgets the event; returns its callback unless it is running.
-    pub(crate) fn remove(&mut self, ev: EventId) -> Option<Callback<D>> {
-        let r = self.find_mut(ev)?;
-        r.live = false;
+    /// Forgets the event; returns its closure unless its callback is running (then the run
+    /// drops it when the callback returns).
+    pub(crate) fn remove(&mut self, ev: EventId) -> Option<Owned<D>> {
+        let r = self.slots.get_mut(ev.index as usize)?;
+        if r.gen != ev.gen || ev.base != self.base {
+            return None;
+        }
         r.gen = r.gen.wrapping_add(1);
         r.handle = None;
-        let cb = r.callback.take();
-        self.free.push(ev.index);
         self.len -= 1;
-        cb
+        if ev.index == self.running {
+            self.running = FREED;
+            return None;
+        }
+        let cb = r.callback.take();
+        r.fd = self.free as RawFd;
+        self.free = ev.index;
+        cb.map(Owned)
     }
 
     #[inline]
     fn find(&self, ev: EventId) -> Option<&Record<D>> {
         let r = self.slots.get(ev.index as usize)?;
-        (ev.base == self.base && r.live && r.gen == ev.gen).then_some(r)
+        (r.gen == ev.gen && ev.base == self.base).then_some(r)
     }
 
     #[inline]
     fn find_mut(&mut self, ev: EventId) -> Option<&mut Record<D>> {
         let base = self.base;
         let r = self.slots.get_mut(ev.index as usize)?;
-        (ev.base == base && r.live && r.gen == ev.gen).then_some(r)
+        (r.gen == ev.gen && ev.base == base).then_some(r)
     }
 
     // An explicit match: `ok_or(Error::Stale)` would build and drop an `Error` every call.
@@ -268,33 +358,51 @@ impl<D> Records<D> {
         self.len
     }
 
-    /// The event the core says is ready, and its callback, taken out to be run. The token is
-    /// the record's index; the record is the event's only if it holds the handle the core
-    /// returned (a record freed and reused since holds another, or none).
+    /// Whether `ev`'s callback is running. `ev` must be live.
     #[inline]
-    pub(crate) fn take_callback(&mut self, ready: &Ready) -> Option<(EventId, Callback<D>)> {
+    pub(crate) fn is_running(&self, ev: EventId) -> bool {
+        self.running == ev.index
+    }
+
+    /// The event the core says is ready, and its closure, marked running. The token is the
+    /// record's index; the record is the event's only if it holds the handle the core returned
+    /// (a record freed and reused since holds another, or none). The closure stays valid, and
+    /// borrowed by nobody else, until [`end_callback`](Self::end_callback).
+    #[inline]
+    pub(crate) fn start_callback(&mut self, ready: &Ready) -> Option<(EventId, Closure<D>)> {
         // Tokens are indices below `u32::MAX`; a record holds a handle only while it is live.
         let index = ready.token as u32;
-        let r = self.slots.get_mut(index as usize)?;
-        if r.handle != Some(ready.handle) {
+        let r = self.slots.get(index as usize)?;
+        if r.handle != Some(ready.handle) || self.running != NONE {
             return None;
         }
+        let cb = r.callback?;
+        self.running = index;
         let ev = EventId {
             index,
             gen: r.gen,
             base: self.base,
         };
-        Some((ev, r.callback.take()?))
+        Some((ev, cb))
     }
 
-    /// Puts a callback back after it ran, unless its event was freed meanwhile.
+    /// After `ev`'s callback returned: if its event was freed meanwhile, finishes the free.
     #[inline]
-    pub(crate) fn put_callback(&mut self, ev: EventId, cb: Callback<D>) {
-        // `ev` is this base's (from `take_callback`): its record exists; is it still the event's?
-        if let Some(r) = self.slots.get_mut(ev.index as usize) {
-            if r.live && r.gen == ev.gen {
-                r.callback.get_or_insert(cb);
-            }
+    pub(crate) fn end_callback(&mut self, ev: EventId) {
+        let running = std::mem::replace(&mut self.running, NONE);
+        if running != ev.index {
+            self.finish_free(ev.index);
         }
+    }
+
+    /// Frees the record of an event freed while its callback ran.
+    #[cold]
+    #[inline(never)]
+    fn finish_free(&mut self, index: u32) {
+        let r = &mut self.slots[index as usize];
+        let cb = r.callback.take().map(Owned);
+        r.fd = self.free as RawFd;
+        self.free = index;
+        drop(cb);
     }
 }

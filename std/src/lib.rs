@@ -70,6 +70,7 @@
 //! ```
 #![deny(missing_docs)]
 
+mod backend;
 mod base;
 #[cfg(feature = "block-on")]
 mod block_on;
