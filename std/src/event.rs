@@ -279,6 +279,12 @@ impl<D> Records<D> {
             r
         } else {
             let index = self.slots.len() as u32;
+            if self.slots.len() == self.slots.capacity() {
+                // A quarter more, not double: room for at most a quarter more events than the
+                // base ever held (amortised O(1) still, and realloc moves large blocks by
+                // remapping pages rather than copying).
+                self.slots.reserve_exact(self.slots.len() / 4 + 16);
+            }
             self.slots.push(Record {
                 callback,
                 handle: None,
