@@ -378,9 +378,14 @@ impl<D> Records<D> {
     pub(crate) fn start_callback(&mut self, ready: &Ready) -> Option<(EventId, Closure<D>)> {
         // Tokens are indices below `u32::MAX`; a record holds a handle only while it is live.
         let index = ready.token as u32;
-        let r = self.slots.get(index as usize)?;
+        let r = self.slots.get_mut(index as usize)?;
         if r.handle != Some(ready.handle) || self.running != NONE {
             return None;
+        }
+        if !r.events.contains(What::PERSIST) {
+            // The core let go of a non-persistent event before its callback (see `Ready`):
+            // deleting it needs no call, and adding it takes a new slot.
+            r.handle = None;
         }
         let cb = r.callback?;
         self.running = index;
@@ -401,8 +406,7 @@ impl<D> Records<D> {
         }
     }
 
-    /// Frees the record of an event freed while its callback ran.
-    #[cold]
+    /// Frees the record of an event freed while its callback ran (a timer that said `Drop`).
     #[inline(never)]
     fn finish_free(&mut self, index: u32) {
         let r = &mut self.slots[index as usize];
