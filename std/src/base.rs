@@ -147,13 +147,21 @@ impl<D> Base<D> {
     where
         F: FnMut(&mut Base<D>, &mut D, EventId) -> TimeoutAction + Send + 'static,
     {
+        let timeout = when.into().remaining();
+        let priority = self.core.default_priority();
         let handler = Box::new(TimerFn(callback));
-        let ev = self.new_event(-1, What::empty(), handler);
-        let r = self.add_timeout(ev, when);
-        if r.is_err() {
-            self.records.remove(ev);
+        let ev = self.records.insert(-1, What::empty(), priority, handler);
+        let rec = self.records.get_mut(ev)?;
+        match self.core.add(None, &rec.spec(ev), Some(timeout)) {
+            Ok(h) => {
+                rec.handle = Some(h);
+                Ok(ev)
+            }
+            Err(e) => {
+                self.records.remove(ev);
+                Err(e.into())
+            }
         }
-        r.map(|()| ev)
     }
 
     /// An event for signal `signal`, pending at once: `callback` runs once per delivery. Every
@@ -259,11 +267,7 @@ impl<D> Base<D> {
     /// counts from the iteration's cached time, so such a timer fires early by the work done).
     #[inline]
     pub fn add_timeout(&mut self, ev: EventId, when: impl Into<Deadline>) -> Result<()> {
-        let timeout = match when.into() {
-            Deadline::After(d) => d,
-            // The core counts from a fresh reading of `CLOCK_MONOTONIC`, `Instant`'s clock.
-            Deadline::At(at) => at.saturating_duration_since(Instant::now()),
-        };
+        let timeout = when.into().remaining();
         let rec = self.records.get_mut(ev)?;
         rec.handle = Some(self.core.add(rec.handle, &rec.spec(ev), Some(timeout))?);
         Ok(())

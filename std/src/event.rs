@@ -72,12 +72,34 @@ impl<T> From<Io<T>> for EventId {
     }
 }
 
+/// An [`EventId`] of a known base, in one register (index and generation), as the loop passes
+/// it to a callback.
+#[derive(Clone, Copy)]
+pub(crate) struct Key(u64);
+
+impl Key {
+    #[inline]
+    fn new(index: u32, gen: u32) -> Key {
+        Key(u64::from(index) | u64::from(gen) << 32)
+    }
+
+    /// The id, on `base`.
+    #[inline]
+    pub(crate) fn id<D>(self, base: &Base<D>) -> EventId {
+        EventId {
+            index: self.0 as u32,
+            gen: (self.0 >> 32) as u32,
+            base: base.records.base,
+        }
+    }
+}
+
 /// Numbers the bases of this process, so a handle names its own base's events only.
 static BASES: AtomicU32 = AtomicU32::new(0);
 
 /// A callback that may run many times, with whatever it owns (an I/O event's source).
 pub(crate) trait Handler<D>: Send {
-    fn call(&mut self, base: &mut Base<D>, data: &mut D, ev: EventId, ready: Readiness);
+    fn call(&mut self, base: &mut Base<D>, data: &mut D, ev: Key, ready: Readiness);
     /// What the callback owns, to give back when its event is taken apart.
     fn into_source(self: Box<Self>) -> Box<dyn Any>;
 }
@@ -90,8 +112,8 @@ where
     F: FnMut(&mut Base<D>, &mut D, EventId, Readiness) + Send,
 {
     #[inline]
-    fn call(&mut self, base: &mut Base<D>, data: &mut D, ev: EventId, ready: Readiness) {
-        (self.0)(base, data, ev, ready)
+    fn call(&mut self, base: &mut Base<D>, data: &mut D, ev: Key, ready: Readiness) {
+        (self.0)(base, data, ev.id(base), ready)
     }
     fn into_source(self: Box<Self>) -> Box<dyn Any> {
         Box::new(())
@@ -110,8 +132,8 @@ where
     F: FnMut(&mut Base<D>, &mut D, EventId, Readiness, &mut T) + Send,
 {
     #[inline]
-    fn call(&mut self, base: &mut Base<D>, data: &mut D, ev: EventId, ready: Readiness) {
-        (self.f)(base, data, ev, ready, &mut self.source)
+    fn call(&mut self, base: &mut Base<D>, data: &mut D, ev: Key, ready: Readiness) {
+        (self.f)(base, data, ev.id(base), ready, &mut self.source)
     }
     fn into_source(self: Box<Self>) -> Box<dyn Any> {
         Box::new(self.source)
@@ -134,7 +156,8 @@ impl<D, F> Handler<D> for OnceFn<F>
 where
     F: FnOnce(&mut Base<D>, &mut D, Readiness) + Send,
 {
-    fn call(&mut self, base: &mut Base<D>, data: &mut D, ev: EventId, ready: Readiness) {
+    fn call(&mut self, base: &mut Base<D>, data: &mut D, ev: Key, ready: Readiness) {
+        let ev = ev.id(base);
         let guard = FreeOnDrop(base, ev);
         if let Some(f) = self.0.take() {
             f(&mut *guard.0, data, ready)
@@ -195,6 +218,11 @@ impl<D> Record<D> {
 const NONE: u32 = u32::MAX;
 /// [`Records::running`]: the running callback's event was freed.
 const FREED: u32 = u32::MAX - 1;
+
+#[cold]
+fn cold_none<T>() -> Option<T> {
+    None
+}
 
 /// The slab: records in a `Vec`, free ones chained through their `fd`.
 pub(crate) struct Records<D> {
@@ -375,11 +403,16 @@ impl<D> Records<D> {
     /// (a record freed and reused since holds another, or none). The closure stays valid, and
     /// borrowed by nobody else, until [`end_callback`](Self::end_callback).
     #[inline]
-    pub(crate) fn start_callback(&mut self, ready: &Ready) -> Option<(EventId, Closure<D>)> {
+    pub(crate) fn start_callback(&mut self, ready: &Ready) -> Option<(Key, Closure<D>)> {
         // Tokens are indices below `u32::MAX`; a record holds a handle only while it is live.
         let index = ready.token as u32;
+        if self.running != NONE {
+            // Never: a callback cannot start a run. Refused all the same, as the closure is
+            // borrowed.
+            return cold_none();
+        }
         let r = self.slots.get_mut(index as usize)?;
-        if r.handle != Some(ready.handle) || self.running != NONE {
+        if r.handle != Some(ready.handle) {
             return None;
         }
         if !r.events.contains(What::PERSIST) {
@@ -389,20 +422,16 @@ impl<D> Records<D> {
         }
         let cb = r.callback?;
         self.running = index;
-        let ev = EventId {
-            index,
-            gen: r.gen,
-            base: self.base,
-        };
-        Some((ev, cb))
+        Some((Key::new(index, r.gen), cb))
     }
 
     /// After `ev`'s callback returned: if its event was freed meanwhile, finishes the free.
     #[inline]
-    pub(crate) fn end_callback(&mut self, ev: EventId) {
+    pub(crate) fn end_callback(&mut self, ev: Key) {
+        let index = ev.0 as u32;
         let running = std::mem::replace(&mut self.running, NONE);
-        if running != ev.index {
-            self.finish_free(ev.index);
+        if running != index {
+            self.finish_free(index);
         }
     }
 

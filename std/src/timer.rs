@@ -3,7 +3,7 @@
 use std::any::Any;
 use std::time::{Duration, Instant};
 
-use crate::event::{EventId, Handler};
+use crate::event::{EventId, Handler, Key};
 use crate::{Base, Error, Readiness};
 
 /// When a timeout passes: a [`Duration`] after the call that sets it (never before), or at an
@@ -14,6 +14,18 @@ pub enum Deadline {
     After(Duration),
     /// At this instant (at once, if it has passed).
     At(Instant),
+}
+
+impl Deadline {
+    /// How long from now until it passes.
+    #[inline]
+    pub(crate) fn remaining(self) -> Duration {
+        match self {
+            Deadline::After(d) => d,
+            // The core counts from a fresh reading of `CLOCK_MONOTONIC`, `Instant`'s clock.
+            Deadline::At(at) => at.saturating_duration_since(Instant::now()),
+        }
+    }
 }
 
 impl From<Duration> for Deadline {
@@ -46,7 +58,8 @@ impl<D, F> Handler<D> for TimerFn<F>
 where
     F: FnMut(&mut Base<D>, &mut D, EventId) -> TimeoutAction + Send,
 {
-    fn call(&mut self, base: &mut Base<D>, data: &mut D, ev: EventId, _: Readiness) {
+    fn call(&mut self, base: &mut Base<D>, data: &mut D, ev: Key, _: Readiness) {
+        let ev = ev.id(base);
         let r = match (self.0)(base, data, ev) {
             TimeoutAction::Drop => base.free(ev),
             TimeoutAction::ToDuration(d) => base.add_timeout(ev, d),
