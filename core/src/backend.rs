@@ -158,32 +158,29 @@ pub struct Change {
 impl Change {
     /// Adds `events` (`READ`, `WRITE`, `CLOSED`; `ET`, `EXCLUSIVE`, `PERSIST` and `SIGNAL` travel
     /// with them) to `fd`, which the backend watches for `old`.
+    #[inline]
     pub fn add(fd: RawFd, old: What, events: What) -> Change {
-        let mut carried = ChangeOp::from_bits_truncate(
-            (events & (What::ET | What::PERSIST | What::SIGNAL)).bits() as u8,
-        );
-        carried.set(ChangeOp::EXCLUSIVE, events.contains(What::EXCLUSIVE));
-        Change::of(fd, old, events, ChangeOp::ADD | carried)
+        // `ET`, `PERSIST` and `SIGNAL` have the same bits in both sets; `EXCLUSIVE` moves down.
+        let e = events.bits();
+        let carried = (e & (What::ET | What::PERSIST | What::SIGNAL).bits()) as u8
+            | ((e & What::EXCLUSIVE.bits()) >> 2) as u8;
+        Change::of(fd, old, events, ChangeOp::ADD.bits() | carried)
     }
 
     /// Deletes `events` (`READ`, `WRITE`, `CLOSED`; `ET`, `EXCLUSIVE`: the remaining interest is
     /// edge-triggered, exclusive) from `fd`, which the backend watches for `old`.
+    #[inline]
     pub fn del(fd: RawFd, old: What, events: What) -> Change {
-        let mut op = ChangeOp::DEL;
-        op.set(ChangeOp::ET, events.contains(What::ET));
-        op.set(ChangeOp::EXCLUSIVE, events.contains(What::EXCLUSIVE));
-        Change::of(fd, old, events, op)
+        let e = events.bits();
+        let carried = ((e & What::ET.bits()) | ((e & What::EXCLUSIVE.bits()) >> 2)) as u8;
+        Change::of(fd, old, events, ChangeOp::DEL.bits() | carried)
     }
 
     /// `op` for each kind of interest in `events` (a signal's goes with `READ`).
-    fn of(fd: RawFd, old: What, events: What, op: ChangeOp) -> Change {
-        let pick = |bits: What| {
-            if events.intersects(bits) {
-                op
-            } else {
-                ChangeOp::empty()
-            }
-        };
+    #[inline]
+    fn of(fd: RawFd, old: What, events: What, op: u8) -> Change {
+        let pick =
+            |bits: What| ChangeOp::from_bits_retain(if events.intersects(bits) { op } else { 0 });
         Change {
             fd,
             old: old & What::IO,
@@ -193,46 +190,49 @@ impl Change {
         }
     }
 
-    fn ops(&self) -> [(ChangeOp, What); 3] {
-        [
-            (self.read, What::READ),
-            (self.write, What::WRITE),
-            (self.closed, What::CLOSED),
-        ]
+    /// The kinds of interest it adds and those it deletes (an add wins over a delete), as
+    /// [`What`] bits: `ADD` (1) and `DEL` (2) shifted onto `READ` (2), `WRITE` (4), `CLOSED` (0x80).
+    #[inline]
+    fn masks(&self) -> (u16, u16) {
+        let (r, w, c) = (
+            u16::from(self.read.bits()),
+            u16::from(self.write.bits()),
+            u16::from(self.closed.bits()),
+        );
+        let add = ((r & 1) << 1) | ((w & 1) << 2) | ((c & 1) << 7);
+        let del = (r & 2) | ((w & 2) << 1) | ((c & 2) << 6);
+        (add, del & !add)
+    }
+
+    /// The union of its three operations.
+    #[inline]
+    fn any(&self) -> ChangeOp {
+        self.read | self.write | self.closed
     }
 
     /// The interest once the change is applied (within [`What::IO`]).
+    #[inline]
     pub fn new_interest(&self) -> What {
-        self.ops()
-            .iter()
-            .fold(self.old & What::IO, |w, &(op, bit)| {
-                if op.contains(ChangeOp::ADD) {
-                    w | bit
-                } else if op.contains(ChangeOp::DEL) {
-                    w - bit
-                } else {
-                    w
-                }
-            })
+        let (add, del) = self.masks();
+        What::from_bits_retain(((self.old.bits() & What::IO.bits()) & !del) | add)
     }
 
     /// Whether applying it must do nothing.
+    #[inline]
     pub fn is_noop(&self) -> bool {
-        self.ops()
-            .iter()
-            .all(|(op, _)| !op.intersects(ChangeOp::ADD | ChangeOp::DEL))
+        !self.any().intersects(ChangeOp::ADD | ChangeOp::DEL)
     }
 
     /// Whether any part of it asks for edge-triggering.
+    #[inline]
     pub fn edge_triggered(&self) -> bool {
-        self.ops().iter().any(|(op, _)| op.contains(ChangeOp::ET))
+        self.any().contains(ChangeOp::ET)
     }
 
     /// Whether any part of it asks for exclusive wake.
+    #[inline]
     pub fn exclusive(&self) -> bool {
-        self.ops()
-            .iter()
-            .any(|(op, _)| op.contains(ChangeOp::EXCLUSIVE))
+        self.any().contains(ChangeOp::EXCLUSIVE)
     }
 }
 

@@ -1,5 +1,6 @@
 //! The changelist: interest changes coalesced per fd until the next dispatch (libevent's evmap.c),
-//! a container the caller empties into [`Backend::apply`](crate::Backend::apply).
+//! a container the caller empties into [`Backend::apply`](crate::Backend::apply) (or has
+//! [`Changelist::flush`] do it).
 //!
 //! Between two dispatches a program may add and delete the same interest several times; a
 //! changelist backend (kqueue always, epoll on request) then makes one kernel call per fd instead of
@@ -17,9 +18,9 @@
 //! and the entry there is for the same fd, so stale indices need no reset. The caller keeps each
 //! fd's word for as long as the fd may have an entry (the base keeps it in its fd map).
 
-use crate::backend::{Change, ChangeOp, FdInfo};
+use crate::backend::{Backend, Change, ChangeOp, FdInfo};
 use crate::storage::Storage;
-use crate::{RawFd, What};
+use crate::{Error, RawFd, What};
 
 /// Interest changes waiting for the next dispatch, in storage the caller supplies.
 #[derive(Debug)]
@@ -49,14 +50,36 @@ impl<S: Storage<Change>> Changelist<S> {
         self.len = 0;
     }
 
+    /// Hands the pending changes to `backend` ([`Backend::apply`]) and clears them, as a base does
+    /// before each dispatch; does nothing, in a compare, when none is pending. The changes are
+    /// cleared whatever `apply` returns (it tries them all), and its first error comes back.
+    #[inline]
+    pub fn flush<B: Backend>(&mut self, backend: &mut B) -> Result<(), Error> {
+        if self.len == 0 {
+            return Ok(());
+        }
+        self.flush_pending(backend)
+    }
+
+    /// [`flush`](Self::flush) with something pending: out of line, so the empty check inlines
+    /// without the cost of saving what the apply needs.
+    #[cold]
+    #[inline(never)]
+    fn flush_pending<B: Backend>(&mut self, backend: &mut B) -> Result<(), Error> {
+        let r = backend.apply(self.changes());
+        self.len = 0;
+        r
+    }
+
     /// Records `change`, one fd's, coalescing it with the fd's pending change by the rules above.
     /// When the fd has no entry yet and the storage cannot grow, nothing changes and `change`
     /// comes back: apply the batch and clear it, then record it again.
+    #[inline]
     pub fn record(&mut self, change: Change, fdinfo: &mut FdInfo) -> Result<(), Change> {
         let Some(entry) = self.entry(change.fd, change.old, fdinfo) else {
             return Err(change);
         };
-        let old = entry.old;
+        let old = entry.old.bits();
         for (slot, op, bit) in [
             (&mut entry.read, change.read, What::READ),
             (&mut entry.write, change.write, What::WRITE),
@@ -65,7 +88,7 @@ impl<S: Storage<Change>> Changelist<S> {
             if op.contains(ChangeOp::ADD) {
                 *slot = op;
             } else if op.contains(ChangeOp::DEL) {
-                *slot = if old.intersects(bit) {
+                *slot = if old & bit.bits() != 0 {
                     op
                 } else {
                     ChangeOp::empty()
@@ -75,25 +98,32 @@ impl<S: Storage<Change>> Changelist<S> {
         Ok(())
     }
 
+    /// Asks the storage for room beyond `len` entries; whether it made some.
+    #[cold]
+    #[inline(never)]
+    fn grow(&mut self, len: usize) -> bool {
+        self.storage.grow(len + 1, Change::default())
+    }
+
+    /// The fd's entry, made (with `old`) if it has none; `None` if there is no room for it.
+    #[inline]
     fn entry(&mut self, fd: RawFd, old: What, fdinfo: &mut FdInfo) -> Option<&mut Change> {
         let idx = (fdinfo.0 as usize).wrapping_sub(1);
-        if idx < self.len && self.storage.as_slice()[idx].fd == fd {
+        let len = self.len;
+        if idx < len && self.storage.as_slice().get(idx).is_some_and(|c| c.fd == fd) {
             return self.storage.as_mut_slice().get_mut(idx);
         }
-        if self.len == self.storage.capacity()
-            && !self.storage.grow(self.len + 1, Change::default())
-        {
+        if len == self.storage.capacity() && !self.grow(len) {
             return None;
         }
-        let idx = self.len;
-        let change = self.storage.as_mut_slice().get_mut(idx)?;
+        let change = self.storage.as_mut_slice().get_mut(len)?;
         *change = Change {
             fd,
             old: old & What::IO,
             ..Change::default()
         };
-        self.len += 1;
-        fdinfo.0 = self.len as u32;
+        self.len = len + 1;
+        fdinfo.0 = (len + 1) as u32;
         Some(change)
     }
 }

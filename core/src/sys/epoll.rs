@@ -13,6 +13,7 @@ use super::{check_pollable, errno, is_eintr, os, syscall, timeout, OwnedFd};
 use crate::backend::Change;
 use crate::backend::{Backend, FdInfo, Info, Sink};
 use crate::storage::Storage;
+use crate::Errno;
 use crate::{Error, Features, Operation, RawFd, Resource, What};
 
 /// The element of the ready-events buffer.
@@ -64,58 +65,66 @@ impl<S: Storage<Event>> Epoll<S> {
         })
     }
 
-    /// Moves `fd` from interest `old` to `new` with one `epoll_ctl`, or two when the kernel's view
-    /// differs from the base's, or when the fd is exclusive (`excl`): epoll_ctl(2) refuses
-    /// `EPOLL_CTL_MOD` of an `EPOLLEXCLUSIVE` registration, so a change is a delete and an add.
+    /// Moves `fd` from interest `old` to `new` with one `epoll_ctl` (failures go to
+    /// [`change_failed`](Self::change_failed)), or, when the fd is exclusive (`excl`), with a
+    /// delete and an add: epoll_ctl(2) refuses `EPOLL_CTL_MOD` of an `EPOLLEXCLUSIVE` registration.
+    #[inline]
     fn change(&self, fd: RawFd, old: What, new: What, et: bool, excl: bool) -> Result<(), Error> {
         let (old, new) = (old & What::IO, new & What::IO);
         if excl && !new.is_empty() {
             return self.change_exclusive(fd, old, new, et);
         }
-        let ctl = |op, events| self.ctl(op, fd, events);
-        let code = |r: &Result<(), Error>| r.err().and_then(|e| e.errno()).map(|e| e.0);
-        let result = if new.is_empty() {
-            if old.is_empty() {
-                return Ok(());
-            }
-            let r = ctl(libc::EPOLL_CTL_DEL, 0);
-            match code(&r) {
-                // The fd was closed (the kernel forgot it) or never could be registered: either
-                // way nothing is watched any more (LIBEVENT-SEMANTICS, epoll retries).
-                Some(libc::ENOENT | libc::EBADF | libc::EPERM) => Ok(()),
-                _ => r,
-            }
-        } else {
-            let events = mask(new, et);
-            if old.is_empty() {
-                let r = ctl(libc::EPOLL_CTL_ADD, events);
-                match code(&r) {
-                    // Already registered: a dup(2)/dup2(2) of a registered fd landed on this
-                    // number, and the kernel keys its entries by (file, fd).
-                    Some(libc::EEXIST) => ctl(libc::EPOLL_CTL_MOD, events),
-                    _ => r,
-                }
-            } else {
-                let r = ctl(libc::EPOLL_CTL_MOD, events);
-                match code(&r) {
-                    // Not registered: the fd was closed (which unregisters it) and reopened.
-                    Some(libc::ENOENT) => ctl(libc::EPOLL_CTL_ADD, events),
-                    _ => r,
-                }
-            }
+        let Some((op, events)) = ctl_op(old, new, et) else {
+            return Ok(());
         };
-        match code(&result) {
+        if self.ctl_raw(op, fd, events) == 0 {
+            Ok(())
+        } else {
+            self.change_failed(op, fd, events)
+        }
+    }
+
+    /// A failed `epoll_ctl` of [`change`](Self::change): retried where the kernel's view differs
+    /// from the base's, else the error.
+    #[cold]
+    #[inline(never)]
+    fn change_failed(&self, op: c_int, fd: RawFd, events: u32) -> Result<(), Error> {
+        let result = match (op, errno().0) {
+            // The fd was closed (the kernel forgot it) or never could be registered: either way
+            // nothing is watched any more (LIBEVENT-SEMANTICS, epoll retries).
+            (libc::EPOLL_CTL_DEL, libc::ENOENT | libc::EBADF | libc::EPERM) => return Ok(()),
+            // Already registered: a dup(2)/dup2(2) of a registered fd landed on this number, and
+            // the kernel keys its entries by (file, fd).
+            (libc::EPOLL_CTL_ADD, libc::EEXIST) => self.ctl(libc::EPOLL_CTL_MOD, fd, events),
+            // Not registered: the fd was closed (which unregisters it) and reopened.
+            (libc::EPOLL_CTL_MOD, libc::ENOENT) => self.ctl(libc::EPOLL_CTL_ADD, fd, events),
+            _ => Err(os("epoll_ctl")),
+        };
+        match result.err().and_then(|e| e.errno()) {
             // epoll_ctl(2): "EPERM The target file fd does not support epoll. This error can
             // occur if fd refers to, for example, a regular file or a directory."
-            Some(libc::EPERM) => Err(Error::Unpollable(fd)),
+            Some(Errno(libc::EPERM)) => Err(Error::Unpollable(fd)),
             _ => result,
         }
     }
 
-    /// A failed wait: `EINTR` is a wait with nothing to report, anything else an error.
+    /// A failed wait: `EINTR` is a wait with nothing to report (`Ok(0)`), anything else an
+    /// error; a kernel that refuses `epoll_pwait2` gets the wait again as `epoll_wait`, and keeps
+    /// it for good. Returns what the wait that counts returned.
     #[cold]
     #[inline(never)]
-    fn wait_failed(&self) -> Result<usize, Error> {
+    fn wait_failed(&mut self, timeout: Option<Duration>) -> Result<c_int, Error> {
+        // ENOSYS before Linux 5.11; EPERM where a seccomp filter refuses syscalls it does not
+        // know (Docker before 20.10's moby#42836), since epoll_wait(2) lists no EPERM of its own.
+        if self.pwait2 && matches!(errno().0, libc::ENOSYS | libc::EPERM) {
+            self.pwait2 = false;
+            let buf = self.events.as_mut_slice();
+            let max = buf.len().min(c_int::MAX as usize) as c_int;
+            let r = wait(self.epfd.raw(), buf, max, timeout);
+            if r >= 0 {
+                return Ok(r);
+            }
+        }
         let call = if self.pwait2 {
             "epoll_pwait2"
         } else {
@@ -129,8 +138,27 @@ impl<S: Storage<Event>> Epoll<S> {
         }
     }
 
+    /// The ready events of a wait that returned `r`, when it failed (see
+    /// [`wait_failed`](Self::wait_failed)), found nothing or filled the buffer. A full buffer
+    /// asks the storage for twice the room, up to [`MAX_EVENTS`] (a fixed storage stays as it
+    /// is, and the rest come next time); the events stay in place.
+    #[cold]
+    #[inline(never)]
+    fn rare(&mut self, r: c_int, timeout: Option<Duration>) -> Result<&[Event], Error> {
+        let r = if r < 0 { self.wait_failed(timeout)? } else { r };
+        let len = self.events.as_slice().len();
+        // The kernel reports at most `max <= len` events.
+        let n = (r as usize).min(len);
+        if n == len && len < MAX_EVENTS {
+            let _ = self.events.grow(len * 2, EMPTY);
+        }
+        let buf = self.events.as_slice();
+        Ok(&buf[..n.min(buf.len())])
+    }
+
     /// [`change`](Self::change) for an exclusive fd: delete (if it was watched), then add.
     #[cold]
+    #[inline(never)]
     fn change_exclusive(&self, fd: RawFd, old: What, new: What, et: bool) -> Result<(), Error> {
         if new.contains(What::CLOSED) {
             // epoll_ctl(2): EPOLLEXCLUSIVE goes with EPOLLIN, EPOLLOUT, EPOLLWAKEUP and EPOLLET.
@@ -157,15 +185,18 @@ impl<S: Storage<Event>> Epoll<S> {
     /// One `epoll_ctl`.
     #[inline]
     fn ctl(&self, op: c_int, fd: RawFd, events: u32) -> Result<(), Error> {
+        syscall("epoll_ctl", self.ctl_raw(op, fd, events)).map(drop)
+    }
+
+    /// One `epoll_ctl`, its return as it is (-1 and `errno` on failure).
+    #[inline(always)]
+    fn ctl_raw(&self, op: c_int, fd: RawFd, events: u32) -> c_int {
         let mut ev = libc::epoll_event {
             events,
             u64: u64::from(fd as u32),
         };
         // SAFETY: `ev` is a valid epoll_event for the duration of the call.
-        syscall("epoll_ctl", unsafe {
-            libc::epoll_ctl(self.epfd.raw(), op, fd, &mut ev)
-        })
-        .map(drop)
+        unsafe { libc::epoll_ctl(self.epfd.raw(), op, fd, &mut ev) }
     }
 }
 
@@ -178,36 +209,60 @@ fn create() -> Result<OwnedFd, Error> {
     .map(OwnedFd)
 }
 
-/// The epoll event mask for `interest`.
+// The shifts of `mask` and `readiness`: `READ` is `IN` one bit up, `WRITE` is `OUT`, `CLOSED` is
+// `RDHUP` six bits down, `ET` the top bit.
+const _: () = {
+    assert!(What::READ.bits() as u32 == IN << 1);
+    assert!(What::WRITE.bits() as u32 == OUT);
+    assert!((What::CLOSED.bits() as u32) << 6 == RDHUP);
+    assert!(ET == 1 << 31);
+    assert!(IN == 1 && OUT == 4 && What::READ.bits() == 2 && What::WRITE.bits() == 4);
+};
+
+/// The `epoll_ctl` operation and event mask that move an fd from interest `old` to `new` (both
+/// within [`What::IO`]); `None` when neither has any.
+#[inline(always)]
+fn ctl_op(old: What, new: What, et: bool) -> Option<(c_int, u32)> {
+    Some(if new.is_empty() {
+        if old.is_empty() {
+            return None;
+        }
+        (libc::EPOLL_CTL_DEL, 0)
+    } else if old.is_empty() {
+        (libc::EPOLL_CTL_ADD, mask(new, et))
+    } else {
+        (libc::EPOLL_CTL_MOD, mask(new, et))
+    })
+}
+
+/// The epoll event mask for `interest` (within [`What::IO`]).
 #[inline]
 fn mask(interest: What, et: bool) -> u32 {
-    let mut m = 0;
-    if interest.contains(What::READ) {
-        m |= IN;
-    }
-    if interest.contains(What::WRITE) {
-        m |= OUT;
-    }
-    if interest.contains(What::CLOSED) {
-        m |= RDHUP;
-    }
-    if et {
-        m |= ET;
-    }
-    m
+    let i = u32::from(interest.bits());
+    ((i & u32::from(What::READ.bits())) >> 1)
+        | (i & OUT)
+        | ((i & u32::from(What::CLOSED.bits())) << 6)
+        | (u32::from(et) << 31)
 }
 
 /// What a ready event means to the base. An error, or a hang-up that is not a peer's close,
 /// is `READ | WRITE` so whoever reads or writes finds out.
 #[inline(always)]
 pub(super) fn readiness(e: u32) -> What {
-    if e & (ERR | HUP | RDHUP) == 0 {
-        // The common case: only IN and OUT.
-        let mut what = What::empty();
-        what.set(What::READ, e & IN != 0);
-        what.set(What::WRITE, e & OUT != 0);
-        return what;
+    if e & !(IN | OUT) == 0 {
+        // The common case, only IN and OUT: times 3 puts IN (1) on READ (2) and keeps OUT (4)
+        // on WRITE (4) (IN | OUT becomes 15), and the mask drops the rest.
+        return What::from_bits_retain(
+            ((e * 3) & u32::from(What::READ.bits() | What::WRITE.bits())) as u16,
+        );
     }
+    readiness_rare(e)
+}
+
+/// [`readiness`] of anything beyond `IN` and `OUT`.
+#[cold]
+#[inline(never)]
+fn readiness_rare(e: u32) -> What {
     if e & ERR != 0 || e & (HUP | RDHUP) == HUP {
         return What::READ | What::WRITE;
     }
@@ -222,6 +277,20 @@ pub(super) fn readiness(e: u32) -> What {
         what |= What::CLOSED;
     }
     what
+}
+
+/// Reports `ready` into `sink`; returns the number of reports.
+#[inline(always)]
+fn report<K: Sink>(ready: &[Event], sink: &mut K) -> usize {
+    let mut reported = 0;
+    for ev in ready {
+        let what = readiness(ev.events);
+        if !what.is_empty() {
+            sink.ready(ev.u64 as u32 as RawFd, what);
+            reported += 1;
+        }
+    }
+    reported
 }
 
 /// `epoll_wait(2)`, the fallback: the timeout in whole milliseconds, rounded up.
@@ -304,14 +373,22 @@ impl<S: Storage<Event>> Backend for Epoll<S> {
 
     fn apply(&mut self, changes: &[Change]) -> Result<(), Error> {
         let mut first = Ok(());
-        for c in changes.iter().filter(|c| !c.is_noop()) {
-            let r = self.change(
-                c.fd,
-                c.old,
-                c.new_interest(),
-                c.edge_triggered(),
-                c.exclusive(),
-            );
+        for c in changes {
+            if c.is_noop() {
+                continue;
+            }
+            let (old, new) = (c.old & What::IO, c.new_interest());
+            let r = if c.exclusive() && !new.is_empty() {
+                self.change_exclusive(c.fd, old, new, c.edge_triggered())
+            } else {
+                let Some((op, events)) = ctl_op(old, new, c.edge_triggered()) else {
+                    continue;
+                };
+                if self.ctl_raw(op, c.fd, events) == 0 {
+                    continue;
+                }
+                self.change_failed(op, c.fd, events)
+            };
             if first.is_ok() {
                 first = r;
             }
@@ -330,39 +407,17 @@ impl<S: Storage<Event>> Backend for Epoll<S> {
         let max = len.min(c_int::MAX as usize) as c_int;
         let epfd = self.epfd.raw();
         let r = if self.pwait2 {
-            let r = pwait2(epfd, buf.as_mut_ptr(), max, timeout);
-            // ENOSYS before Linux 5.11; EPERM where a seccomp filter refuses syscalls it does not
-            // know (Docker before 20.10's moby#42836), since epoll_wait(2) lists no EPERM of its
-            // own.
-            if r < 0 && matches!(errno().0, libc::ENOSYS | libc::EPERM) {
-                self.pwait2 = false;
-                wait(epfd, buf, max, timeout)
-            } else {
-                r
-            }
+            pwait2(epfd, buf.as_mut_ptr(), max, timeout)
         } else {
             wait(epfd, buf, max, timeout)
         };
-        if r < 0 {
-            return self.wait_failed();
+        // The common case, some but not all of the buffer filled, in two compares; the rest (a
+        // failed wait, nothing ready, a full buffer) out of line.
+        if r > 0 && (r as usize) < len {
+            return Ok(report(&buf[..r as usize], sink));
         }
-        // The kernel reports at most `max <= len` events; the `min` only spares a bounds check.
-        let n = (r as usize).min(len);
-        if n == len && len < MAX_EVENTS {
-            // The storage decides; a fixed one stays as it is and the rest come next time.
-            let _ = self.events.grow(len * 2, EMPTY);
-        }
-        // Read after the grow, which keeps the events it had in place.
-        let buf = self.events.as_slice();
-        let mut reported = 0;
-        for ev in &buf[..n.min(buf.len())] {
-            let what = readiness(ev.events);
-            if !what.is_empty() {
-                sink.ready(ev.u64 as u32 as RawFd, what);
-                reported += 1;
-            }
-        }
-        Ok(reported)
+        let ready = self.rare(r, timeout)?;
+        Ok(report(ready, sink))
     }
 
     fn reinit(&mut self) -> Result<(), Error> {
