@@ -20,7 +20,7 @@
 
 use crate::backend::{Backend, Change, ChangeOp, FdInfo};
 use crate::storage::Storage;
-use crate::{Error, RawFd, What};
+use crate::{Error, What};
 
 /// Interest changes waiting for the next dispatch, in storage the caller supplies.
 #[derive(Debug)]
@@ -76,55 +76,77 @@ impl<S: Storage<Change>> Changelist<S> {
     /// comes back: apply the batch and clear it, then record it again.
     #[inline]
     pub fn record(&mut self, change: Change, fdinfo: &mut FdInfo) -> Result<(), Change> {
-        let Some(entry) = self.entry(change.fd, change.old, fdinfo) else {
-            return Err(change);
-        };
-        let old = entry.old.bits();
-        for (slot, op, bit) in [
-            (&mut entry.read, change.read, What::READ),
-            (&mut entry.write, change.write, What::WRITE),
-            (&mut entry.closed, change.closed, What::CLOSED),
-        ] {
-            if op.contains(ChangeOp::ADD) {
-                *slot = op;
-            } else if op.contains(ChangeOp::DEL) {
-                *slot = if old & bit.bits() != 0 {
-                    op
-                } else {
-                    ChangeOp::empty()
-                };
-            }
+        let (len, idx) = (self.len, (fdinfo.0 as usize).wrapping_sub(1));
+        let entries = self.storage.as_mut_slice();
+        if len >= entries.len() {
+            return self.record_full(change, fdinfo);
+        }
+        if idx < len && entries[idx].fd == change.fd {
+            merge(&mut entries[idx], &change);
+        } else {
+            entries[len] = fresh(&change);
+            self.len = len + 1;
+            fdinfo.0 = (len + 1) as u32;
         }
         Ok(())
     }
 
-    /// Asks the storage for room beyond `len` entries; whether it made some.
+    /// [`record`](Self::record) when every entry of the storage is in use: out of line, since
+    /// it may ask the storage to grow.
     #[cold]
     #[inline(never)]
-    fn grow(&mut self, len: usize) -> bool {
-        self.storage.grow(len + 1, Change::default())
-    }
-
-    /// The fd's entry, made (with `old`) if it has none; `None` if there is no room for it.
-    #[inline]
-    fn entry(&mut self, fd: RawFd, old: What, fdinfo: &mut FdInfo) -> Option<&mut Change> {
-        let idx = (fdinfo.0 as usize).wrapping_sub(1);
-        let len = self.len;
-        if idx < len && self.storage.as_slice().get(idx).is_some_and(|c| c.fd == fd) {
-            return self.storage.as_mut_slice().get_mut(idx);
+    fn record_full(&mut self, change: Change, fdinfo: &mut FdInfo) -> Result<(), Change> {
+        let (len, idx) = (self.len, (fdinfo.0 as usize).wrapping_sub(1));
+        let entries = self.storage.as_mut_slice();
+        let live = len.min(entries.len());
+        if let Some(entry) = entries[..live].get_mut(idx).filter(|e| e.fd == change.fd) {
+            merge(entry, &change);
+            return Ok(());
         }
-        if len == self.storage.capacity() && !self.grow(len) {
-            return None;
+        if !self.storage.grow(len + 1, Change::default()) {
+            return Err(change);
         }
-        let change = self.storage.as_mut_slice().get_mut(len)?;
-        *change = Change {
-            fd,
-            old: old & What::IO,
-            ..Change::default()
+        let Some(entry) = self.storage.as_mut_slice().get_mut(len) else {
+            return Err(change);
         };
+        *entry = fresh(&change);
         self.len = len + 1;
         fdinfo.0 = (len + 1) as u32;
-        Some(change)
+        Ok(())
+    }
+}
+
+/// The entry for an fd's first change in a batch: `change` with the interest it had (`old`),
+/// merged into nothing.
+#[inline(always)]
+fn fresh(change: &Change) -> Change {
+    let mut entry = Change {
+        fd: change.fd,
+        old: change.old & What::IO,
+        ..Change::default()
+    };
+    merge(&mut entry, change);
+    entry
+}
+
+/// Coalesces `change` into the fd's `entry` by the rules above.
+#[inline(always)]
+fn merge(entry: &mut Change, change: &Change) {
+    let old = entry.old.bits();
+    for (slot, op, bit) in [
+        (&mut entry.read, change.read, What::READ),
+        (&mut entry.write, change.write, What::WRITE),
+        (&mut entry.closed, change.closed, What::CLOSED),
+    ] {
+        if op.contains(ChangeOp::ADD) {
+            *slot = op;
+        } else if op.contains(ChangeOp::DEL) {
+            *slot = if old & bit.bits() != 0 {
+                op
+            } else {
+                ChangeOp::empty()
+            };
+        }
     }
 }
 

@@ -10,8 +10,7 @@ use core::time::Duration;
 use libc::c_int;
 
 use super::{check_pollable, errno, is_eintr, os, syscall, timeout, OwnedFd};
-use crate::backend::Change;
-use crate::backend::{Backend, FdInfo, Info, Sink};
+use crate::backend::{Backend, Change, ChangeOp, FdInfo, Info, Sink};
 use crate::storage::Storage;
 use crate::Errno;
 use crate::{Error, Features, Operation, RawFd, Resource, What};
@@ -235,6 +234,65 @@ fn ctl_op(old: What, new: What, et: bool) -> Option<(c_int, u32)> {
     })
 }
 
+/// What [`Backend::apply`] does with one change.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Plan {
+    /// Nothing: a no-op, or no interest before or after.
+    Skip,
+    /// One `epoll_ctl` with this operation and mask.
+    Ctl(c_int, u32),
+    /// A change of an exclusive fd ([`Epoll::change_exclusive`]).
+    Exclusive,
+}
+
+/// `b` in each of the three bytes of [`plan`]'s lanes.
+const fn spread(b: ChangeOp) -> u32 {
+    let b = b.bits() as u32;
+    b | b << 8 | b << 16
+}
+
+/// Bits 1, 9 and 17: one per kind of interest in [`plan`]'s lanes.
+const LANES: u32 = 0x2_0202;
+
+/// [`Change::new_interest`], [`ctl_op`] and [`mask`] for the three kinds of interest at once: the
+/// operations side by side in one word (`READ`'s byte, `WRITE`'s, `CLOSED`'s), each kind's
+/// interest then at bits 1, 9 and 17.
+#[inline(always)]
+fn plan(c: &Change) -> Plan {
+    let x = u32::from(c.read.bits())
+        | u32::from(c.write.bits()) << 8
+        | u32::from(c.closed.bits()) << 16;
+    if x & spread(ChangeOp::ADD.union(ChangeOp::DEL)) == 0 {
+        return Plan::Skip;
+    }
+    // ADD (bit 0 of a byte) and DEL (bit 1) onto the lanes; an add wins over a delete.
+    let (add, del) = ((x << 1) & LANES, x & LANES);
+    // READ (bit 1), WRITE (2) and CLOSED (7) onto bits 1, 9 and 17: the multiplier's bits (0,
+    // 7, 10) make nine distinct products, so nothing carries, and the mask keeps the three.
+    let had = (u32::from(c.old.bits() & What::IO.bits()) * 0x481) & LANES;
+    let now = add | (had & !del);
+    if x & spread(ChangeOp::EXCLUSIVE) != 0 && now != 0 {
+        return Plan::Exclusive;
+    }
+    if now == 0 {
+        return if had == 0 {
+            Plan::Skip
+        } else {
+            Plan::Ctl(libc::EPOLL_CTL_DEL, 0)
+        };
+    }
+    // Bits 1, 9 and 17 onto IN (0), OUT (2) and RDHUP (13) the same way: times 2^16 + 2^10 +
+    // 2^13 (nine distinct products, below 2^34), shifted down by 17, masked.
+    let events = ((u64::from(now) * 0x1_2400 >> 17) as u32 & (IN | OUT | RDHUP))
+        | u32::from(x & spread(ChangeOp::ET) != 0) << 31;
+    let op = if had == 0 {
+        libc::EPOLL_CTL_ADD
+    } else {
+        libc::EPOLL_CTL_MOD
+    };
+    Plan::Ctl(op, events)
+}
+
 /// The epoll event mask for `interest` (within [`What::IO`]).
 #[inline]
 fn mask(interest: What, et: bool) -> u32 {
@@ -374,20 +432,20 @@ impl<S: Storage<Event>> Backend for Epoll<S> {
     fn apply(&mut self, changes: &[Change]) -> Result<(), Error> {
         let mut first = Ok(());
         for c in changes {
-            if c.is_noop() {
-                continue;
-            }
-            let (old, new) = (c.old & What::IO, c.new_interest());
-            let r = if c.exclusive() && !new.is_empty() {
-                self.change_exclusive(c.fd, old, new, c.edge_triggered())
-            } else {
-                let Some((op, events)) = ctl_op(old, new, c.edge_triggered()) else {
-                    continue;
-                };
-                if self.ctl_raw(op, c.fd, events) == 0 {
-                    continue;
+            let r = match plan(c) {
+                Plan::Skip => continue,
+                Plan::Ctl(op, events) => {
+                    if self.ctl_raw(op, c.fd, events) == 0 {
+                        continue;
+                    }
+                    self.change_failed(op, c.fd, events)
                 }
-                self.change_failed(op, c.fd, events)
+                Plan::Exclusive => self.change_exclusive(
+                    c.fd,
+                    c.old & What::IO,
+                    c.new_interest(),
+                    c.edge_triggered(),
+                ),
             };
             if first.is_ok() {
                 first = r;
@@ -440,8 +498,6 @@ mod tests {
 
     use super::*;
     use crate::sys::fixtures::*;
-    use crate::ChangeOp;
-    use crate::Errno;
 
     fn epoll() -> Epoll<GrowVec<Event>> {
         Epoll::new(GrowVec::default(), false).unwrap()
@@ -467,6 +523,47 @@ mod tests {
     fn empty_storage_is_full() {
         let r = Epoll::new(&mut [][..], false);
         assert_eq!(r.err(), Some(Error::Full(Resource::BackendEvents)));
+    }
+
+    #[test]
+    fn plan_matches_the_change_methods() {
+        // Every combination of add, delete, ET and EXCLUSIVE per kind, from every interest.
+        let ops: Vec<ChangeOp> = (0..16u8)
+            .map(|i| {
+                let mut op = ChangeOp::from_bits_retain(i & 3);
+                op.set(ChangeOp::ET, i & 4 != 0);
+                op.set(ChangeOp::EXCLUSIVE, i & 8 != 0);
+                op
+            })
+            .collect();
+        for bits in 0..8u16 {
+            let old = What::from_bits_retain(
+                (bits & 1) << 1 | (bits & 2) << 1 | (bits & 4) << 5 | What::ET.bits(),
+            );
+            for &read in &ops {
+                for &write in &ops {
+                    for &closed in &ops {
+                        let c = Change {
+                            fd: 3,
+                            old,
+                            read,
+                            write,
+                            closed,
+                        };
+                        let (o, n) = (c.old & What::IO, c.new_interest());
+                        let want = if c.is_noop() {
+                            Plan::Skip
+                        } else if c.exclusive() && !n.is_empty() {
+                            Plan::Exclusive
+                        } else {
+                            ctl_op(o, n, c.edge_triggered())
+                                .map_or(Plan::Skip, |(op, ev)| Plan::Ctl(op, ev))
+                        };
+                        assert_eq!(plan(&c), want, "{c:?}");
+                    }
+                }
+            }
+        }
     }
 
     #[test]
