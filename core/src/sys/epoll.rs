@@ -283,7 +283,7 @@ fn plan(c: &Change) -> Plan {
     }
     // Bits 1, 9 and 17 onto IN (0), OUT (2) and RDHUP (13) the same way: times 2^16 + 2^10 +
     // 2^13 (nine distinct products, below 2^34), shifted down by 17, masked.
-    let events = ((u64::from(now) * 0x1_2400 >> 17) as u32 & (IN | OUT | RDHUP))
+    let events = (((u64::from(now) * 0x1_2400) >> 17) as u32 & (IN | OUT | RDHUP))
         | u32::from(x & spread(ChangeOp::ET) != 0) << 31;
     let op = if had == 0 {
         libc::EPOLL_CTL_ADD
