@@ -1,6 +1,5 @@
 //! The changelist: interest changes coalesced per fd until the next dispatch (libevent's evmap.c),
-//! a container the caller empties into [`Backend::apply`](crate::Backend::apply) (or has
-//! [`Changelist::flush`] do it).
+//! a container the caller empties into [`Backend::apply`] (or has [`Changelist::flush`] do it).
 //!
 //! Between two dispatches a program may add and delete the same interest several times; a
 //! changelist backend (kqueue always, epoll on request) then makes one kernel call per fd instead of
