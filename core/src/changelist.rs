@@ -80,12 +80,13 @@ impl<S: Storage<Change>> Changelist<S> {
         if len >= entries.len() {
             return self.record_full(change, fdinfo);
         }
-        if idx < len && entries[idx].fd == change.fd {
-            merge(&mut entries[idx], &change);
-        } else {
-            entries[len] = fresh(&change);
-            self.len = len + 1;
-            fdinfo.0 = (len + 1) as u32;
+        match entries[..len].get_mut(idx) {
+            Some(entry) if entry.fd == change.fd => merge(entry, &change),
+            _ => {
+                entries[len] = fresh(&change);
+                self.len = len + 1;
+                fdinfo.0 = (len + 1) as u32;
+            }
         }
         Ok(())
     }
