@@ -101,6 +101,8 @@ impl Backend for Script {
         timeout: Option<Duration>,
         sink: &mut S,
     ) -> Result<usize, Error> {
+        // A base that waits without end fails here instead of hanging its test.
+        assert!(self.waits.len() < MAX_WAITS, "the loop never ends");
         self.waits.push(timeout);
         if self.ready.is_empty() {
             let wait = timeout.unwrap_or(Duration::from_secs(3600));
@@ -113,6 +115,12 @@ impl Backend for Script {
         Ok(n)
     }
 }
+
+/// More waits than any test asks for (each base's script counts its own).
+const MAX_WAITS: usize = 100_000;
+
+/// More steps than any one run of a test takes.
+const MAX_STEPS: usize = 100_000;
 
 std::thread_local!(static NOW: Cell<u64> = const { Cell::new(0) });
 
@@ -162,12 +170,25 @@ fn run(
     mut f: impl FnMut(&mut Base, Ready),
 ) -> Result<Outcome, Error> {
     b.start(flags)?;
-    loop {
+    for _ in 0..MAX_STEPS {
         match b.step()? {
             Step::Run(r) => f(b, r),
             Step::Done(o) => return Ok(o),
         }
     }
+    panic!("a run of more than {MAX_STEPS} steps");
+}
+
+/// The events the rest of a started run runs, with callbacks that do nothing.
+fn rest_of_run(b: &mut Base) -> Vec<Ready> {
+    let mut ran = Vec::new();
+    for _ in 0..MAX_STEPS {
+        match b.step().unwrap() {
+            Step::Run(r) => ran.push(r),
+            Step::Done(_) => return ran,
+        }
+    }
+    panic!("a run of more than {MAX_STEPS} steps");
 }
 
 #[test]
@@ -767,10 +788,10 @@ fn io_rearms_a_persistent_timeout_from_now_behind_timers_set_before() {
         Ok(ha)
     );
     assert_eq!(b.pending(ha, 1, What::TIMEOUT).1, Some(140 * MS));
-    let mut ran = std::vec::Vec::new();
-    while let Step::Run(r) = b.step().unwrap() {
-        ran.push((r.token, r.res));
-    }
+    let mut ran: Vec<_> = rest_of_run(&mut b)
+        .iter()
+        .map(|r| (r.token, r.res))
+        .collect();
     assert_eq!(ran, [(2, What::TIMEOUT)]);
     assert_eq!(now(), 100 * MS);
     run(&mut b, LoopFlags::ONCE, |_, r| ran.push((r.token, r.res))).unwrap();
@@ -884,10 +905,7 @@ fn adding_again_with_a_timeout_queues_behind_equal_deadlines_and_cancels_a_firin
         What::READ | What::TIMEOUT
     );
     assert_eq!(b.pending(h[0], 1, What::TIMEOUT).1, Some(400 * MS));
-    let mut rest = Vec::new();
-    while let Step::Run(r) = b.step().unwrap() {
-        rest.push(r.token);
-    }
+    let rest: Vec<_> = rest_of_run(&mut b).iter().map(|r| r.token).collect();
     assert_eq!(rest, [2], "1's firing was cancelled");
 }
 
