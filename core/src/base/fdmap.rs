@@ -131,7 +131,62 @@ impl SigMap {
 
 #[cfg(test)]
 mod tests {
+    extern crate std;
+
     use super::*;
+    use std::vec::Vec;
+
+    /// Storage that grows to exactly the length asked for (heapless grows to its whole capacity
+    /// at once, which would hide an entry grown one short).
+    struct Exact(Vec<FdEntry>);
+
+    impl Storage<FdEntry> for Exact {
+        fn as_slice(&self) -> &[FdEntry] {
+            &self.0
+        }
+        fn as_mut_slice(&mut self) -> &mut [FdEntry] {
+            &mut self.0
+        }
+        fn grow(&mut self, min_len: usize, fill: FdEntry) -> bool {
+            if self.0.len() < min_len {
+                self.0.resize(min_len, fill);
+            }
+            true
+        }
+    }
+
+    #[test]
+    fn each_kind_of_interest_and_its_modes() {
+        let mut e = FdEntry {
+            excl: true,
+            ..FdEntry::default()
+        };
+        assert_eq!(
+            e.interest(),
+            What::empty(),
+            "EXCLUSIVE alone is no interest"
+        );
+        e.count(What::CLOSED, true);
+        assert_eq!(e.interest(), What::CLOSED | What::EXCLUSIVE);
+        e.count(What::WRITE, true);
+        e.count(What::CLOSED, false);
+        assert_eq!(e.interest(), What::WRITE | What::EXCLUSIVE);
+        e.excl = false;
+        assert_eq!(e.interest(), What::WRITE);
+    }
+
+    #[test]
+    fn the_map_grows_just_far_enough_to_reach_the_fd() {
+        let mut m = FdMap {
+            storage: Exact(Vec::new()),
+        };
+        assert!(m.entry(0).is_ok());
+        assert_eq!(m.storage.capacity(), 1);
+        m.entry(5).unwrap().nread = 1;
+        assert_eq!(m.storage.capacity(), 6);
+        assert!(!m.beyond(5) && m.beyond(6));
+        assert_eq!(m.entry(5).unwrap().nread, 1);
+    }
 
     #[test]
     fn interest_follows_counts() {
