@@ -1515,3 +1515,42 @@ fn a_new_timeout_cancels_a_firing_not_an_activation() {
         assert_eq!(ran, [(2, What::empty())], "fd {fd}");
     }
 }
+
+/// An activation above the priority being run ends the iteration even if that event is deleted
+/// before it runs (libevent's `event_continue`): the rest of the queue waits for the next
+/// dispatch, and what that dispatch reports at a higher priority runs first. An activation below
+/// the running priority ends nothing.
+#[test]
+fn only_an_activation_above_the_running_priority_ends_the_iteration() {
+    let ev = |fd, events, priority, token| Spec {
+        fd,
+        events,
+        priority,
+        token,
+    };
+    for (above, want) in [(true, &[1, 9, 2][..]), (false, &[1, 2, 9, 7][..])] {
+        let mut b = base();
+        b.set_priorities(3).unwrap();
+        // A reader at priority 0, whose fd the first callback makes ready.
+        b.add(None, &ev(3, What::READ, 0, 9), None).unwrap();
+        for t in [1, 2] {
+            b.activate(None, &ev(-1, What::empty(), 1, t), What::TIMEOUT, 0)
+                .unwrap();
+        }
+        let mut order = Vec::new();
+        run(&mut b, LoopFlags::empty(), |b, r| {
+            order.push(r.token);
+            if r.token != 1 {
+                return;
+            }
+            b.io.backend.ready.push((3, What::READ));
+            let other = ev(-1, What::empty(), if above { 0 } else { 2 }, 7);
+            let h = b.activate(None, &other, What::TIMEOUT, 0).unwrap();
+            if above {
+                b.del(h, 7).unwrap();
+            }
+        })
+        .unwrap();
+        assert_eq!(order, want, "activated above: {above}");
+    }
+}
