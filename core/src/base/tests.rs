@@ -1554,3 +1554,44 @@ fn only_an_activation_above_the_running_priority_ends_the_iteration() {
         assert_eq!(order, want, "activated above: {above}");
     }
 }
+
+/// What a loop nested in another asks: whether a run is in progress (so, inside callbacks), and
+/// the earliest time to wake it for, its first timer or a timed exit.
+#[test]
+fn running_and_the_next_deadline() {
+    set_now(0);
+    let mut b = base();
+    assert_eq!(b.next_deadline(), None);
+    let t = spec(-1, What::empty(), 1);
+    let h = b.add(None, &t, Some(Duration::from_millis(50))).unwrap();
+    assert_eq!(b.next_deadline(), Some(50 * MS), "the timer");
+    b.loopexit(Some(Duration::from_millis(80)));
+    assert_eq!(
+        b.next_deadline(),
+        Some(50 * MS),
+        "the timer, before the exit"
+    );
+    b.del(h, 1).unwrap();
+    assert_eq!(b.next_deadline(), Some(80 * MS), "the exit");
+    b.add(None, &t, Some(Duration::from_millis(90))).unwrap();
+    assert_eq!(
+        b.next_deadline(),
+        Some(80 * MS),
+        "the exit, before the timer"
+    );
+    assert!(!b.is_running());
+    let mut ran = 0;
+    let done = run(&mut b, LoopFlags::empty(), |b, _| {
+        assert!(b.is_running());
+        ran += 1;
+    });
+    assert_eq!((done, ran), (Ok(Outcome::Exited), 0), "the exit came first");
+    assert!(!b.is_running());
+    assert_eq!(b.next_deadline(), Some(90 * MS));
+    run(&mut b, LoopFlags::empty(), |b, r| {
+        assert!(b.is_running());
+        ran += r.token;
+    })
+    .unwrap();
+    assert_eq!((ran, b.is_running()), (1, false));
+}
