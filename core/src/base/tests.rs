@@ -549,6 +549,13 @@ fn a_once_nonblock_pass_ends_only_when_nothing_is_left_to_run() {
     run(&mut b, pass, |_, r| seen.push(r.token)).unwrap();
     assert_eq!(seen, [2]);
     assert!(!b.is_running());
+    // A pass that starts with nothing active (after one that ran callbacks) waits, and runs
+    // what its wait reports.
+    b.add(None, &spec(3, What::READ, 3), None).unwrap();
+    b.io.backend.ready.push((3, What::READ));
+    seen.clear();
+    run(&mut b, pass, |_, r| seen.push(r.token)).unwrap();
+    assert_eq!(seen, [3]);
 }
 
 #[test]
@@ -925,13 +932,17 @@ fn after_io_rearm(act: impl FnOnce(&mut Base, Ready)) -> (Base, Handle, Handle, 
         None => ran.push((r.token, now())),
     })
     .unwrap();
-    while now() < 300 * MS {
+    for _ in 0..1000 {
+        if now() >= 300 * MS {
+            break;
+        }
         run(&mut b, LoopFlags::ONCE, |_, r| {
             assert_eq!(r.res, What::TIMEOUT);
             ran.push((r.token, now()));
         })
         .unwrap();
     }
+    assert!(now() >= 300 * MS, "the runs stopped waiting");
     (b, ha, hc, ran)
 }
 
@@ -1565,7 +1576,9 @@ fn running_and_the_next_deadline() {
     let t = spec(-1, What::empty(), 1);
     let h = b.add(None, &t, Some(Duration::from_millis(50))).unwrap();
     assert_eq!(b.next_deadline(), Some(50 * MS), "the timer");
+    assert!(!b.exit_pending());
     b.loopexit(Some(Duration::from_millis(80)));
+    assert!(b.exit_pending());
     assert_eq!(
         b.next_deadline(),
         Some(50 * MS),
@@ -1586,7 +1599,7 @@ fn running_and_the_next_deadline() {
         ran += 1;
     });
     assert_eq!((done, ran), (Ok(Outcome::Exited), 0), "the exit came first");
-    assert!(!b.is_running());
+    assert!(!b.is_running() && !b.exit_pending());
     assert_eq!(b.next_deadline(), Some(90 * MS));
     run(&mut b, LoopFlags::empty(), |b, r| {
         assert!(b.is_running());
