@@ -1608,3 +1608,25 @@ fn running_and_the_next_deadline() {
     .unwrap();
     assert_eq!((ran, b.is_running()), (1, false));
 }
+
+/// A due exit, or a break asked for between `start` and the first step, ends the run at the top
+/// of its first iteration: before its wait and before any callback, with events active (and
+/// with another exit pending, not due yet).
+#[test]
+fn a_due_exit_or_an_early_break_stops_the_run_before_its_first_wait() {
+    let mut b = base();
+    b.activate(None, &spec(-1, What::empty(), 1), What::TIMEOUT, 0)
+        .unwrap();
+    b.loopexit(None);
+    assert_eq!(
+        run(&mut b, LoopFlags::empty(), |_, _| panic!("exit first")),
+        Ok(Outcome::Exited)
+    );
+    b.loopexit(Some(Duration::from_secs(60)));
+    b.start(LoopFlags::empty()).unwrap();
+    b.loopbreak();
+    assert_eq!(b.step(), Ok(Step::Done(Outcome::Exited)));
+    assert_eq!(b.backend().waits.len(), 0);
+    assert_eq!(b.counts().active, 1);
+    assert!(b.exit_pending());
+}
