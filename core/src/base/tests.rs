@@ -1629,4 +1629,11 @@ fn a_due_exit_or_an_early_break_stops_the_run_before_its_first_wait() {
     assert_eq!(b.backend().waits.len(), 0);
     assert_eq!(b.counts().active, 1);
     assert!(b.exit_pending());
+    // The exit outlives the run the break ended, and ends the next one when due.
+    set_now(now() + 60_000 * MS);
+    assert_eq!(
+        run(&mut b, LoopFlags::empty(), |_, _| panic!("exit first")),
+        Ok(Outcome::Exited)
+    );
+    assert!(!b.exit_pending());
 }
