@@ -1637,3 +1637,42 @@ fn a_due_exit_or_an_early_break_stops_the_run_before_its_first_wait() {
     );
     assert!(!b.exit_pending());
 }
+
+/// A `NONBLOCK` run goes on while its iterations run callbacks: what a callback makes ready runs
+/// in the same run, after one more wait (for no time).
+#[test]
+fn a_nonblock_run_goes_on_while_callbacks_run() {
+    let mut b = base();
+    b.add(None, &spec(3, What::READ, 1), None).unwrap();
+    b.add(None, &spec(4, What::READ | What::PERSIST, 2), None)
+        .unwrap();
+    b.io.backend.ready.push((3, What::READ));
+    let mut ran = Vec::new();
+    let done = run(&mut b, LoopFlags::NONBLOCK, |b, r| {
+        ran.push(r.token);
+        if r.token == 1 {
+            b.io.backend.ready.push((4, What::READ));
+        }
+    });
+    assert_eq!((done, &ran[..]), (Ok(Outcome::Exited), &[1, 2][..]));
+    assert_eq!(b.backend().waits, [Some(Duration::ZERO); 3]);
+}
+
+/// A `ONCE` run waits again after a wait that made nothing active (here a report of readiness
+/// no event on the fd asked for), and ends after the iteration that runs its timer.
+#[test]
+fn a_once_run_goes_on_until_a_callback_runs() {
+    let mut b = base();
+    b.add(None, &spec(3, What::READ, 1), None).unwrap();
+    b.add(
+        None,
+        &spec(-1, What::empty(), 2),
+        Some(Duration::from_millis(10)),
+    )
+    .unwrap();
+    b.io.backend.ready.push((3, What::WRITE));
+    let mut ran = Vec::new();
+    let done = run(&mut b, LoopFlags::ONCE, |_, r| ran.push(r.token));
+    assert_eq!((done, &ran[..]), (Ok(Outcome::Exited), &[2][..]));
+    assert_eq!(b.backend().waits.len(), 2);
+}
