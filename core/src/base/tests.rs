@@ -1676,3 +1676,14 @@ fn a_once_run_goes_on_until_a_callback_runs() {
     assert_eq!((done, &ran[..]), (Ok(Outcome::Exited), &[2][..]));
     assert_eq!(b.backend().waits.len(), 2);
 }
+
+/// A timed exit ends the run at the end of the iteration that sees it pass, not before.
+#[test]
+fn a_timed_exit_waits_for_its_time() {
+    set_now(0);
+    let mut b = ticking();
+    b.loopexit(Some(Duration::from_micros(10_500)));
+    let mut ticks = 0;
+    let done = run(&mut b, LoopFlags::empty(), |_, _| ticks += 1);
+    assert_eq!((done, ticks, now()), (Ok(Outcome::Exited), 10, 10_500_000));
+}
