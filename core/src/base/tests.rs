@@ -1687,3 +1687,28 @@ fn a_timed_exit_waits_for_its_time() {
     let done = run(&mut b, LoopFlags::empty(), |_, _| ticks += 1);
     assert_eq!((done, ticks, now()), (Ok(Outcome::Exited), 10, 10_500_000));
 }
+
+/// A virtual event (one the adapter counts but the base does not hold) keeps a run from ending
+/// empty, and so does a pending exit, which ends it when due.
+#[test]
+fn virtual_events_and_a_pending_exit_keep_the_run_going() {
+    set_now(0);
+    let mut b = base();
+    b.add_virtual();
+    let nothing = |_: &mut Base, _| panic!("nothing to run");
+    assert_eq!(
+        run(&mut b, LoopFlags::NONBLOCK, nothing),
+        Ok(Outcome::Exited)
+    );
+    b.del_virtual();
+    assert_eq!(
+        run(&mut b, LoopFlags::NONBLOCK, nothing),
+        Ok(Outcome::Empty)
+    );
+    b.loopexit(Some(Duration::from_millis(5)));
+    assert_eq!(
+        run(&mut b, LoopFlags::empty(), nothing),
+        Ok(Outcome::Exited)
+    );
+    assert_eq!((now(), b.backend().waits.len()), (5 * MS, 2));
+}
