@@ -1712,3 +1712,27 @@ fn virtual_events_and_a_pending_exit_keep_the_run_going() {
     );
     assert_eq!((now(), b.backend().waits.len()), (5 * MS, 2));
 }
+
+/// The wait after callbacks ran counts from when they ended, not from the time read before them
+/// (a slow callback here takes 4 ms).
+#[test]
+fn the_wait_after_callbacks_counts_from_when_they_ended() {
+    set_now(0);
+    let mut b = base();
+    let timer = spec(-1, What::empty(), 1);
+    b.add(None, &timer, Some(Duration::from_millis(10)))
+        .unwrap();
+    b.activate(None, &spec(-1, What::empty(), 2), What::TIMEOUT, 0)
+        .unwrap();
+    let mut ran = Vec::new();
+    run(&mut b, LoopFlags::empty(), |_, r| {
+        ran.push((r.token, now()));
+        if r.token == 2 {
+            set_now(now() + 4 * MS);
+        }
+    })
+    .unwrap();
+    assert_eq!(ran, [(2, 0), (1, 10 * MS)]);
+    let waits = [Some(Duration::ZERO), Some(Duration::from_millis(6))];
+    assert_eq!(b.backend().waits, waits);
+}
