@@ -23,6 +23,10 @@ struct Script {
     /// How many times the base asked `check`.
     checks: Cell<usize>,
     signals: ScriptSignals,
+    /// Whether it takes its changes in batches (a changelist backend).
+    changelist: bool,
+    /// Each change of the batches applied: the waits before it, the fd, its new interest.
+    applied: Vec<(usize, RawFd, What)>,
 }
 
 /// The script's signal catcher: its fd is 15, and it has caught what a test puts in `pending`.
@@ -63,8 +67,16 @@ impl Backend for Script {
             features: Features::ET,
             need_reinit: false,
             fdinfo_len: 0,
-            changelist: false,
+            changelist: self.changelist,
         }
+    }
+    fn apply(&mut self, changes: &[Change]) -> Result<(), Error> {
+        for c in changes {
+            self.interest[c.fd as usize] = c.new_interest();
+            self.applied
+                .push((self.waits.len(), c.fd, c.new_interest()));
+        }
+        Ok(())
     }
     fn add(&mut self, fd: RawFd, old: What, added: What, _: &mut FdInfo) -> Result<(), Error> {
         if fd == 13 {
@@ -1735,4 +1747,31 @@ fn the_wait_after_callbacks_counts_from_when_they_ended() {
     assert_eq!(ran, [(2, 0), (1, 10 * MS)]);
     let waits = [Some(Duration::ZERO), Some(Duration::from_millis(6))];
     assert_eq!(b.backend().waits, waits);
+}
+
+/// Over a changelist backend, what the caller or a callback recorded is applied in one batch
+/// before the next wait, one change per fd, and nothing else: the batch is not started afresh.
+#[test]
+fn a_changelist_backend_gets_each_batch_before_the_wait() {
+    let script = Script {
+        changelist: true,
+        ..Script::default()
+    };
+    let mut b: Base = EventBase::new(script, TestClock, Parts::default(), BaseFlags::empty());
+    b.add(None, &spec(3, What::READ | What::PERSIST, 1), None)
+        .unwrap();
+    let w = b.add(None, &spec(3, What::WRITE, 2), None).unwrap();
+    b.del(w, 2).unwrap();
+    assert!(b.backend().applied.is_empty(), "recorded, not applied yet");
+    b.io.backend.ready.push((3, What::READ));
+    run(&mut b, LoopFlags::ONCE, |b, _| {
+        b.add(None, &spec(4, What::WRITE, 3), None).unwrap();
+    })
+    .unwrap();
+    assert_eq!(b.backend().applied, [(0, 3, What::READ)]);
+    run(&mut b, LoopFlags::NONBLOCK, |_, _| {}).unwrap();
+    assert_eq!(
+        b.backend().applied,
+        [(0, 3, What::READ), (1, 4, What::WRITE)]
+    );
 }
