@@ -620,6 +620,9 @@ fn caught_signals_are_drained_when_the_signal_fd_is_ready() {
     let mut b = base();
     b.add(None, &spec(10, What::SIGNAL | What::PERSIST, 1), None)
         .unwrap();
+    // Watched but not delivered: it must not run.
+    b.add(None, &spec(12, What::SIGNAL | What::PERSIST, 2), None)
+        .unwrap();
     assert_eq!(b.io.backend.interest[15], What::READ);
     b.io.backend.signals.pending.extend([(10, 2), (11, 1)]);
     b.io.backend.ready.push((15, What::READ));
@@ -1774,4 +1777,23 @@ fn a_changelist_backend_gets_each_batch_before_the_wait() {
         b.backend().applied,
         [(0, 3, What::READ), (1, 4, What::WRITE)]
     );
+}
+
+/// A signal event that is not persistent runs once and is deleted, as any other event.
+#[test]
+fn a_one_shot_signal_event_runs_once_and_is_deleted() {
+    let mut b = base();
+    let h = b.add(None, &spec(10, What::SIGNAL, 1), None).unwrap();
+    b.signal_delivered(10, 1).unwrap();
+    let mut ran = Vec::new();
+    run(&mut b, LoopFlags::NONBLOCK, |_, r| {
+        ran.push((r.token, r.res))
+    })
+    .unwrap();
+    assert_eq!(ran, [(1, What::SIGNAL)]);
+    assert!(!b.is_held(h, 1));
+    assert_eq!(b.counts(), Counts::default());
+    b.signal_delivered(10, 1).unwrap();
+    let done = run(&mut b, LoopFlags::NONBLOCK, |_, _| panic!("deleted"));
+    assert_eq!(done, Ok(Outcome::Empty));
 }
