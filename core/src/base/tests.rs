@@ -1798,3 +1798,25 @@ fn a_one_shot_signal_event_runs_once_and_is_deleted() {
     let done = run(&mut b, LoopFlags::NONBLOCK, |_, _| panic!("deleted"));
     assert_eq!(done, Ok(Outcome::Empty));
 }
+
+/// A timer activated by hand before its time runs once: like any event that is not persistent,
+/// it is deleted before its callback, its timeout with it.
+#[test]
+fn a_timer_activated_by_hand_runs_once_and_its_timeout_goes() {
+    set_now(0);
+    let mut b = base();
+    let t = spec(-1, What::empty(), 1);
+    let h = b.add(None, &t, Some(Duration::from_millis(100))).unwrap();
+    b.activate(Some(h), &t, What::READ, 0).unwrap();
+    let mut ran = Vec::new();
+    run(&mut b, LoopFlags::NONBLOCK, |_, r| {
+        ran.push((r.token, r.res))
+    })
+    .unwrap();
+    assert_eq!(ran, [(1, What::READ)]);
+    assert_eq!(b.counts(), Counts::default());
+    assert_eq!(b.next_deadline(), None);
+    set_now(200 * MS);
+    let done = run(&mut b, LoopFlags::NONBLOCK, |_, _| panic!("deleted"));
+    assert_eq!(done, Ok(Outcome::Empty));
+}
