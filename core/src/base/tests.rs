@@ -27,6 +27,8 @@ struct Script {
     changelist: bool,
     /// Each change of the batches applied: the waits before it, the fd, its new interest.
     applied: Vec<(usize, RawFd, What)>,
+    /// How many times it was started afresh (its registrations forgotten).
+    reinits: usize,
 }
 
 /// The script's signal catcher: its fd is 15, and it has caught what a test puts in `pending`.
@@ -107,6 +109,11 @@ impl Backend for Script {
     }
     fn signals(&mut self) -> Option<&mut dyn Signals> {
         Some(&mut self.signals)
+    }
+    fn reinit(&mut self) -> Result<(), Error> {
+        self.interest = Default::default();
+        self.reinits += 1;
+        Ok(())
     }
     fn dispatch<S: Sink>(
         &mut self,
@@ -1819,4 +1826,35 @@ fn a_timer_activated_by_hand_runs_once_and_its_timeout_goes() {
     set_now(200 * MS);
     let done = run(&mut b, LoopFlags::NONBLOCK, |_, _| panic!("deleted"));
     assert_eq!(done, Ok(Outcome::Empty));
+}
+
+/// A report of an fd no event waits on (its registration outlived a close, through a dup) starts
+/// the backend afresh, with the registrations of the fds watched now.
+#[test]
+fn a_report_of_an_unwatched_fd_starts_the_backend_afresh() {
+    let mut b = base();
+    let h = b.add(None, &spec(3, What::READ, 1), None).unwrap();
+    b.add(None, &spec(4, What::WRITE | What::PERSIST, 2), None)
+        .unwrap();
+    b.del(h, 1).unwrap();
+    // fd 3 keeps its place in the fd map, with no event.
+    b.io.backend.ready.push((3, What::READ));
+    let done = run(&mut b, LoopFlags::NONBLOCK, |_, _| panic!("nothing to run"));
+    assert_eq!(done, Ok(Outcome::Exited));
+    assert_eq!(b.backend().reinits, 1);
+    assert_eq!(b.backend().interest[3] & What::IO, What::empty());
+    assert_eq!(b.backend().interest[4] & What::IO, What::WRITE);
+}
+
+/// A persistent event activated by hand while neither inserted nor timed holds nothing once its
+/// callback runs: its slot goes back, and the loop has nothing left to wait for.
+#[test]
+fn a_persistent_event_activated_by_hand_is_let_go_after_its_run() {
+    let mut b = base();
+    let e = spec(-1, What::PERSIST, 1);
+    let h = b.activate(None, &e, What::TIMEOUT, 0).unwrap();
+    let mut n = 0;
+    let done = run(&mut b, LoopFlags::empty(), |_, _| n += 1);
+    assert_eq!((done, n), (Ok(Outcome::Empty), 1));
+    assert!(!b.is_held(h, 1));
 }
