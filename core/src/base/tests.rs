@@ -29,6 +29,8 @@ struct Script {
     applied: Vec<(usize, RawFd, What)>,
     /// How many times it was started afresh (its registrations forgotten).
     reinits: usize,
+    /// Whether it reports a peer's close on its own ([`Features::EARLY_CLOSE`]).
+    early_close: bool,
 }
 
 /// The script's signal catcher: its fd is 15, and it has caught what a test puts in `pending`.
@@ -66,7 +68,11 @@ impl Backend for Script {
     fn info(&self) -> Info {
         Info {
             name: "script",
-            features: Features::ET,
+            features: if self.early_close {
+                Features::ET | Features::EARLY_CLOSE
+            } else {
+                Features::ET
+            },
             need_reinit: false,
             fdinfo_len: 0,
             changelist: self.changelist,
@@ -1857,4 +1863,33 @@ fn a_persistent_event_activated_by_hand_is_let_go_after_its_run() {
     let done = run(&mut b, LoopFlags::empty(), |_, _| n += 1);
     assert_eq!((done, n), (Ok(Outcome::Empty), 1));
     assert!(!b.is_held(h, 1));
+}
+
+/// A report wakes each event on the fd with what happened among what it waits for: a READ wakes
+/// READ interest, not WRITE; and CLOSED interest too on a backend without early-close reports
+/// (the read may be the peer's close), but not on one with them.
+#[test]
+fn a_report_wakes_only_the_interest_it_is_for() {
+    for early_close in [false, true] {
+        let script = Script {
+            early_close,
+            ..Script::default()
+        };
+        let mut b: Base = EventBase::new(script, TestClock, Parts::default(), BaseFlags::empty());
+        for (events, token) in [(What::READ, 1), (What::WRITE, 2), (What::CLOSED, 3)] {
+            b.add(None, &spec(3, events, token), None).unwrap();
+        }
+        b.io.backend.ready.push((3, What::READ));
+        let mut ran = Vec::new();
+        run(&mut b, LoopFlags::NONBLOCK, |_, r| {
+            ran.push((r.token, r.res))
+        })
+        .unwrap();
+        let want: &[_] = if early_close {
+            &[(1, What::READ)]
+        } else {
+            &[(3, What::CLOSED), (1, What::READ)]
+        };
+        assert_eq!(ran, want, "early close: {early_close}");
+    }
 }
