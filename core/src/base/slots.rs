@@ -260,4 +260,15 @@ mod tests {
             slots.handle(b)
         );
     }
+
+    #[test]
+    fn a_free_slot_is_never_resolved() {
+        let mut slots = Slots::new(heapless::Vec::<Slot, 2>::new());
+        let a = slots.take(7).unwrap();
+        slots.release(a);
+        // A handle forged with the free slot's current generation and its last token.
+        assert_eq!(slots.resolve(slots.handle(a), 7), Err(Error::StaleHandle));
+        // Nor one past the slots ever taken, though the storage has room there.
+        assert_eq!(slots.resolve(Handle::new(1, 0), 0), Err(Error::StaleHandle));
+    }
 }
