@@ -410,6 +410,7 @@ mod tests {
             check(&h, &idx);
         }
         assert_eq!(h.peek().map(|t| t.slot), Some(5));
+        assert!(!h.is_empty());
         assert_eq!(drain(&mut h, 25, &mut idx), [5, 1, 3]);
         assert_eq!(h.peek().map(|t| t.deadline), Some(30));
         assert_eq!(drain(&mut h, u64::MAX, &mut idx), [4, 2, 0, 6]);
