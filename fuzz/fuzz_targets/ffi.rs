@@ -250,6 +250,11 @@ struct EvM {
     timeout: Timeout,
     /// Bits given to `event_active` and not run yet.
     active: c_short,
+    /// Given to `event_active` with no bits, and not run yet.
+    poked: bool,
+    /// Runs to come after the next, for a persistent signal event activated more than once
+    /// (each activation counts, where libevent's later ones are lost).
+    repeats: u32,
     ran: bool,
     /// Changed by a callback of the current loop.
     touched: bool,
@@ -267,6 +272,8 @@ impl EvM {
             added: false,
             timeout: Timeout::None,
             active: 0,
+            poked: false,
+            repeats: 0,
             ran: false,
             touched: false,
         }
@@ -392,12 +399,11 @@ impl Model {
             o.done = true;
             return [None; 2];
         }
-        let fuzzy = self.bases[l].fuzzy;
         let ev = self.ev[id];
         assert!(ev.assigned, "event {id} ran, not assigned");
         assert_eq!(ev.base, Some(l), "event {id} ran in another base's loop");
         assert!(
-            ev.added || ev.active != 0 || fuzzy,
+            ev.added || ev.active != 0 || ev.poked,
             "event {id} ran, neither added nor active"
         );
         assert_eq!(f, ev.fd, "event {id}: fd");
@@ -408,7 +414,7 @@ impl Model {
             } else {
                 0
             };
-        if !fuzzy {
+        {
             assert_eq!(what & !allowed, 0, "event {id} ran with {what:#x}");
             assert_eq!(
                 what & ev.active,
@@ -433,7 +439,12 @@ impl Model {
         }
         let ev = &mut self.ev[id];
         ev.ran = true;
+        if ev.repeats > 0 {
+            ev.repeats -= 1;
+            return self.callbacks[id];
+        }
         ev.active = 0;
+        ev.poked = false;
         if !ev.persist() {
             ev.added = false;
             ev.timeout = Timeout::None;
@@ -445,7 +456,7 @@ impl Model {
     fn holds(&self, b: usize) -> bool {
         self.ev
             .iter()
-            .any(|e| e.assigned && e.base == Some(b) && (e.added || e.active != 0))
+            .any(|e| e.assigned && e.base == Some(b) && (e.added || e.active != 0 || e.poked))
             || self.onces.iter().any(|o| o.base == b && !o.done)
     }
 
@@ -455,7 +466,7 @@ impl Model {
         if !ev.assigned || ev.base != Some(b) {
             return false;
         }
-        if ev.active != 0 {
+        if ev.active != 0 || ev.poked {
             return true;
         }
         if !ev.added {
@@ -491,7 +502,7 @@ fn act(a: Act, in_cb: bool) {
                 let live = m.live_base(e);
                 let ev = &m.ev[e];
                 let pri_ok = live.is_some_and(|b| ev.pri < m.bases[b].npri);
-                (ev.ptr, live, ev.added || ev.active != 0, pri_ok)
+                (ev.ptr, live, ev.added || ev.active != 0 || ev.poked, pri_ok)
             });
             let tv = tmo.tv();
             // SAFETY: our event memory (or NULL), a timeval or NULL.
@@ -537,7 +548,7 @@ fn act(a: Act, in_cb: bool) {
             let (p, live, ok) = with(|m| {
                 let live = m.live_base(e);
                 let ev = &m.ev[e];
-                let held = ev.added || ev.active != 0;
+                let held = ev.added || ev.active != 0 || ev.poked;
                 let ok = live.is_some_and(|b| held || ev.pri < m.bases[b].npri);
                 (ev.ptr, live, ok)
             });
@@ -547,9 +558,15 @@ fn act(a: Act, in_cb: bool) {
                 with(|m| {
                     let ev = &mut m.ev[e];
                     if !ev.ptr.is_null() {
+                        let signal = ev.events & (EV_SIGNAL | EV_PERSIST) == EV_SIGNAL | EV_PERSIST;
+                        if signal && (ev.active != 0 || ev.poked) {
+                            ev.repeats += 1;
+                        }
                         ev.active |= res;
                         if ev.active == 0 {
-                            // Activated with no bits: queued all the same; not modelled.
+                            // Activated with no bits: queued all the same, which `event_pending`
+                            // and `event_priority_set` do not see.
+                            ev.poked = true;
                             m.bases[live.unwrap()].fuzzy = true;
                         }
                     }
@@ -559,11 +576,12 @@ fn act(a: Act, in_cb: bool) {
         Act::Pending { e, what, tv } => {
             let e = usize::from(e) % EVENTS;
             let what = c_short::from(what) & 0xff;
-            let (p, want, fuzzy) = with(|m| {
+            let (p, want, fuzzy, timer) = with(|m| {
                 let ev = &m.ev[e];
                 let Some(b) = m.live_base(e) else {
-                    return (ev.ptr, 0, false);
+                    return (ev.ptr, 0, false, Timeout::None);
                 };
+                let timer = if ev.added { ev.timeout } else { Timeout::None };
                 let mut want = ev.active;
                 if ev.added {
                     want |= ev.events & (EV_READ | EV_WRITE | EV_SIGNAL);
@@ -571,7 +589,12 @@ fn act(a: Act, in_cb: bool) {
                         want |= EV_TIMEOUT;
                     }
                 }
-                (ev.ptr, want, m.bases[b].fuzzy || m.looping == Some(b))
+                (
+                    ev.ptr,
+                    want,
+                    m.bases[b].fuzzy || m.looping == Some(b),
+                    timer,
+                )
             });
             let mut t = libc::timeval {
                 tv_sec: -1,
@@ -588,8 +611,18 @@ fn act(a: Act, in_cb: bool) {
             if !fuzzy {
                 assert_eq!(c_int::from(want & mask), r, "event_pending {e} {what:#x}");
             }
-            if tv && r & c_int::from(EV_TIMEOUT) != 0 {
+            if tv && what & EV_TIMEOUT != 0 && timer != Timeout::None && !fuzzy {
+                // The deadline, on the wall clock: an hour's is at least 50 minutes away.
                 assert!((0..1_000_000).contains(&t.tv_usec), "event_pending {e}: tv");
+                if timer == Timeout::Long {
+                    // SAFETY: NULL asks for the time only.
+                    let now = unsafe { libc::time(ptr::null_mut()) };
+                    assert!(
+                        t.tv_sec > now + 3000,
+                        "event_pending {e}: deadline {}",
+                        t.tv_sec
+                    );
+                }
             }
         }
         Act::PrioritySet { e, pri } => {
@@ -664,7 +697,7 @@ fn act(a: Act, in_cb: bool) {
                 (
                     m.bases[b].ptr,
                     ev.ptr,
-                    (ev.assigned, orphan, ev.added || ev.active != 0),
+                    (ev.assigned, orphan, ev.added || ev.active != 0 || ev.poked),
                     fuzzy,
                 )
             });
@@ -839,6 +872,8 @@ fn act(a: Act, in_cb: bool) {
                 for ev in m.ev.iter_mut().filter(|ev| ev.base == Some(b)) {
                     ev.added = false;
                     ev.active = 0;
+                    ev.poked = false;
+                    ev.repeats = 0;
                     ev.timeout = Timeout::None;
                 }
             });
@@ -886,6 +921,8 @@ fn del(e: usize, in_cb: bool) {
         let ev = &mut m.ev[e];
         ev.added = false;
         ev.active = 0;
+        ev.poked = false;
+        ev.repeats = 0;
         ev.timeout = Timeout::None;
         ev.touched |= in_cb;
     });
@@ -961,6 +998,8 @@ fn assign(e: usize, base: Option<u8>, kind: Kind, in_cb: bool) {
             added: false,
             timeout: Timeout::None,
             active: 0,
+            poked: false,
+            repeats: 0,
             ran: false,
             touched: in_cb,
         };
@@ -1024,7 +1063,10 @@ fn run(b: usize) {
         // Nothing is left active by a loop that ended by itself.
         for (e, ev) in m.ev.iter().enumerate() {
             if ev.base == Some(b) && ev.assigned {
-                assert_eq!(ev.active, 0, "event {e} still active after the loop");
+                assert!(
+                    ev.active == 0 && !ev.poked,
+                    "event {e} still active after the loop"
+                );
             }
         }
     });
