@@ -255,6 +255,9 @@ struct EvM {
     /// Runs to come after the next, for a persistent signal event activated more than once
     /// (each activation counts, where libevent's later ones are lost).
     repeats: u32,
+    /// A persistent signal event's activation bits, which its further runs (by hand or by
+    /// deliveries while it waits) show too, until it is deleted.
+    sticky: c_short,
     ran: bool,
     /// Changed by a callback of the current loop.
     touched: bool,
@@ -274,6 +277,7 @@ impl EvM {
             active: 0,
             poked: false,
             repeats: 0,
+            sticky: 0,
             ran: false,
             touched: false,
         }
@@ -408,6 +412,7 @@ impl Model {
         );
         assert_eq!(f, ev.fd, "event {id}: fd");
         let allowed = ev.active
+            | ev.sticky
             | (ev.events & (EV_READ | EV_WRITE | EV_SIGNAL))
             | if ev.timeout == Timeout::Zero {
                 EV_TIMEOUT
@@ -422,9 +427,9 @@ impl Model {
                 "event {id}: activated with {:#x}",
                 ev.active
             );
-            if what & EV_WRITE != 0 && ev.active & EV_WRITE == 0 {
-                let i = (0..FDS).find(|&i| fd(i) == ev.fd).unwrap();
-                assert!(writable(i), "event {id}: WRITE on a read end");
+            if what & EV_WRITE != 0 && (ev.active | ev.sticky) & EV_WRITE == 0 {
+                let i = (0..FDS).find(|&i| fd(i) == ev.fd);
+                assert!(i.is_some_and(writable), "event {id}: WRITE on fd {}", ev.fd);
             }
             for (g, other) in self.ev.iter().enumerate() {
                 if other.active != 0 && other.base == Some(l) && other.assigned {
@@ -559,8 +564,11 @@ fn act(a: Act, in_cb: bool) {
                     let ev = &mut m.ev[e];
                     if !ev.ptr.is_null() {
                         let signal = ev.events & (EV_SIGNAL | EV_PERSIST) == EV_SIGNAL | EV_PERSIST;
-                        if signal && (ev.active != 0 || ev.poked) {
-                            ev.repeats += 1;
+                        if signal {
+                            if ev.active != 0 || ev.poked {
+                                ev.repeats += 1;
+                            }
+                            ev.sticky |= res;
                         }
                         ev.active |= res;
                         if ev.active == 0 {
@@ -874,6 +882,7 @@ fn act(a: Act, in_cb: bool) {
                     ev.active = 0;
                     ev.poked = false;
                     ev.repeats = 0;
+                    ev.sticky = 0;
                     ev.timeout = Timeout::None;
                 }
             });
@@ -923,6 +932,7 @@ fn del(e: usize, in_cb: bool) {
         ev.active = 0;
         ev.poked = false;
         ev.repeats = 0;
+        ev.sticky = 0;
         ev.timeout = Timeout::None;
         ev.touched |= in_cb;
     });
@@ -1000,6 +1010,7 @@ fn assign(e: usize, base: Option<u8>, kind: Kind, in_cb: bool) {
             active: 0,
             poked: false,
             repeats: 0,
+            sticky: 0,
             ran: false,
             touched: in_cb,
         };
