@@ -293,6 +293,8 @@ impl EvM {
 struct OnceM {
     base: usize,
     due: bool,
+    /// A timer with no timeout or `{0, 0}`: activated at once (not added).
+    active: bool,
     done: bool,
 }
 
@@ -668,7 +670,8 @@ fn act(a: Act, in_cb: bool) {
             let (p, active, fuzzy) = with(|m| {
                 let active =
                     m.ev.iter()
-                        .any(|e| e.assigned && e.base == Some(b) && e.active != 0);
+                        .any(|e| e.assigned && e.base == Some(b) && e.active != 0)
+                        || m.onces.iter().any(|o| o.base == b && o.active && !o.done);
                 (
                     m.bases[b].ptr,
                     active,
@@ -767,6 +770,7 @@ fn act(a: Act, in_cb: bool) {
                     m.onces.push(OnceM {
                         base: b,
                         due: zero || ready,
+                        active: !io && matches!(tmo, Tmo::Null | Tmo::Zero),
                         done: false,
                     })
                 });
