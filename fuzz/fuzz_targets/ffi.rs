@@ -1022,8 +1022,10 @@ fn assign(e: usize, base: Option<u8>, kind: Kind, in_cb: bool) {
 }
 
 fn run(b: usize) {
-    let (p, due, exit_now) = with(|m| {
+    let (p, due, onces, exit_now) = with(|m| {
         let due: Vec<usize> = (0..EVENTS).filter(|&e| m.due(e, b)).collect();
+        // Once-events made by this loop's callbacks are due in the next one.
+        let onces = m.onces.len();
         for ev in m.ev.iter_mut() {
             ev.ran = false;
             ev.touched = false;
@@ -1031,7 +1033,7 @@ fn run(b: usize) {
         m.looping = Some(b);
         m.runs = 0;
         m.interrupted = false;
-        (m.bases[b].ptr, due, m.bases[b].exit == Exit::Now)
+        (m.bases[b].ptr, due, onces, m.bases[b].exit == Exit::Now)
     });
     if p.is_null() {
         with(|m| m.looping = None);
@@ -1070,7 +1072,7 @@ fn run(b: usize) {
             let ev = &m.ev[e];
             assert!(ev.ran || ev.touched, "event {e} was due and did not run");
         }
-        for (k, o) in m.onces.iter().enumerate() {
+        for (k, o) in m.onces.iter().enumerate().take(onces) {
             if o.base == b && o.due {
                 assert!(o.done, "once-event {k} was due and did not run");
             }
