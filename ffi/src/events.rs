@@ -645,10 +645,9 @@ pub unsafe extern "C" fn event_priority_set(ev: *mut event, pri: c_int) -> c_int
         let h = unsafe { layout::handle(ev) };
         let token = ev as usize;
         let held = core.events().find(|e| e.handle == h && e.token == token);
-        if let Some(info) = held {
-            if !info.active.is_empty() {
-                return -1;
-            }
+        // Active: queued, whatever its result (`event_active` with no bits leaves it empty).
+        if held.is_some() && core.queued().any(|e| e.handle == h && e.token == token) {
+            return -1;
         }
         // SAFETY: the caller's promise.
         unsafe { (*ev).ev_evcallback.evcb_pri = pri as u8 };

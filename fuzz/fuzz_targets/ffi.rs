@@ -377,6 +377,9 @@ fn drain(i: usize) {
 
 unsafe extern "C" fn cb(f: c_int, what: c_short, arg: *mut c_void) {
     let id = arg as usize;
+    if trace() {
+        eprintln!("callback {id} fd {f} what {what:#x}");
+    }
     let acts = with(|m| m.ran(id, f, what));
     for a in acts.into_iter().flatten() {
         act(a, true);
@@ -500,7 +503,16 @@ fn tv_ptr(tv: &Option<libc::timeval>) -> *const libc::timeval {
     tv.as_ref().map_or(ptr::null(), |t| t as *const _)
 }
 
+/// `FUZZ_TRACE` is set: print each call and callback.
+fn trace() -> bool {
+    static TRACE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *TRACE.get_or_init(|| std::env::var_os("FUZZ_TRACE").is_some())
+}
+
 fn act(a: Act, in_cb: bool) {
+    if trace() {
+        eprintln!("{}{a:?}", if in_cb { "  " } else { "" });
+    }
     match a {
         Act::Assign { e, base, kind } => assign(usize::from(e) % EVENTS, base, kind, in_cb),
         Act::Add { e, tmo } => {
