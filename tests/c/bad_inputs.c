@@ -380,6 +380,12 @@ static void priorities(void)
 	runs = 0;
 	CHECK(event_base_loop(b, EVLOOP_NONBLOCK) >= 0);
 	CHECK(runs == 1);
+	/* active with no bits (found by fuzz target ffi): still active, refused, runs once */
+	event_active(e, 0, 1);
+	CHECK(event_priority_set(e, 1) == -1);
+	runs = 0;
+	CHECK(event_base_loop(b, EVLOOP_NONBLOCK) >= 0);
+	CHECK(runs == 1);
 	event_free(e);
 	event_base_free(b);
 }
