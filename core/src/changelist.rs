@@ -153,11 +153,76 @@ fn merge(entry: &mut Change, change: &Change) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{Info, RawFd, Resource, Sink};
+    use core::time::Duration;
+    use std::vec::Vec;
 
     type Fixed = heapless::Vec<Change, 4>;
 
     fn list() -> Changelist<Fixed> {
         Changelist::new(Fixed::new())
+    }
+
+    /// Keeps the batches `apply` is given and fails each with `fail` (pure logic: no kernel).
+    struct Batches {
+        got: Vec<Vec<Change>>,
+        fail: Option<Error>,
+    }
+
+    impl Backend for Batches {
+        fn info(&self) -> Info {
+            Info {
+                name: "batches",
+                features: crate::Features::empty(),
+                need_reinit: false,
+                fdinfo_len: 4,
+                changelist: true,
+            }
+        }
+        fn add(&mut self, _: RawFd, _: What, _: What, _: &mut FdInfo) -> Result<(), Error> {
+            unreachable!("a changelist backend gets batches")
+        }
+        fn del(&mut self, _: RawFd, _: What, _: What, _: &mut FdInfo) -> Result<(), Error> {
+            unreachable!("a changelist backend gets batches")
+        }
+        fn apply(&mut self, changes: &[Change]) -> Result<(), Error> {
+            self.got.push(changes.to_vec());
+            self.fail.map_or(Ok(()), Err)
+        }
+        fn dispatch<S: Sink>(&mut self, _: Option<Duration>, _: &mut S) -> Result<usize, Error> {
+            Ok(0)
+        }
+    }
+
+    #[test]
+    fn flush_hands_over_the_batch_once_and_its_error() {
+        let mut cl = list();
+        let mut be = Batches {
+            got: Vec::new(),
+            fail: None,
+        };
+        cl.flush(&mut be).unwrap();
+        assert!(be.got.is_empty(), "nothing pending: apply is not called");
+
+        let (mut a, mut b) = (FdInfo::default(), FdInfo::default());
+        cl.record(Change::add(3, What::empty(), What::READ), &mut a)
+            .unwrap();
+        cl.record(Change::add(4, What::empty(), What::WRITE), &mut b)
+            .unwrap();
+        cl.flush(&mut be).unwrap();
+        assert_eq!(be.got.len(), 1);
+        assert_eq!(be.got[0].len(), 2);
+        assert!(cl.is_empty());
+        cl.flush(&mut be).unwrap();
+        assert_eq!(be.got.len(), 1, "a batch is applied once");
+
+        let full = Error::Full(Resource::Changelist);
+        be.fail = Some(full);
+        cl.record(Change::del(3, What::READ, What::READ), &mut a)
+            .unwrap();
+        assert_eq!(cl.flush(&mut be), Err(full));
+        assert_eq!(be.got.len(), 2);
+        assert!(cl.is_empty(), "cleared whatever apply returns");
     }
 
     #[test]
