@@ -7,10 +7,9 @@
 //! so nothing the child does reaches the parent's registrations.
 //!
 //! The comparison (one relaxed load) is made where a run starts, where an `add` or `del` reaches
-//! the backend, before a one-shot event's delete, before a changelist batch is applied, and when
-//! a dispatch reports the signal pipe: never in the common iteration. So a child forked inside a
-//! callback that carries on with that run, doing none of these, waits on the shared kernel
-//! object (which waiting does not change) and gets its own signals once it does one of them.
+//! the backend, before a one-shot event's delete, before each wait, and when a dispatch reports
+//! the signal pipe. So a child forked inside a callback that carries on with that run waits on
+//! its own kernel object from its next wait on, whatever the parent does to the shared one.
 //!
 //! In hosted builds a `pthread_atfork` child handler, registered by the first
 //! `sys::hosted::Hosted` backend, calls [`note_fork`] (see `sys::fork`); a runtime

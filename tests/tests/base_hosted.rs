@@ -375,6 +375,7 @@ per_backend!(
     fork_without_reinit,
     fork_child_frees_without_reinit,
     fork_in_a_callback,
+    fork_in_a_callback_and_carry_on,
     steady_state_allocates_nothing,
     read_and_write_on_one_fd,
     read_and_timeout_same_iteration,
@@ -1497,6 +1498,70 @@ fn fork_in_a_callback(kind: Kind) {
     let got = seen.iter().filter(|&&c| c == 1).count();
     assert_eq!(got, FORK_EVENTS, "events the parent received, once each");
     let _ = b.del(th, OWN + 1);
+}
+
+/// A child forked in a callback that carries on with the run, calling nothing on the base, waits
+/// on a kernel object of its own: the parent deleting its event from the set they shared (epoll,
+/// io_uring) does not strand the child's copy of it.
+fn fork_in_a_callback_and_carry_on(kind: Kind) {
+    const READER: usize = 0;
+    const FORKER: usize = 1;
+    let _g = serial();
+    block_test_signals();
+    let mut b = base(kind);
+    let (a, peer) = pair();
+    let reader = spec(a.as_raw_fd(), What::READ | What::PERSIST, READER);
+    let h = b.add(None, &reader, None).expect("add");
+    assert!(tokens(&mut b, LoopFlags::NONBLOCK).is_empty());
+    b.activate(None, &spec(-1, What::empty(), FORKER), What::TIMEOUT, 1)
+        .expect("activate");
+    let mut pid = -1;
+    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        run(&mut b, LoopFlags::empty(), |b, r| match r.token {
+            FORKER => {
+                // SAFETY: the child runs only the loop and this closure (no printing, `serial`
+                // is held) and leaves with _exit.
+                pid = unsafe { libc::fork() };
+                if pid != 0 {
+                    b.loopbreak();
+                }
+            }
+            // SAFETY: ends the child at once, as the test's success.
+            READER if pid == 0 => unsafe { libc::_exit(0) },
+            _ => {}
+        })
+    }));
+    if pid == 0 {
+        // The child's run ended without its event.
+        // SAFETY: ends the child without the parent's atexit handlers or destructors.
+        unsafe { libc::_exit(if caught.is_err() { 99 } else { 40 }) };
+    }
+    assert!(caught.is_ok(), "the parent's run panicked");
+    assert!(pid > 0, "fork: {}", std::io::Error::last_os_error());
+    b.del(h, READER).expect("del");
+    assert!(tokens(&mut b, LoopFlags::NONBLOCK).is_empty());
+    fds::put(&peer);
+    let mut status = 0;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        // SAFETY: waits for our own child; `status` is a valid place to write.
+        if unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) } != 0 {
+            break;
+        }
+        if std::time::Instant::now() > deadline {
+            // SAFETY: ends and reaps our own child, which is still running.
+            unsafe {
+                libc::kill(pid, libc::SIGKILL);
+                libc::waitpid(pid, &mut status, 0);
+            }
+            panic!("the child never saw its event: it waits on the parent's kernel object");
+        }
+        thread::sleep(Duration::from_millis(5));
+    }
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "child failed: status {status:#x}"
+    );
 }
 
 // ---- 6. no allocation in steady state ------------------------------------------------------

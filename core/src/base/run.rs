@@ -377,12 +377,14 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
         // timers (dispatch, signals and a rebuild only queue events).
         let first = self.first_timer().map(|(deadline, _)| deadline);
         let timeout = self.wait_time(first);
+        // A child forked in a callback of this run starts afresh before it waits: the kernel
+        // object it would wait on is the parent's, which the parent goes on changing. Changes
+        // recorded before the fork are the parent's too; the rebuild records the child's own.
+        if crate::fork::generation() != self.fork_gen {
+            self.after_fork_deferred();
+        }
+        // Tested here, so the call (out of line) stays off the common path.
         if self.io.changelist && !self.io.changes.is_empty() {
-            // Recorded before a fork in a callback of this run, they are the parent's to apply:
-            // the base starts afresh first (recording its own registrations instead).
-            if crate::fork::generation() != self.fork_gen {
-                self.after_fork_deferred();
-            }
             self.io.flush();
         }
         self.cached_now = None;
