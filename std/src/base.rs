@@ -105,6 +105,7 @@ impl<D> Base<D> {
         F: FnMut(&mut Base<D>, &mut D, EventId, Readiness, &mut T) + Send + 'static,
     {
         let fd = source.as_fd().as_raw_fd();
+        no_empty_interest(interest)?;
         let handler = Box::new(Source {
             source,
             f: callback,
@@ -134,6 +135,7 @@ impl<D> Base<D> {
         if fd < 0 {
             return Err(Error::Os(io::Error::from_raw_os_error(libc::EBADF)));
         }
+        no_empty_interest(interest)?;
         let handler = Box::new(Plain(callback));
         let ev = self.new_event(fd, interest.what() | mode.what(), handler);
         self.add_new(ev).map(|()| ev)
@@ -230,6 +232,7 @@ impl<D> Base<D> {
         F: FnOnce(&mut Base<D>, &mut D, Readiness, T) + Send + 'static,
     {
         let fd = source.as_fd().as_raw_fd();
+        no_empty_interest(interest)?;
         let f = move |base: &mut Base<D>, data: &mut D, ready| callback(base, data, ready, source);
         let ev = self.new_event(fd, interest.what(), Box::new(OnceFn(Some(f))));
         let r = match timeout {
@@ -304,9 +307,7 @@ impl<D> Base<D> {
         if !rec.events.intersects(What::IO) {
             return Err(Error::Invalid("only an I/O event has an interest"));
         }
-        if !interest.what().intersects(What::IO) {
-            return Err(Error::Invalid("an interest needs READ, WRITE or CLOSED"));
-        }
+        no_empty_interest(interest)?;
         let token = Record::<D>::token(ev);
         let (pending, deadline) = match rec.handle {
             Some(h) => self.core.pending(h, token, What::all()),
@@ -623,5 +624,14 @@ impl<D> Drop for Base<D> {
         if let Some((shared, _)) = &self.waker {
             shared.close();
         }
+    }
+}
+
+/// `Invalid` for an interest with nothing to wait for (empty, or `EXCLUSIVE` alone).
+fn no_empty_interest(interest: Interest) -> Result<()> {
+    if interest.what().intersects(What::IO) {
+        Ok(())
+    } else {
+        Err(Error::Invalid("an interest needs READ, WRITE or CLOSED"))
     }
 }

@@ -204,7 +204,8 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
         }
     }
 
-    /// Whether the last run ended by an exit request.
+    /// Whether an exit asked for with [`loopexit`](Self::loopexit) has yet to end a run (the run
+    /// it ends consumes it).
     pub fn exit_pending(&self) -> bool {
         self.run.exit_at.is_some()
     }
