@@ -392,10 +392,10 @@ pub(crate) unsafe fn del_as(ev: *mut event, name: &str, block: Block) -> c_int {
             layout::set_flags(ev, layout::flags(ev) & !evlist::QUEUED);
             crate::sync::deleted(b, ev);
         }
-        // SAFETY: live; no other Rust reference is alive. The caller's promise for `ev`.
-        unsafe { &mut *b }
-            .core
-            .del(unsafe { layout::handle(ev) }, ev as usize)
+        // SAFETY: the caller's promise for `ev`.
+        let h = unsafe { layout::handle(ev) };
+        // SAFETY: live; no other Rust reference is alive.
+        unsafe { &mut *b }.core.del(h, ev as usize)
     };
     // SAFETY: the caller's promise.
     let finalize = unsafe { (*ev).ev_events } & What::FINALIZE.bits() as c_short != 0;
@@ -447,10 +447,10 @@ pub unsafe extern "C" fn event_remove_timer(ev: *mut event) -> c_int {
         };
         // SAFETY: live.
         let _held = unsafe { crate::sync::hold(base) };
-        // SAFETY: live; the caller's promise for `ev`.
-        let r = unsafe { &mut *base }
-            .core
-            .del_timer(unsafe { layout::handle(ev) }, ev as usize);
+        // SAFETY: the caller's promise for `ev`.
+        let h = unsafe { layout::handle(ev) };
+        // SAFETY: live; no other Rust reference is alive.
+        let r = unsafe { &mut *base }.core.del_timer(h, ev as usize);
         // SAFETY: the caller's promise.
         unsafe { layout::set_flags(ev, layout::flags(ev) & !evlist::TIMEOUT) };
         match r {

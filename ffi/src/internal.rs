@@ -93,12 +93,14 @@ pub unsafe extern "C" fn evutil_make_internal_pipe_(fds: *mut c_int) -> c_int {
     if fds.is_null() {
         return -1;
     }
+    if let Ok(pair) = eventop_core::sys::nonblocking_pipe() {
+        // SAFETY: the caller's promise.
+        unsafe { std::ptr::copy_nonoverlapping(pair.as_ptr(), fds, 2) };
+        return 0;
+    }
     let mut pair = [-1; 2];
     // SAFETY: room for two fds.
-    if unsafe { libc::pipe(pair.as_mut_ptr()) } != 0
-        // SAFETY: as above.
-        && unsafe { libc::socketpair(libc::AF_UNIX, libc::SOCK_STREAM, 0, pair.as_mut_ptr()) } != 0
-    {
+    if unsafe { libc::socketpair(libc::AF_UNIX, libc::SOCK_STREAM, 0, pair.as_mut_ptr()) } != 0 {
         return -1;
     }
     for fd in pair {

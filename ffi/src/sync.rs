@@ -83,23 +83,8 @@ fn wake_fds() -> Option<(c_int, c_int)> {
             return Some((fd, fd));
         }
     }
-    let mut fds = [-1; 2];
-    // SAFETY: room for the two fds.
-    if unsafe { libc::pipe(fds.as_mut_ptr()) } < 0 {
-        return None;
-    }
-    for fd in fds {
-        // SAFETY: fcntl on fds just made, integer arguments.
-        unsafe {
-            libc::fcntl(
-                fd,
-                libc::F_SETFL,
-                libc::fcntl(fd, libc::F_GETFL) | libc::O_NONBLOCK,
-            );
-            libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
-        }
-    }
-    Some((fds[0], fds[1]))
+    let [read, write] = eventop_core::sys::nonblocking_pipe().ok()?;
+    Some((read, write))
 }
 
 fn close_fds(read: c_int, write: c_int) {

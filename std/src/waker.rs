@@ -103,24 +103,9 @@ impl<D> WakerShared<D> {
                 });
             }
         }
-        let mut fds = [-1; 2];
-        // SAFETY: `fds` has room for the two descriptors pipe writes.
-        if unsafe { libc::pipe(fds.as_mut_ptr()) } < 0 {
-            return Err(io::Error::last_os_error());
-        }
+        let [read, write] = eventop_core::sys::nonblocking_pipe().map_err(Error::from)?;
         // SAFETY: both are new descriptors that nothing else owns.
-        let (read, write) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
-        for fd in [read.as_raw_fd(), write.as_raw_fd()] {
-            // SAFETY: fcntl on descriptors we own, with integer arguments.
-            unsafe {
-                libc::fcntl(
-                    fd,
-                    libc::F_SETFL,
-                    libc::fcntl(fd, libc::F_GETFL) | libc::O_NONBLOCK,
-                );
-                libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
-            }
-        }
+        let (read, write) = unsafe { (OwnedFd::from_raw_fd(read), OwnedFd::from_raw_fd(write)) };
         Ok(WakerShared {
             read,
             write: Some(write),

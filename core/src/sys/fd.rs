@@ -26,7 +26,8 @@ impl OwnedFd {
         }
     }
 
-    /// Forgets the fd without closing it: in a forked child, where the number is not ours.
+    /// Forgets the fd without closing it: in a forked child, where the number is not ours, or
+    /// when it is handed to a caller.
     #[cfg_attr(not(eventop_kqueue), allow(dead_code))]
     pub(crate) fn forget(&mut self) {
         self.0 = -1;
@@ -36,6 +37,38 @@ impl OwnedFd {
 impl Drop for OwnedFd {
     fn drop(&mut self) {
         self.close();
+    }
+}
+
+/// A new pipe, both ends non-blocking and close-on-exec: `[read, write]`, the caller's to close.
+/// One `pipe2`; on Apple systems, which lack it, `pipe` then `fcntl` (the ends are briefly
+/// inheritable by a concurrent fork+exec in another thread there).
+pub fn nonblocking_pipe() -> Result<[RawFd; 2], Error> {
+    let mut fds: [libc::c_int; 2] = [-1; 2];
+    cfg_if::cfg_if! {
+        if #[cfg(any(target_os = "macos", target_os = "ios"))] {
+            // SAFETY: `fds` has room for the two fds pipe writes.
+            syscall("pipe", unsafe { libc::pipe(fds.as_mut_ptr()) })?;
+            // Owned until both are set up: an error closes them.
+            let owned = fds.map(OwnedFd);
+            for fd in &owned {
+                // SAFETY: `fd` is an open fd we own; F_SETFD takes an int argument.
+                syscall("fcntl", unsafe { libc::fcntl(fd.raw(), libc::F_SETFD, libc::FD_CLOEXEC) })?;
+                // SAFETY: as above; F_SETFL takes an int argument.
+                syscall("fcntl", unsafe { libc::fcntl(fd.raw(), libc::F_SETFL, libc::O_NONBLOCK) })?;
+            }
+            Ok(owned.map(|mut fd| {
+                let raw = fd.raw();
+                fd.forget();
+                raw
+            }))
+        } else {
+            // SAFETY: `fds` has room for the two fds pipe2 writes.
+            syscall("pipe2", unsafe {
+                libc::pipe2(fds.as_mut_ptr(), libc::O_NONBLOCK | libc::O_CLOEXEC)
+            })?;
+            Ok(fds)
+        }
     }
 }
 

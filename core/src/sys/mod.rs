@@ -4,7 +4,7 @@
 //! of its buffer, `new(storage, …) -> Result<Self, Error>`, an `Event` alias for the buffer's
 //! element, a `FEATURES` constant, and its [`Backend`](crate::Backend) impl.
 
-use crate::{Errno, Error};
+use crate::{Change, Errno, Error};
 
 pub mod clock;
 pub mod env;
@@ -20,6 +20,7 @@ pub mod select;
 pub mod signal;
 mod timeout;
 
+pub use fd::nonblocking_pipe;
 pub(crate) use fd::{check_pollable, OwnedFd};
 
 cfg_if::cfg_if! {
@@ -96,4 +97,21 @@ pub(crate) fn syscall<T: Copy + PartialOrd + Default>(
 #[inline]
 pub(crate) fn is_eintr(e: &Error) -> bool {
     e.errno() == Some(Errno(libc::EINTR))
+}
+
+/// Stages each change that is not a no-op with `stage`, all of them even after one fails, and
+/// returns the first error (the changelist backends' `apply`).
+#[cfg_attr(not(any(target_os = "linux", eventop_kqueue)), allow(dead_code))]
+pub(crate) fn stage_each(
+    changes: &[Change],
+    mut stage: impl FnMut(&Change) -> Result<(), Error>,
+) -> Result<(), Error> {
+    let mut result = Ok(());
+    for c in changes.iter().filter(|c| !c.is_noop()) {
+        let r = stage(c);
+        if result.is_ok() {
+            result = r;
+        }
+    }
+    result
 }

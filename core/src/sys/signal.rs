@@ -238,31 +238,9 @@ fn index(sig: i32) -> Option<usize> {
         .filter(|&s| (1..NSIG).contains(&s))
 }
 
-/// A new pipe, both ends non-blocking and close-on-exec: `[read, write]`.
+/// [`nonblocking_pipe`](super::nonblocking_pipe), its ends owned.
 fn new_pipe() -> Result<[OwnedFd; 2], Error> {
-    let mut fds: [libc::c_int; 2] = [-1; 2];
-    cfg_if::cfg_if! {
-        if #[cfg(any(target_os = "macos", target_os = "ios"))] {
-            // No pipe2 on Apple systems: pipe, then fcntl. The fds are briefly inheritable by a
-            // concurrent fork+exec in another thread (pipe(2), fcntl(2)).
-            // SAFETY: `fds` has room for the two fds pipe writes.
-            syscall("pipe", unsafe { libc::pipe(fds.as_mut_ptr()) })?;
-            let fds = fds.map(OwnedFd);
-            for fd in &fds {
-                // SAFETY: `fd` is an open fd we own; F_SETFD takes an int argument.
-                syscall("fcntl", unsafe { libc::fcntl(fd.raw(), libc::F_SETFD, libc::FD_CLOEXEC) })?;
-                // SAFETY: as above; F_SETFL takes an int argument.
-                syscall("fcntl", unsafe { libc::fcntl(fd.raw(), libc::F_SETFL, libc::O_NONBLOCK) })?;
-            }
-            Ok(fds)
-        } else {
-            // SAFETY: `fds` has room for the two fds pipe2 writes.
-            syscall("pipe2", unsafe {
-                libc::pipe2(fds.as_mut_ptr(), libc::O_NONBLOCK | libc::O_CLOEXEC)
-            })?;
-            Ok(fds.map(OwnedFd))
-        }
-    }
+    super::nonblocking_pipe().map(|fds| fds.map(OwnedFd))
 }
 
 /// Puts `fd` in the registry for the signal at `idx`, installing the handler if it is the first.

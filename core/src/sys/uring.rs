@@ -1151,14 +1151,7 @@ impl Backend for Uring {
 
     fn apply(&mut self, changes: &[Change]) -> Result<(), Error> {
         self.own()?;
-        let mut result = Ok(());
-        for c in changes.iter().filter(|c| !c.is_noop()) {
-            let r = self.stage(c);
-            if result.is_ok() {
-                result = r;
-            }
-        }
-        result
+        super::stage_each(changes, |c| self.stage(c))
     }
 
     fn dispatch<K: Sink>(

@@ -236,14 +236,7 @@ impl<S: Storage<Event>> Backend for Kqueue<S> {
     }
 
     fn apply(&mut self, changes: &[Change]) -> Result<(), Error> {
-        let mut result = Ok(());
-        for c in changes.iter().filter(|c| !c.is_noop()) {
-            let r = self.stage_change(c);
-            if result.is_ok() {
-                result = r;
-            }
-        }
-        result
+        super::stage_each(changes, |c| self.stage_change(c))
     }
 
     fn dispatch<K: Sink>(
