@@ -51,7 +51,7 @@ pub use slots::{Handle, Slot};
 pub use tables::{Borrowed, Fixed, Parts, Tables};
 pub use timers::Timer;
 
-use self::deadlines::TimerList;
+use self::deadlines::{Deferred, TimerList};
 use self::fdmap::{FdMap, SigMap};
 use self::io::Io;
 use self::queues::Queues;
@@ -117,6 +117,8 @@ pub struct EventBase<B, C, T: Tables> {
     timers: TimerHeap<T::Timers>,
     /// Timers whose deadlines came in order, outside the heap (see [`EventBase::arm`]).
     timer_list: TimerList,
+    /// A persistent event's re-arm, put off (see [`Deferred`]).
+    deferred: Deferred,
     sigs: SigMap,
     queues: Queues,
     npriorities: u8,
@@ -147,6 +149,7 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
             fds: FdMap { storage: parts.fds },
             timers: TimerHeap::new(parts.timers),
             timer_list: TimerList::default(),
+            deferred: Deferred::default(),
             sigs: SigMap::new(),
             queues: Queues::new(),
             npriorities: 1,
@@ -401,7 +404,7 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
             flags |= s.res;
         }
         let deadline = if s.heap != NIL {
-            Some(s.deadline)
+            Some(self.deadline_of(idx))
         } else {
             None
         };
@@ -476,7 +479,7 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
                 What::empty()
             },
             deadline: if s.heap != NIL {
-                Some(s.deadline)
+                Some(self.deadline_of(i))
             } else {
                 None
             },

@@ -292,6 +292,7 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
 
     #[inline]
     fn finish(&mut self, how: Outcome) -> Step {
+        self.settle_deferred(NIL);
         self.run.phase = Phase::Idle;
         self.cached_now = None;
         self.run.running = None;
@@ -374,6 +375,7 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
 
     /// One wait on the backend, then the activations it brings and the timers that expire.
     fn turn(&mut self) -> Result<(), Error> {
+        self.settle_deferred(NIL);
         // The earliest timer, found once: nothing from here to the expiry below changes the
         // timers (dispatch, signals and a rebuild only queue events).
         let first = self.first_timer().map(|(deadline, _)| deadline);
@@ -573,10 +575,9 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
     /// Re-arms a persistent event's timeout (at heap index `heap`) `interval` from now.
     #[inline(always)]
     fn rearm(&mut self, idx: u32, heap: u32, interval: u64) {
-        let at = self.now().saturating_add(interval);
         if heap != NIL {
-            // A pending timer is re-armed in place: this cannot fail.
-            let _ = self.arm(idx, at);
+            let at = self.now().saturating_add(interval);
+            self.defer_rearm(idx, at);
         }
     }
 }

@@ -1050,6 +1050,12 @@ fn a_callback_changes_its_timer_after_the_io_rearm() {
         ran,
         [(2, 100 * MS), (2, 200 * MS), (1, 240 * MS), (2, 300 * MS)]
     );
+    // Adds another timer due with the re-arm: the re-arm came first (though it is put off until
+    // the callback returns), so it fires first.
+    let (_, _, _, ran) = after_io_rearm(|b, _| {
+        b.add(None, &spec(-1, What::empty(), 5), t(100)).unwrap();
+    });
+    assert_eq!(ran[..3], [(2, 100 * MS), (1, 140 * MS), (5, 140 * MS)]);
     // Twice with a timeout: the second counts, from the same time.
     let (_, _, _, ran) = after_io_rearm(|b, r| {
         b.add(Some(r.handle), &a, t(200)).unwrap();
