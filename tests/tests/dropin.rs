@@ -468,7 +468,15 @@ fn nsd_run(bin: &Path, lib: Lib) -> Vec<Vec<u8>> {
         seen.push(answer);
     }
     // Every process of it (xfrd, main, the forked servers) runs on the library asked for.
-    let procs = descendants(server.pid());
+    // (They may still be starting on a loaded machine: a few seconds' grace.)
+    let mut procs = descendants(server.pid());
+    for _ in 0..100 {
+        if procs.len() >= 3 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+        procs = descendants(server.pid());
+    }
     assert!(procs.len() >= 3, "nsd's processes: {procs:?}");
     assert_maps(server.pid(), "libevent-2.1.so.7", lib);
     for p in procs {

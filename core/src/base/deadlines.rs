@@ -195,14 +195,17 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
     /// Stops the timer of slot `idx`, if it has one.
     #[inline]
     pub(super) fn disarm(&mut self, idx: u32) {
+        let at = self.slots.get(idx).heap;
+        if at == NIL {
+            return;
+        }
         // Its re-arm, if put off, is dropped; another's can wait: stopping a timer takes no seq.
         if self.deferred.idx == idx {
             self.deferred.idx = NIL;
         }
-        let at = self.slots.get(idx).heap;
         if at == LISTED {
             self.unlist(idx);
-        } else if at != NIL {
+        } else {
             let slots = &mut self.slots;
             self.timers
                 .remove(at, &mut |i, h| slots.get_mut(i).heap = h);

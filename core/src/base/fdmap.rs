@@ -20,6 +20,8 @@ pub struct FdEntry {
     pub(crate) excl: bool,
     /// The backend's (or changelist's) per-fd word.
     pub(crate) info: FdInfo,
+    /// [`interest`](Self::interest), kept as the counts change.
+    interest: What,
 }
 
 impl Default for FdEntry {
@@ -33,43 +35,49 @@ impl Default for FdEntry {
             et: false,
             excl: false,
             info: FdInfo(0),
+            interest: What::empty(),
         }
     }
 }
 
 impl FdEntry {
-    /// The interest the backend has for this fd, ET included.
-    #[inline]
+    /// The fd's interest: the I/O bits some event wants, with `ET` and `EXCLUSIVE` if any (as
+    /// the last [`count`](Self::count) left them).
+    #[inline(always)]
     pub(crate) fn interest(&self) -> What {
-        let mut w = What::empty();
-        w.set(What::READ, self.nread > 0);
-        w.set(What::WRITE, self.nwrite > 0);
-        w.set(What::CLOSED, self.nclose > 0);
-        w.set(What::ET, self.et && !w.is_empty());
-        w.set(What::EXCLUSIVE, self.excl && !w.is_empty());
-        w
+        self.interest
     }
 
-    /// Counts `events` in (`up`) or out, saturating-free: callers check the limit first.
+    /// Counts an event wanting `events` in (`up`) or out, with the fd's `et` and `excl` as they
+    /// are now.
+    #[inline]
     pub(crate) fn count(&mut self, events: What, up: bool) {
-        for (bit, n) in [
-            (What::READ, &mut self.nread),
-            (What::WRITE, &mut self.nwrite),
-            (What::CLOSED, &mut self.nclose),
-        ] {
-            if events.contains(bit) {
-                *n = if up { *n + 1 } else { *n - 1 };
+        let step = |n: u16, bit: What| {
+            let d = u16::from(events.contains(bit));
+            if up {
+                n.wrapping_add(d)
+            } else {
+                n.wrapping_sub(d)
             }
-        }
-        self.nevents = if up {
-            self.nevents + 1
-        } else {
-            self.nevents - 1
         };
+        self.nread = step(self.nread, What::READ);
+        self.nwrite = step(self.nwrite, What::WRITE);
+        self.nclose = step(self.nclose, What::CLOSED);
+        self.nevents = if up {
+            self.nevents.wrapping_add(1)
+        } else {
+            self.nevents.wrapping_sub(1)
+        };
+        // Branch-free: this runs on every add and delete.
+        let bit = |on: bool, w: What| u16::from(on) * w.bits();
+        let io = bit(self.nread > 0, What::READ)
+            | bit(self.nwrite > 0, What::WRITE)
+            | bit(self.nclose > 0, What::CLOSED);
+        let modes = bit(self.et, What::ET) | bit(self.excl, What::EXCLUSIVE);
+        self.interest = What::from_bits_retain(io | bit(io != 0, What::from_bits_retain(modes)));
     }
 }
 
-/// The fd map: entries indexed by fd, grown on demand through the storage.
 #[derive(Debug)]
 pub(crate) struct FdMap<S> {
     pub(crate) storage: S,
@@ -171,8 +179,12 @@ mod tests {
         e.count(What::WRITE, true);
         e.count(What::CLOSED, false);
         assert_eq!(e.interest(), What::WRITE | What::EXCLUSIVE);
+        // The modes are the fd's as of the last count (the base sets them before it counts).
         e.excl = false;
-        assert_eq!(e.interest(), What::WRITE);
+        e.count(What::READ, true);
+        assert_eq!(e.interest(), What::READ | What::WRITE);
+        e.count(What::READ | What::WRITE, false);
+        assert_eq!(e.interest(), What::empty());
     }
 
     #[test]

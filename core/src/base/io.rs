@@ -29,6 +29,7 @@ impl<B: Backend, S: Storage<Change>> Io<B, S> {
     /// Tells the backend that `fd`, watched for `old`, gains (`op` is [`ChangeOp::ADD`]) or
     /// loses ([`ChangeOp::DEL`]) `events`: at once ([`Backend::add`], [`Backend::del`]) or
     /// through the changelist.
+    #[inline]
     pub(super) fn change(
         &mut self,
         op: ChangeOp,

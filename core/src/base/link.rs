@@ -50,20 +50,21 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
         after.et = et;
         after.excl = excl;
         after.count(events, true);
-        let added = (after.interest() - old) & What::IO;
+        let new = after.interest();
+        let added = (new - old) & What::IO;
         if !added.is_empty() {
             if self.io.changelist && !beyond && (old & What::IO).is_empty() {
                 // The changelist reaches the backend only at the next dispatch, too late for
                 // this add to report an fd it cannot watch: check when the fd's interest starts.
                 self.io.backend.check(fd)?;
             }
-            let bits = added | (after.interest() & (What::ET | What::EXCLUSIVE));
+            let bits = added | (new & (What::ET | What::EXCLUSIVE));
             self.io
                 .change(ChangeOp::ADD, fd, old, bits, &mut entry.info)?;
         }
-        entry.count(events, true);
-        entry.et = et;
-        entry.excl = excl;
+        // The backend's word as the change left it; the rest as counted.
+        after.info = entry.info;
+        *entry = after;
         push_front(&mut self.slots, &mut entry.head, idx);
         Ok(())
     }
@@ -97,16 +98,18 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
         let old = entry.interest();
         entry.count(events, false);
         if entry.nevents == 0 {
+            // No interest is left: `count` left none of these in it either.
             entry.et = false;
             entry.excl = false;
         }
-        let removed = (old - entry.interest()) & What::IO;
+        let new = entry.interest();
+        let removed = (old - new) & What::IO;
         if removed.is_empty() {
             return Ok(());
         }
         // ET travels with the delete when the remaining interest is edge-triggered, so a backend
         // that rewrites the fd's registration keeps it (libevent loses it here).
-        let bits = removed | (entry.interest() & (What::ET | What::EXCLUSIVE));
+        let bits = removed | (new & (What::ET | What::EXCLUSIVE));
         self.io
             .change(ChangeOp::DEL, fd, old, bits, &mut entry.info)
     }
