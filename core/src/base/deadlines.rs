@@ -195,10 +195,15 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
     /// Stops the timer of slot `idx`, if it has one.
     #[inline]
     pub(super) fn disarm(&mut self, idx: u32) {
-        let at = self.slots.get(idx).heap;
-        if at == NIL {
-            return;
+        if self.slots.get(idx).heap != NIL {
+            self.disarm_timer(idx);
         }
+    }
+
+    /// [`disarm`](Self::disarm) of a timer that is pending.
+    #[inline(never)]
+    fn disarm_timer(&mut self, idx: u32) {
+        let at = self.slots.get(idx).heap;
         // Its re-arm, if put off, is dropped; another's can wait: stopping a timer takes no seq.
         if self.deferred.idx == idx {
             self.deferred.idx = NIL;

@@ -175,6 +175,7 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
 }
 
 /// Puts slot `idx` at the front of the list that starts at `head`, and marks it inserted.
+#[inline]
 fn push_front<S: Storage<Slot>>(slots: &mut Slots<S>, head: &mut u32, idx: u32) {
     let next = core::mem::replace(head, idx);
     if next != NIL {
