@@ -18,10 +18,10 @@ pub struct FdEntry {
     pub(crate) et: bool,
     /// Whether the fd's events want exclusive wake (they must all agree).
     pub(crate) excl: bool,
-    /// The backend's (or changelist's) per-fd word.
-    pub(crate) info: FdInfo,
     /// [`interest`](Self::interest), kept as the counts change.
     interest: What,
+    /// The backend's (or changelist's) per-fd word.
+    pub(crate) info: FdInfo,
 }
 
 impl Default for FdEntry {
@@ -34,8 +34,8 @@ impl Default for FdEntry {
             nevents: 0,
             et: false,
             excl: false,
-            info: FdInfo(0),
             interest: What::empty(),
+            info: FdInfo(0),
         }
     }
 }
@@ -198,6 +198,12 @@ mod tests {
         assert_eq!(m.storage.capacity(), 6);
         assert!(!m.beyond(5) && m.beyond(6));
         assert_eq!(m.entry(5).unwrap().nread, 1);
+    }
+
+    #[test]
+    fn an_entry_is_small() {
+        // The fd table has an entry per fd number up to the highest watched.
+        assert_eq!(core::mem::size_of::<FdEntry>(), 20);
     }
 
     #[test]
