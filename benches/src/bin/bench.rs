@@ -363,8 +363,8 @@ fn contenders(root: &Path, notes: &mut Vec<String>) -> Vec<Contender> {
             timers: true,
         });
     }
-    // eventop's own C library, from the very same source, once it exists: `ci/install-c PREFIX`,
-    // then `EVENTOP_C_PREFIX=PREFIX ci/bench`.
+    // eventop's own C library, from the very same source: `ci/bench` installs it
+    // (`ci/install-c`) and names its prefix in `EVENTOP_C_PREFIX`.
     if let Some(prefix) = std::env::var_os("EVENTOP_C_PREFIX") {
         let p = PathBuf::from(prefix);
         let out = dir.join("chain_eventop_c");
