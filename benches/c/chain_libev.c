@@ -43,11 +43,35 @@ static void tm_cb(struct ev_loop *l, ev_timer *w, int revents)
 	rearm(w - tms);
 }
 
+static void precision_cb(struct ev_loop *l, ev_timer *w, int revents)
+{
+	(void)revents;
+	fired();
+	if (!done()) {
+		armed_ns = now_ns();
+		ev_timer_set(w, 0.001, 0.);
+		ev_timer_start(l, w);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	p = parse(argc, argv);
 	loop = ev_loop_new(EVBACKEND_EPOLL);
 	if (!loop) { fprintf(stderr, "ev_loop_new failed\n"); return 1; }
+	if (p.workload == PRECISION) {
+		ev_timer t;
+		target = p.timers;
+		lates = calloc(p.timers, sizeof *lates);
+		uint64_t t0 = now_ns();
+		ev_timer_init(&t, precision_cb, 0.001, 0.);
+		ev_now_update(loop);
+		armed_ns = now_ns();
+		ev_timer_start(loop, &t);
+		ev_run(loop, 0);
+		report_precision(now_ns() - t0);
+		return 0;
+	}
 	if (p.workload == TIMERS) {
 		target = p.timers - (p.timers + 3) / 4;
 		uint64_t t0 = now_ns();

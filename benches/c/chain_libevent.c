@@ -53,6 +53,19 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
 	tick();
 }
 
+static struct event precision_ev;
+
+static void precision_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd; (void)what; (void)arg;
+	fired();
+	if (!done()) {
+		struct timeval tv = { 0, 1000 };
+		armed_ns = now_ns();
+		event_add(&precision_ev, &tv);
+	}
+}
+
 static void run(void)
 {
 	if (p.form == BLOCK)
@@ -66,6 +79,18 @@ int main(int argc, char **argv)
 	p = parse(argc, argv);
 	base = event_base_new();
 	if (!base) { fprintf(stderr, "event_base_new failed\n"); return 1; }
+	if (p.workload == PRECISION) {
+		target = p.timers;
+		lates = calloc(p.timers, sizeof *lates);
+		struct timeval tv = { 0, 1000 };
+		uint64_t t0 = now_ns();
+		event_assign(&precision_ev, base, -1, 0, precision_cb, NULL);
+		armed_ns = now_ns();
+		event_add(&precision_ev, &tv);
+		event_base_dispatch(base);
+		report_precision(now_ns() - t0);
+		return 0;
+	}
 	if (p.workload == TIMERS) {
 		target = p.timers - (p.timers + 3) / 4;
 		uint64_t t0 = now_ns();

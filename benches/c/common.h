@@ -13,7 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
-enum workload { CHAIN, CASCADE, TIMERS, SETUP };
+enum workload { CHAIN, CASCADE, TIMERS, SETUP, PRECISION };
 enum timeout { T_NONE, T_FIXED, T_RANDOM };
 enum form { BLOCK, PASS };
 
@@ -27,7 +27,7 @@ struct params {
 
 static void usage(const char *why)
 {
-	fprintf(stderr, "%s\nusage: CONTENDER chain|cascade|timers|setup [n=N] [active=A] [events=M] "
+	fprintf(stderr, "%s\nusage: CONTENDER chain|cascade|timers|setup|precision [n=N] [active=A] [events=M] "
 		"[timeout=none|fixed|random] [form=block|pass] [timers=T] [rounds=R]\n", why);
 	exit(2);
 }
@@ -40,6 +40,7 @@ static struct params parse(int argc, char **argv)
 	else if (!strcmp(argv[1], "cascade")) p.workload = CASCADE;
 	else if (!strcmp(argv[1], "timers")) p.workload = TIMERS;
 	else if (!strcmp(argv[1], "setup")) p.workload = SETUP;
+	else if (!strcmp(argv[1], "precision")) p.workload = PRECISION;
 	else usage("unknown workload");
 	for (int i = 2; i < argc; i++) {
 		char *eq = strchr(argv[i], '=');
@@ -131,6 +132,37 @@ static void report(uint64_t ns, double bytes)
 {
 	printf("events=%llu ns=%llu steady_allocs=-1 steady_events=0 bytes=%.1f timeouts=%llu\n",
 	       (unsigned long long)count, (unsigned long long)ns, bytes, (unsigned long long)timeouts);
+}
+
+/* The precision workload: how late each firing of a 1 ms timer was against the time of its add
+ * (ns; negative: early). */
+static int64_t *lates;
+static long nlates;
+static uint64_t armed_ns;
+
+static void fired(void)
+{
+	lates[nlates++] = (int64_t)(now_ns() - armed_ns) - 1000000;
+	tick();
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return (x > y) - (x < y);
+}
+
+static void report_precision(uint64_t ns)
+{
+	long early = 0;
+	qsort(lates, nlates, sizeof *lates, cmp_i64);
+	for (long i = 0; i < nlates; i++) early += lates[i] < 0;
+	long last = nlates ? nlates - 1 : 0;
+	printf("events=%ld ns=%llu steady_allocs=0 steady_events=0 bytes=0.0 timeouts=0 "
+	       "p50=%lld p99=%lld max=%lld early=%ld\n", nlates, (unsigned long long)ns,
+	       (long long)(nlates ? lates[last * 50 / 100] : 0),
+	       (long long)(nlates ? lates[last * 99 / 100] : 0),
+	       (long long)(nlates ? lates[last] : 0), early);
 }
 
 #endif

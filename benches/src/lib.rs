@@ -15,6 +15,9 @@
 //!   0–20 ms one, a quarter of them deleted, the rest fired.
 //! - `setup`: `n` events created and registered, then `rounds` times: delete all, one pass, add
 //!   all, one pass. Reports the heap bytes per registered idle event.
+//! - `precision`: one 1 ms timer, re-added from its callback `timers` times. Reports how late
+//!   each firing was against the time of its add (`p50=`, `p99=`, `max=` in ns) and how many
+//!   fired early (`early=`). Wall-clock: run it on a quiet machine, one contender at a time.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::os::fd::RawFd;
@@ -32,6 +35,8 @@ pub enum Workload {
     Timers,
     /// Adding and deleting events; memory per registered event.
     Setup,
+    /// A 1 ms timer re-added from its callback: how late it fires.
+    Precision,
 }
 
 /// The timeout each chain callback re-arms.
@@ -82,7 +87,7 @@ impl Params {
         match Params::parse(&args) {
             Ok(p) => p,
             Err(e) => {
-                eprintln!("{e}\nusage: CONTENDER chain|cascade|timers|setup [n=N] [active=A] [events=M] [timeout=none|fixed|random] [form=block|pass] [timers=T] [rounds=R]");
+                eprintln!("{e}\nusage: CONTENDER chain|cascade|timers|setup|precision [n=N] [active=A] [events=M] [timeout=none|fixed|random] [form=block|pass] [timers=T] [rounds=R]");
                 std::process::exit(2)
             }
         }
@@ -95,6 +100,7 @@ impl Params {
             Some("cascade") => Workload::Cascade,
             Some("timers") => Workload::Timers,
             Some("setup") => Workload::Setup,
+            Some("precision") => Workload::Precision,
             other => return Err(format!("unknown workload {other:?}")),
         };
         let mut p = Params {
@@ -373,5 +379,39 @@ pub fn report(elapsed: Duration, bytes: f64) {
         elapsed.as_nanos(),
         events - half,
         TIMEOUTS.load(Relaxed)
+    );
+}
+
+/// The period of the `precision` workload's timer.
+pub const PRECISION_PERIOD: Duration = Duration::from_millis(1);
+
+/// How late each firing of the `precision` workload's timer was, in ns (negative: early).
+static LATENESS: std::sync::Mutex<Vec<i64>> = std::sync::Mutex::new(Vec::new());
+
+/// A firing of the `precision` timer added at `armed`: records how late it is.
+pub fn fired(armed: Instant) {
+    let late = armed.elapsed().as_nanos() as i64 - PRECISION_PERIOD.as_nanos() as i64;
+    LATENESS.lock().expect("lateness").push(late);
+    tick();
+}
+
+/// The `precision` workload's line: the usual one, then the lateness's p50, p99 and max (ns)
+/// and how many firings were early.
+pub fn report_precision(elapsed: Duration) {
+    let mut late = std::mem::take(&mut *LATENESS.lock().expect("lateness"));
+    late.sort_unstable();
+    let at = |p: usize| {
+        late.get(late.len().saturating_sub(1) * p / 100)
+            .copied()
+            .unwrap_or(0)
+    };
+    let early = late.iter().filter(|&&l| l < 0).count();
+    println!(
+        "events={} ns={} steady_allocs=0 steady_events=0 bytes=0.0 timeouts=0 p50={} p99={} max={} early={early}",
+        late.len(),
+        elapsed.as_nanos(),
+        at(50),
+        at(99),
+        at(100)
     );
 }

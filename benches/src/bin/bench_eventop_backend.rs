@@ -70,7 +70,7 @@ fn chain<const CASCADE: bool>(
 
 fn main() -> Result<(), Error> {
     let p = Params::from_args();
-    if p.workload == Workload::Timers || p.timeout != Timeout::None {
+    if matches!(p.workload, Workload::Timers | Workload::Precision) || p.timeout != Timeout::None {
         eprintln!("eventop_backend: no timers at this layer");
         std::process::exit(3);
     }
@@ -127,7 +127,7 @@ fn main() -> Result<(), Error> {
             set_count((p.rounds * p.n) as u64);
             report(t, bytes);
         }
-        Workload::Timers => unreachable!(),
+        Workload::Timers | Workload::Precision => unreachable!(),
     }
     Ok(())
 }

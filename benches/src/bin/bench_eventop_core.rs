@@ -109,6 +109,28 @@ fn main() -> Result<(), Error> {
             });
             report(t, 0.0);
         }
+        Workload::Precision => {
+            start_count(p.timers as u64);
+            let spec = Spec {
+                fd: -1,
+                events: What::empty(),
+                priority: 0,
+                token: 0,
+            };
+            let mut armed = std::time::Instant::now();
+            let t = timed(|| {
+                base.add(None, &spec, Some(PRECISION_PERIOD)).expect("add");
+                run(&mut base, LoopFlags::empty(), |base, _, _, _| {
+                    fired(armed);
+                    if !done() {
+                        armed = std::time::Instant::now();
+                        base.add(None, &spec, Some(PRECISION_PERIOD)).expect("add");
+                    }
+                })
+                .expect("run");
+            });
+            report_precision(t);
+        }
         Workload::Setup => {
             let pairs = socketpairs(p.n);
             let spec = |i: usize| Spec {

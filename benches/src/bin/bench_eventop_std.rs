@@ -102,6 +102,23 @@ fn main() -> io::Result<()> {
             });
             report(t, 0.0);
         }
+        Workload::Precision => {
+            start_count(p.timers as u64);
+            let mut armed = std::time::Instant::now();
+            let t = timed(|| {
+                base.new_timer(PRECISION_PERIOD, move |_, _, _| {
+                    fired(armed);
+                    if done() {
+                        return TimeoutAction::Drop;
+                    }
+                    armed = std::time::Instant::now();
+                    TimeoutAction::ToDuration(PRECISION_PERIOD)
+                })
+                .expect("new_timer");
+                base.run(&mut ()).expect("run");
+            });
+            report_precision(t);
+        }
         Workload::Setup => {
             let pairs = socketpairs(p.n);
             let before = heap_bytes();

@@ -10,7 +10,7 @@ use mio::{Events, Interest, Poll, Token};
 
 fn main() -> std::io::Result<()> {
     let p = Params::from_args();
-    if p.workload == Workload::Timers || p.timeout != Timeout::None {
+    if matches!(p.workload, Workload::Timers | Workload::Precision) || p.timeout != Timeout::None {
         eprintln!("mio: no timers");
         std::process::exit(3);
     }
@@ -77,7 +77,7 @@ fn main() -> std::io::Result<()> {
             set_count((p.rounds * p.n) as u64);
             report(t, bytes);
         }
-        Workload::Timers => unreachable!(),
+        Workload::Timers | Workload::Precision => unreachable!(),
     }
     Ok(())
 }

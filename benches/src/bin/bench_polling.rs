@@ -11,7 +11,7 @@ use polling::{Event, Events, PollMode, Poller};
 
 fn main() -> std::io::Result<()> {
     let p = Params::from_args();
-    if p.workload == Workload::Timers || p.timeout != Timeout::None {
+    if matches!(p.workload, Workload::Timers | Workload::Precision) || p.timeout != Timeout::None {
         eprintln!("polling: no timers");
         std::process::exit(3);
     }
@@ -86,7 +86,7 @@ fn main() -> std::io::Result<()> {
             set_count((p.rounds * p.n) as u64);
             report(t, bytes);
         }
-        Workload::Timers => unreachable!(),
+        Workload::Timers | Workload::Precision => unreachable!(),
     }
     Ok(())
 }

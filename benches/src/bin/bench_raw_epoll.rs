@@ -27,7 +27,7 @@ fn wait(epfd: i32, buf: &mut [libc::epoll_event], timeout: i32) -> usize {
 
 fn main() {
     let p = Params::from_args();
-    if p.workload == Workload::Timers || p.timeout != Timeout::None {
+    if matches!(p.workload, Workload::Timers | Workload::Precision) || p.timeout != Timeout::None {
         eprintln!("raw_epoll: no timers");
         std::process::exit(3);
     }
@@ -87,6 +87,6 @@ fn main() {
             set_count((p.rounds * p.n) as u64);
             report(t, bytes);
         }
-        Workload::Timers => unreachable!(),
+        Workload::Timers | Workload::Precision => unreachable!(),
     }
 }
