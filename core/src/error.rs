@@ -78,6 +78,8 @@ pub enum Error {
     PrioritiesInUse,
     /// A priority at or beyond the base's number of priorities.
     BadPriority(u8),
+    /// The event is active: its priority cannot change until it has run.
+    Active,
     /// An event that waits for a signal and for I/O at once.
     SignalWithIo,
     /// Edge- and level-triggered events on the same fd.
@@ -149,6 +151,9 @@ impl fmt::Display for Error {
                 f.write_str("invalid argument: priorities cannot change while events are active")
             }
             Error::BadPriority(p) => write!(f, "invalid argument: priority {p} out of range"),
+            Error::Active => {
+                f.write_str("invalid argument: an active event keeps its priority until it runs")
+            }
             Error::SignalWithIo => {
                 f.write_str("invalid argument: a signal event cannot also wait for I/O")
             }

@@ -7,7 +7,6 @@
 use std::ffi::{c_int, c_short, c_void};
 use std::ptr::{self, addr_of_mut};
 use std::sync::atomic::Ordering;
-use std::time::Duration;
 
 use eventop_core::base::Spec;
 use eventop_core::{Error, What};
@@ -644,30 +643,19 @@ pub unsafe extern "C" fn event_priority_set(ev: *mut event, pri: c_int) -> c_int
         // SAFETY: the caller's promise.
         let h = unsafe { layout::handle(ev) };
         let token = ev as usize;
-        let held = core.events().find(|e| e.handle == h && e.token == token);
-        // Active: queued, whatever its result (`event_active` with no bits leaves it empty).
-        if held.is_some() && core.queued().any(|e| e.handle == h && e.token == token) {
-            return -1;
+        // Pending or active: the core's slot takes the new priority, and its timeout keeps its
+        // deadline and period; refused if active (queued, whatever its result: `event_active`
+        // with no bits leaves it empty).
+        if core.is_held(h, token) {
+            match core.set_priority(h, token, pri as u8) {
+                Ok(()) => {}
+                Err(Error::Active) => return -1,
+                Err(e) => return fail("event_priority_set", e),
+            }
         }
         // SAFETY: the caller's promise.
         unsafe { (*ev).ev_evcallback.evcb_pri = pri as u8 };
-        let Some(info) = held else { return 0 };
-        // Held by the core: take it again at the new priority, same deadline.
-        let now = core.now();
-        let left = info
-            .deadline
-            .map(|d| Duration::from_nanos(d.saturating_sub(now)));
-        let _ = core.del(h, token);
-        // SAFETY: the caller's promise.
-        let spec = unsafe { spec_of(ev) };
-        match core.add(None, &spec, left) {
-            // SAFETY: the caller's promise.
-            Ok(h) => unsafe {
-                layout::set_handle(ev, h);
-                0
-            },
-            Err(e) => fail("event_priority_set", e),
-        }
+        0
     })
 }
 

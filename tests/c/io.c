@@ -1,5 +1,5 @@
-/* I/O: readiness on a socketpair, persistent and one-shot events, priorities, event_active,
- * event_base_active_by_fd, and event_base_loopcontinue. */
+/* I/O: readiness on a socketpair, persistent and one-shot events, priorities (set on pending
+ * timers too), event_active, event_base_active_by_fd, and event_base_loopcontinue. */
 #include <event2/event.h>
 #include <event2/event_struct.h>
 #include <event2/util.h>
@@ -31,6 +31,25 @@ static void prio_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	CHECK(nseq < 8);
 	seq[nseq++] = (int)(long)arg;
+}
+
+/* Works 20 ms (the iteration's cached time grows old), then sets its own priority, twice: its
+ * timeout keeps its deadline. */
+static int reprioritized;
+static void reprioritize(evutil_socket_t fd, short what, void *arg)
+{
+	struct event *self = arg;
+	(void)fd;
+	(void)what;
+	reprioritized++;
+	struct timeval before, after;
+	CHECK(event_pending(self, EV_TIMEOUT, &before) == EV_TIMEOUT);
+	usleep(20000);
+	CHECK(event_priority_set(self, 2) == 0);
+	CHECK(event_priority_set(self, reprioritized % 3) == 0);
+	CHECK(event_get_priority(self) == reprioritized % 3);
+	CHECK(event_pending(self, EV_TIMEOUT, &after) == EV_TIMEOUT);
+	CHECK(before.tv_sec == after.tv_sec && before.tv_usec == after.tv_usec);
 }
 
 static int one_shot_runs;
@@ -78,6 +97,24 @@ int main(void)
 		event_active(&e[i], EV_TIMEOUT, 1);
 	CHECK(event_base_dispatch(base) == 1);
 	CHECK(nseq == 3 && seq[0] == 2 && seq[1] == 1 && seq[2] == 0);
+
+	/* event_priority_set on a pending timer changes its priority only: a persistent timer with
+	 * a negative (zero) timeout whose callback sets its priority still fires in every pass */
+	struct event z;
+	CHECK(event_assign(&z, base, -1, EV_PERSIST, reprioritize, &z) == 0);
+	struct timeval negative = {-5, 0};
+	CHECK(event_add(&z, &negative) == 0);
+	for (int i = 1; i <= 3; i++) {
+		CHECK(event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK) == 0);
+		CHECK(reprioritized == i);
+	}
+	/* and a 10 s timer activated by hand keeps its new deadline (the callback checks) */
+	struct timeval ten = {10, 0};
+	CHECK(event_add(&z, &ten) == 0);
+	event_active(&z, EV_TIMEOUT, 1);
+	CHECK(event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK) == 0);
+	CHECK(reprioritized == 4);
+	CHECK(event_del(&z) == 0);
 
 	/* event_base_active_by_fd wakes the events on that fd with their interest */
 	nseq = 0;

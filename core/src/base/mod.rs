@@ -371,6 +371,22 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
         Ok(())
     }
 
+    /// Sets the priority of a pending event that is not active (libevent's `event_priority_set`):
+    /// nothing else changes, its timeout keeps its deadline and its period. An active event is
+    /// [`Error::Active`], a priority out of range [`Error::BadPriority`]; neither changes anything.
+    pub fn set_priority(&mut self, h: Handle, token: usize, priority: u8) -> Result<(), Error> {
+        let idx = self.slots.resolve(h, token)?;
+        if priority >= self.npriorities {
+            return Err(Error::BadPriority(priority));
+        }
+        let s = self.slots.get_mut(idx);
+        if s.state & state::ACTIVE != 0 {
+            return Err(Error::Active);
+        }
+        s.pri = priority;
+        Ok(())
+    }
+
     /// Activates the event with `res` (ORed into an earlier activation), whether it is pending or
     /// not; a signal event's callback runs `ncalls` more times. Returns the handle to keep.
     pub fn activate(

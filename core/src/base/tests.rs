@@ -1899,3 +1899,49 @@ fn a_report_wakes_only_the_interest_it_is_for() {
         assert_eq!(ran, want, "early close: {early_close}");
     }
 }
+
+#[test]
+fn set_priority_moves_a_pending_event_and_keeps_its_timeout() {
+    let mut b = base();
+    b.set_priorities(3).unwrap();
+    let s = Spec {
+        priority: 1,
+        ..spec(-1, What::PERSIST, 1)
+    };
+    let h = b.add(None, &s, Some(Duration::from_millis(100))).unwrap();
+    let other = Spec {
+        priority: 1,
+        ..spec(-1, What::empty(), 2)
+    };
+    set_now(100 * MS);
+    let mut ran = Vec::new();
+    run(&mut b, LoopFlags::ONCE, |b, r| {
+        ran.push(r.token);
+        if r.token == 1 {
+            // In its callback, its timeout re-armed from the cached time (100 ms): some time
+            // passes, then the priority changes and nothing else does.
+            set_now(130 * MS);
+            b.set_priority(h, 1, 2).unwrap();
+            b.set_priority(h, 1, 2).unwrap();
+            assert_eq!(b.pending(h, 1, What::TIMEOUT).1, Some(200 * MS));
+        }
+    })
+    .unwrap();
+    assert_eq!(ran, [1]);
+    // Due at 200 ms, with the other event: it now runs after it, in a later iteration.
+    set_now(200 * MS);
+    b.update_cache_time();
+    let o = b.activate(None, &other, What::TIMEOUT, 0).unwrap();
+    ran.clear();
+    run(&mut b, LoopFlags::NONBLOCK, |_, r| ran.push(r.token)).unwrap();
+    assert_eq!(ran, [2, 1]);
+    assert!(!b.is_held(o, 2));
+    // Its period is still 100 ms.
+    assert_eq!(b.pending(h, 1, What::TIMEOUT).1, Some(300 * MS));
+    // Out of range, a stale handle, an active event: refused, nothing changed.
+    assert_eq!(b.set_priority(h, 1, 3), Err(Error::BadPriority(3)));
+    assert_eq!(b.set_priority(o, 2, 0), Err(Error::StaleHandle));
+    b.activate(Some(h), &s, What::TIMEOUT, 0).unwrap();
+    assert_eq!(b.set_priority(h, 1, 0), Err(Error::Active));
+    assert_eq!(b.queued().next().map(|e| e.priority), Some(2));
+}
