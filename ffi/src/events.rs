@@ -622,7 +622,7 @@ pub unsafe extern "C" fn event_get_assignment(
 }
 
 /// `event_priority_set`: 0 runs first; refused (-1) while the event is active or out of range.
-/// A pending event keeps its timeout's deadline.
+/// A pending event stays pending as it was: its timeout keeps its deadline and its period.
 ///
 /// # Safety
 /// `ev` is NULL or a valid `struct event`.
