@@ -81,6 +81,27 @@ impl Queues {
         self.len += 1;
     }
 
+    /// Puts slot `idx` first in the queue of its priority.
+    #[inline]
+    pub(crate) fn push_front(&mut self, slots: &mut [Slot], idx: u32) {
+        let s = &mut slots[idx as usize];
+        let pri = s.pri;
+        let q = &mut self.queues[pri as usize];
+        let head = q.head;
+        s.aprev = NIL;
+        s.anext = head;
+        if head == NIL {
+            q.tail = idx;
+            if pri != 0 {
+                self.nonempty[pri as usize / 64] |= 1 << (pri % 64);
+            }
+        } else {
+            slots[head as usize].aprev = idx;
+        }
+        q.head = idx;
+        self.len += 1;
+    }
+
     /// Removes the first event of queue `pri`, `idx` (as [`front`](Self::front) gave it).
     #[inline]
     pub(crate) fn pop_front(&mut self, slots: &mut [Slot], pri: u8, idx: u32) {
@@ -173,6 +194,26 @@ mod tests {
         q.pop_front(slots.as_mut_slice(), 1, a);
         assert_eq!((q.highest(), q.front(64)), (Some(64), d));
         q.remove(slots.as_mut_slice(), d);
+        assert_eq!((q.highest(), q.len), (None, 0));
+    }
+
+    #[test]
+    fn push_front_goes_ahead_of_the_queue() {
+        let mut slots = Slots::new(heapless::Vec::<Slot, 8>::new());
+        let mut q = Queues::new();
+        let a = enqueue(&mut slots, &mut q, 70);
+        let b = slots.take(0).unwrap();
+        slots.get_mut(b).pri = 70;
+        q.push_front(slots.as_mut_slice(), b);
+        let c = slots.take(0).unwrap();
+        slots.get_mut(c).pri = 3;
+        q.push_front(slots.as_mut_slice(), c);
+        assert_eq!((q.highest(), q.front(3), q.len), (Some(3), c, 3));
+        q.pop_front(slots.as_mut_slice(), 3, c);
+        assert_eq!((q.highest(), q.front(70)), (Some(70), b));
+        q.pop_front(slots.as_mut_slice(), 70, b);
+        assert_eq!(q.front(70), a);
+        q.remove(slots.as_mut_slice(), a);
         assert_eq!((q.highest(), q.len), (None, 0));
     }
 

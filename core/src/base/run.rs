@@ -257,12 +257,22 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
                 if !self.has_events() && !self.run.flags.contains(LoopFlags::NO_EXIT_ON_EMPTY) {
                     return Ok(self.finish(Outcome::Empty));
                 }
-                if let Err(e) = self.turn() {
-                    self.finish(Outcome::Exited);
-                    return Err(e);
-                }
+                let lone = match self.turn() {
+                    Ok(lone) => lone,
+                    Err(e) => {
+                        self.finish(Outcome::Exited);
+                        return Err(e);
+                    }
+                };
                 self.run.ran = 0;
                 self.run.phase = Phase::Process;
+                // No break or continue can be pending here: the top just checked for a break,
+                // a continue ends at the bottom, and no callback ran since.
+                if lone != NIL {
+                    if let Some(ready) = self.hand_off(lone) {
+                        return Ok(Step::Run(ready));
+                    }
+                }
             }
             at_top = true;
             // Process: the next event of the queue being run, unless a break or a continue ends
@@ -374,7 +384,9 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
     }
 
     /// One wait on the backend, then the activations it brings and the timers that expire.
-    fn turn(&mut self) -> Result<(), Error> {
+    /// Returns the lone activation the dispatch kept out of the queues (see [`Activator`]), or
+    /// `NIL`.
+    fn turn(&mut self) -> Result<u32, Error> {
         self.settle_deferred(NIL);
         // The earliest timer, found once: nothing from here to the expiry below changes the
         // timers (dispatch, signals and a rebuild only queue events).
@@ -401,16 +413,35 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
             } else {
                 0
             },
+            lone: NIL,
         };
-        self.io.backend.dispatch(timeout, &mut sink)?;
+        let r = self.io.backend.dispatch(timeout, &mut sink);
         let odd = sink.mode & (odd::SIGNALLED | odd::UNWATCHED);
-        if odd != 0 {
-            self.odd_reports(odd)?;
+        let mut lone = sink.lone;
+        if odd != 0 || r.is_err() {
+            self.odd_dispatch(r, odd, lone)?;
+            lone = NIL;
         }
         if let Some(deadline) = first {
             if deadline <= self.read_clock_in_run() {
                 self.expire_timers();
             }
+        }
+        Ok(lone)
+    }
+
+    /// After a dispatch that failed or reported the signal fd or an fd nothing watches: queues
+    /// the lone activation `lone` (if not `NIL`) where it belongs, first, then returns the
+    /// dispatch's error or deals with the reports (bits of [`odd`]).
+    #[cold]
+    #[inline(never)]
+    fn odd_dispatch(&mut self, r: Result<usize, Error>, odd: u16, lone: u32) -> Result<(), Error> {
+        if lone != NIL {
+            self.queues.push_front(self.slots.as_mut_slice(), lone);
+        }
+        r?;
+        if odd != 0 {
+            self.odd_reports(odd)?;
         }
         Ok(())
     }
@@ -484,8 +515,35 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
     /// other event, which [`pop_other`](Self::pop_other) takes.
     #[inline]
     fn pop(&mut self, pri: u8, idx: u32) -> Option<Ready> {
-        let slots = self.slots.as_mut_slice();
-        let s = &mut slots[idx as usize];
+        let ready = self.take_plain(idx)?;
+        self.queues.pop_front(self.slots.as_mut_slice(), pri, idx);
+        Some(ready)
+    }
+
+    /// The lone activation of a dispatch, `idx`: active but in no queue (see [`Activator`]).
+    /// With nothing else queued since (no timer expired, no signal came) it is the one event of
+    /// the iteration, and if [`take_plain`](Self::take_plain) takes it, it runs now: the queue
+    /// would hand it out next anyway. Else it goes first in its queue, where it would be had it
+    /// been queued when it was reported, and `None`.
+    #[inline]
+    fn hand_off(&mut self, idx: u32) -> Option<Ready> {
+        if self.queues.len == 0 {
+            if let Some(ready) = self.take_plain(idx) {
+                self.run.running = Some(self.slots.get(idx).pri);
+                self.run.ran = 1;
+                return Some(ready);
+            }
+        }
+        self.queues.push_front(self.slots.as_mut_slice(), idx);
+        None
+    }
+
+    /// [`pop`](Self::pop) but for the queue: takes active slot `idx` to run it if it is an
+    /// inserted persistent event that did not time out. Its result and count are left as they
+    /// are: they mean something only while the slot is active.
+    #[inline(always)]
+    fn take_plain(&mut self, idx: u32) -> Option<Ready> {
+        let s = &mut self.slots.as_mut_slice()[idx as usize];
         let st = s.state;
         if s.events & (What::PERSIST | What::SIGNAL) != What::PERSIST
             || st & (state::INSERTED | state::TIMED_OUT) != state::INSERTED
@@ -499,12 +557,9 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
             res: s.res,
         };
         s.state = st & !state::ACTIVE;
-        s.res = What::empty();
-        s.ncalls = 0;
-        self.queues.pop_front(slots, pri, idx);
         if st & state::PERIODIC != 0 {
-            let s = self.slots.get(idx);
-            self.rearm(idx, s.heap, s.interval);
+            let (heap, interval) = (s.heap, s.interval);
+            self.rearm(idx, heap, interval);
         }
         Some(ready)
     }
@@ -606,6 +661,12 @@ mod odd {
 ///
 /// It runs between iterations, when no queue is being run, so an activation here never ends an
 /// iteration (see [`activate`]).
+///
+/// The first event it activates while the queues are empty is marked active but kept out of
+/// them, in [`lone`](Self::lone), until a second one comes (then it is queued first): an
+/// iteration that activates one event, the common one, hands it to the adapter without queueing
+/// it (see [`EventBase::hand_off`]). Until then only the base's own code runs (timers, signals),
+/// which finds it active and adds to its result, and removes nothing from a queue.
 struct Activator<'a> {
     fds: &'a [super::FdEntry],
     slots: &'a mut [Slot],
@@ -615,10 +676,37 @@ struct Activator<'a> {
     /// has no early-close report (a READ may be a peer's close, so it wakes CLOSED interest too:
     /// the contract's "treats CLOSED as READ"), plus the bits of [`odd`] the reports set.
     mode: u16,
+    /// The lone activation, or `NIL`.
+    lone: u32,
+}
+
+impl Activator<'_> {
+    /// Activates slot `idx` with `res`: keeps it as the [lone](Self::lone) activation if the
+    /// queues are empty and there is none yet, else queues it (the lone one first).
+    #[inline(always)]
+    fn activate(&mut self, idx: u32, res: What) {
+        let s = &mut self.slots[idx as usize];
+        if s.state & state::ACTIVE != 0 {
+            s.res |= res;
+            return;
+        }
+        s.state |= state::ACTIVE;
+        s.res = res;
+        s.ncalls = 0;
+        if self.queues.len == 0 {
+            if self.lone == NIL {
+                self.lone = idx;
+                return;
+            }
+            self.queues.push_back(self.slots, self.lone);
+            self.lone = NIL;
+        }
+        self.queues.push_back(self.slots, idx);
+    }
 }
 
 impl crate::Sink for Activator<'_> {
-    #[inline]
+    #[inline(always)]
     fn ready(&mut self, fd: RawFd, what: What) {
         // A negative fd becomes an index past any table. The signal fd has no events
         // (`link` refuses it, and `check_sigfd` a pipe on an fd with events), so it is among
@@ -638,7 +726,7 @@ impl crate::Sink for Activator<'_> {
             let next = s.next;
             let res = s.events & wake;
             if res.intersects(What::IO) {
-                queue_activation(self.slots, self.queues, idx, res, 0);
+                self.activate(idx, res);
             }
             idx = next;
         }

@@ -1945,3 +1945,57 @@ fn set_priority_moves_a_pending_event_and_keeps_its_timeout() {
     assert_eq!(b.set_priority(h, 1, 0), Err(Error::Active));
     assert_eq!(b.queued().next().map(|e| e.priority), Some(2));
 }
+
+/// The one event a dispatch activates runs as if it had been queued when it was reported: its
+/// own timeout firing in that iteration adds to its result; a timer of a higher priority that
+/// fires then runs first, one of its priority after it; a signal caught in the same dispatch
+/// runs after it.
+#[test]
+fn the_one_event_a_dispatch_activates_keeps_its_place() {
+    let persist = What::READ | What::PERSIST;
+    // Its own timeout: one run, with both results.
+    let mut b = base();
+    let ms10 = Some(Duration::from_millis(10));
+    b.add(None, &spec(6, persist, 1), ms10).unwrap();
+    b.io.backend.ready.push((6, What::READ));
+    set_now(now() + 10 * MS);
+    let mut ran = Vec::new();
+    run(&mut b, LoopFlags::ONCE, |_, r| ran.push((r.token, r.res))).unwrap();
+    assert_eq!(ran, [(1, What::READ | What::TIMEOUT)]);
+    // A timer of a higher priority, then one of its own.
+    for (timer_pri, want) in [(0, [2, 1]), (1, [1, 2])] {
+        let mut b = base();
+        b.set_priorities(2).unwrap();
+        b.add(
+            None,
+            &Spec {
+                priority: 1,
+                ..spec(5, persist, 1)
+            },
+            None,
+        )
+        .unwrap();
+        let timer = Spec {
+            priority: timer_pri,
+            ..spec(-1, What::empty(), 2)
+        };
+        b.add(None, &timer, ms10).unwrap();
+        b.io.backend.ready.push((5, What::READ));
+        set_now(now() + 10 * MS);
+        let mut ran = Vec::new();
+        run(&mut b, LoopFlags::ONCE, |_, r| ran.push(r.token)).unwrap();
+        assert_eq!(ran, want, "timer priority {timer_pri}");
+    }
+    // A signal caught in the same dispatch.
+    let mut b = base();
+    b.add(None, &spec(5, persist, 1), None).unwrap();
+    b.add(None, &spec(10, What::SIGNAL | What::PERSIST, 2), None)
+        .unwrap();
+    b.io.backend.signals.pending.push((10, 1));
+    b.io.backend
+        .ready
+        .extend([(5, What::READ), (15, What::READ)]);
+    let mut ran = Vec::new();
+    run(&mut b, LoopFlags::ONCE, |_, r| ran.push((r.token, r.res))).unwrap();
+    assert_eq!(ran, [(1, What::READ), (2, What::SIGNAL)]);
+}
