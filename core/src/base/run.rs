@@ -49,16 +49,9 @@ pub enum Step {
     Done(Outcome),
 }
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-enum Phase {
-    #[default]
-    Idle,
-    Top,
-    Process,
-}
-
-/// The rare conditions of a run, as bits of [`LoopState::slow`]. The common iteration checks
-/// that one word; each bit is set and cleared where its condition changes.
+/// The rare conditions of a run and where it is, as bits of [`LoopState::slow`]. The common
+/// iteration checks that one word; each bit is set and cleared where its condition changes.
+/// With no bit set, a run is under way, past its first wait, with nothing unusual asked for.
 mod slow {
     /// A `loopbreak` was asked for.
     pub const BREAK: u8 = 0x01;
@@ -70,12 +63,15 @@ mod slow {
     pub const ONCE: u8 = 0x08;
     /// The run is `NONBLOCK`.
     pub const NONBLOCK: u8 = 0x10;
+    /// The run has started and not yet waited: the next step begins an iteration.
+    pub const TOP: u8 = 0x20;
+    /// No run is in progress.
+    pub const IDLE: u8 = 0x40;
 }
 
 /// The state of the current run.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct LoopState {
-    phase: Phase,
     flags: LoopFlags,
     /// Bits of [`slow`]: zero in the common iteration.
     slow: u8,
@@ -86,6 +82,18 @@ pub(crate) struct LoopState {
     running: Option<u8>,
     /// Callbacks run this iteration.
     pub(super) ran: u32,
+}
+
+impl Default for LoopState {
+    fn default() -> Self {
+        LoopState {
+            flags: LoopFlags::empty(),
+            slow: slow::IDLE,
+            exit_at: None,
+            running: None,
+            ran: 0,
+        }
+    }
 }
 
 impl LoopState {
@@ -146,28 +154,27 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
     /// [`Error::Reentrant`]. A break asked for before the run is forgotten, as in libevent; an
     /// exit asked for before it is not.
     pub fn start(&mut self, flags: LoopFlags) -> Result<(), Error> {
-        if self.run.phase != Phase::Idle {
+        if self.run.slow & slow::IDLE == 0 {
             return Err(Error::Reentrant);
         }
         self.check_fork()?;
-        self.run.phase = Phase::Top;
         self.cached_now = None;
         self.run.flags = flags;
-        let mut bits = self.run.slow & slow::EXIT;
+        let mut bits = (self.run.slow & slow::EXIT) | slow::TOP;
         if flags.contains(LoopFlags::ONCE) {
             bits |= slow::ONCE;
         }
         if flags.contains(LoopFlags::NONBLOCK) {
             bits |= slow::NONBLOCK;
         }
+        // `running` is `None` between runs.
         self.run.slow = bits;
-        self.run.running = None;
         Ok(())
     }
 
     /// Whether a run is in progress.
     pub fn is_running(&self) -> bool {
-        self.run.phase != Phase::Idle
+        self.run.slow & slow::IDLE == 0
     }
 
     /// Ends the run after the current callback (libevent's `event_base_loopbreak`).
@@ -223,18 +230,40 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
     /// The common iteration (no break, continue, exit, `ONCE` or `NONBLOCK`) tests one word of
     /// rare conditions at each of its three decision points; the conditions it stands for are
     /// checked in the same order as libevent's loop, in the cold functions it leads to.
+    ///
+    /// The common step is inline: with nothing queued and nothing rare asked for, the next
+    /// iteration begins at once (waits, expires timers) and, if it activated one event, runs it.
+    /// Everything else is [`step_on`](Self::step_on)'s.
     #[inline(always)]
     pub fn step(&mut self) -> Result<Step, Error> {
-        // The end of a `ONCE|NONBLOCK` pass (libevent's benchmark's loop) whose callbacks are all
-        // run, found here without the call: the bottom of the iteration would come to the same
-        // (no break, continue or exit asked for, a callback ran, none is active). One compare
-        // for every other step.
-        if self.run.slow == slow::ONCE | slow::NONBLOCK
-            && self.run.phase == Phase::Process
-            && self.run.ran > 0
-            && self.queues.len == 0
-        {
-            return Ok(self.finish(Outcome::Exited));
+        if self.queues.len == 0 {
+            let w = self.run.slow;
+            if w == 0 || w & !(slow::ONCE | slow::NONBLOCK) == slow::TOP {
+                // The bottom of the iteration (none active, no break, continue or exit asked
+                // for; a `ONCE` or `NONBLOCK` run is at its first top) and the top of the next.
+                self.run.running = None;
+                if self.has_events() {
+                    let lone = match self.turn() {
+                        Ok(lone) => lone,
+                        Err(e) => {
+                            self.finish(Outcome::Exited);
+                            return Err(e);
+                        }
+                    };
+                    self.run.ran = 0;
+                    self.run.slow &= !slow::TOP;
+                    if lone != NIL {
+                        if let Some(ready) = self.hand_off(lone) {
+                            return Ok(Step::Run(ready));
+                        }
+                    }
+                }
+            } else if w == slow::ONCE | slow::NONBLOCK {
+                // The end of a `ONCE|NONBLOCK` pass (libevent's benchmark's loop) whose callbacks
+                // are all run: a step past the first of a run follows a callback, so one ran,
+                // and none is active.
+                return Ok(self.finish(Outcome::Exited));
+            }
         }
         self.step_on()
     }
@@ -242,11 +271,10 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
     /// [`step`](Self::step) for everything but the end of a `ONCE` run.
     #[inline(never)]
     fn step_on(&mut self) -> Result<Step, Error> {
-        let mut at_top = match self.run.phase {
-            Phase::Process => false,
-            Phase::Top => true,
-            Phase::Idle => return Err(Error::NotStarted),
-        };
+        if self.run.slow & slow::IDLE != 0 {
+            return Err(Error::NotStarted);
+        }
+        let mut at_top = self.run.slow & slow::TOP != 0;
         loop {
             if at_top {
                 // Top: the start of an iteration. End the run if asked to or if nothing is
@@ -265,7 +293,7 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
                     }
                 };
                 self.run.ran = 0;
-                self.run.phase = Phase::Process;
+                self.run.slow &= !slow::TOP;
                 // No break or continue can be pending here: the top just checked for a break,
                 // a continue ends at the bottom, and no callback ran since.
                 if lone != NIL {
@@ -303,10 +331,10 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
     #[inline]
     fn finish(&mut self, how: Outcome) -> Step {
         self.settle_deferred(NIL);
-        self.run.phase = Phase::Idle;
         self.cached_now = None;
         self.run.running = None;
-        self.run.slow &= !slow::BREAK;
+        // A pending exit outlives the run; the rest is set again by the next `start`.
+        self.run.slow = (self.run.slow & slow::EXIT) | slow::IDLE;
         Step::Done(how)
     }
 
@@ -386,6 +414,7 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
     /// One wait on the backend, then the activations it brings and the timers that expire.
     /// Returns the lone activation the dispatch kept out of the queues (see [`Activator`]), or
     /// `NIL`.
+    #[inline(always)]
     fn turn(&mut self) -> Result<u32, Error> {
         self.settle_deferred(NIL);
         // The earliest timer, found once: nothing from here to the expiry below changes the
@@ -525,7 +554,7 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
     /// the iteration, and if [`take_plain`](Self::take_plain) takes it, it runs now: the queue
     /// would hand it out next anyway. Else it goes first in its queue, where it would be had it
     /// been queued when it was reported, and `None`.
-    #[inline]
+    #[inline(always)]
     fn hand_off(&mut self, idx: u32) -> Option<Ready> {
         if self.queues.len == 0 {
             if let Some(ready) = self.take_plain(idx) {
