@@ -53,21 +53,24 @@ pub enum Step {
 /// iteration checks that one word; each bit is set and cleared where its condition changes.
 /// With no bit set, a run is under way, past its first wait, with nothing unusual asked for.
 mod slow {
+    /// The run is `ONCE` (the bit of [`LoopFlags::ONCE`](crate::LoopFlags::ONCE)).
+    pub const ONCE: u8 = 0x01;
+    /// The run is `NONBLOCK` (the bit of [`LoopFlags::NONBLOCK`](crate::LoopFlags::NONBLOCK)).
+    pub const NONBLOCK: u8 = 0x02;
     /// A `loopbreak` was asked for.
-    pub const BREAK: u8 = 0x01;
+    pub const BREAK: u8 = 0x04;
     /// A `loopcontinue`, or an activation of a higher priority than the queue being run.
-    pub const CONTINUE: u8 = 0x02;
+    pub const CONTINUE: u8 = 0x08;
     /// An exit is asked for: `LoopState::exit_at` is set.
-    pub const EXIT: u8 = 0x04;
-    /// The run is `ONCE`.
-    pub const ONCE: u8 = 0x08;
-    /// The run is `NONBLOCK`.
-    pub const NONBLOCK: u8 = 0x10;
+    pub const EXIT: u8 = 0x10;
     /// The run has started and not yet waited: the next step begins an iteration.
     pub const TOP: u8 = 0x20;
     /// No run is in progress.
     pub const IDLE: u8 = 0x40;
 }
+
+const _: () =
+    assert!(LoopFlags::ONCE.bits() == slow::ONCE && LoopFlags::NONBLOCK.bits() == slow::NONBLOCK);
 
 /// The state of the current run.
 #[derive(Debug)]
@@ -160,15 +163,10 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
         self.check_fork()?;
         self.cached_now = None;
         self.run.flags = flags;
-        let mut bits = (self.run.slow & slow::EXIT) | slow::TOP;
-        if flags.contains(LoopFlags::ONCE) {
-            bits |= slow::ONCE;
-        }
-        if flags.contains(LoopFlags::NONBLOCK) {
-            bits |= slow::NONBLOCK;
-        }
         // `running` is `None` between runs.
-        self.run.slow = bits;
+        self.run.slow = (self.run.slow & slow::EXIT)
+            | slow::TOP
+            | (flags.bits() & (slow::ONCE | slow::NONBLOCK));
         Ok(())
     }
 
@@ -395,11 +393,14 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
         if self.queues.len > 0 || self.run.slow & slow::NONBLOCK != 0 {
             return Some(Duration::ZERO);
         }
-        let deadline = match (first, self.run.exit_at) {
-            (Some(t), Some(e)) => t.min(e),
-            (Some(t), None) => t,
-            (None, Some(e)) => e,
-            (None, None) => return None,
+        // `exit_at` is set exactly when the EXIT bit is, which the common wait tests instead.
+        let deadline = if self.run.slow & slow::EXIT == 0 {
+            first?
+        } else {
+            match (first, self.run.exit_at) {
+                (Some(t), Some(e)) => t.min(e),
+                (t, e) => t.or(e)?,
+            }
         };
         let now = if self.run.ran > 0 {
             // Callbacks ran since the time was read: a wait computed from it would be late by
@@ -427,8 +428,9 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
         if crate::fork::generation() != self.fork_gen {
             self.after_fork_deferred();
         }
-        // Tested here, so the call (out of line) stays off the common path.
-        if self.io.changelist && !self.io.changes.is_empty() {
+        // Tested here, so the call (out of line) stays off the common path. Only a changelist
+        // backend's changes are recorded.
+        if !self.io.changes.is_empty() {
             self.io.flush();
         }
         self.cached_now = None;
@@ -444,7 +446,8 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
             },
             lone: NIL,
         };
-        let r = self.io.backend.dispatch(timeout, &mut sink);
+        // The count of reports is not needed.
+        let r = self.io.backend.dispatch(timeout, &mut sink).map(drop);
         let odd = sink.mode & (odd::SIGNALLED | odd::UNWATCHED);
         let mut lone = sink.lone;
         if odd != 0 || r.is_err() {
@@ -464,7 +467,7 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
     /// dispatch's error or deals with the reports (bits of [`odd`]).
     #[cold]
     #[inline(never)]
-    fn odd_dispatch(&mut self, r: Result<usize, Error>, odd: u16, lone: u32) -> Result<(), Error> {
+    fn odd_dispatch(&mut self, r: Result<(), Error>, odd: u16, lone: u32) -> Result<(), Error> {
         if lone != NIL {
             self.queues.push_front(self.slots.as_mut_slice(), lone);
         }
@@ -544,7 +547,7 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
     /// other event, which [`pop_other`](Self::pop_other) takes.
     #[inline]
     fn pop(&mut self, pri: u8, idx: u32) -> Option<Ready> {
-        let ready = self.take_plain(idx)?;
+        let (ready, _) = self.take_plain(idx)?;
         self.queues.pop_front(self.slots.as_mut_slice(), pri, idx);
         Some(ready)
     }
@@ -557,8 +560,8 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
     #[inline(always)]
     fn hand_off(&mut self, idx: u32) -> Option<Ready> {
         if self.queues.len == 0 {
-            if let Some(ready) = self.take_plain(idx) {
-                self.run.running = Some(self.slots.get(idx).pri);
+            if let Some((ready, pri)) = self.take_plain(idx) {
+                self.run.running = Some(pri);
                 self.run.ran = 1;
                 return Some(ready);
             }
@@ -568,10 +571,10 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
     }
 
     /// [`pop`](Self::pop) but for the queue: takes active slot `idx` to run it if it is an
-    /// inserted persistent event that did not time out. Its result and count are left as they
-    /// are: they mean something only while the slot is active.
+    /// inserted persistent event that did not time out; with its priority. Its result and count
+    /// are left as they are: they mean something only while the slot is active.
     #[inline(always)]
-    fn take_plain(&mut self, idx: u32) -> Option<Ready> {
+    fn take_plain(&mut self, idx: u32) -> Option<(Ready, u8)> {
         let s = &mut self.slots.as_mut_slice()[idx as usize];
         let st = s.state;
         if s.events & (What::PERSIST | What::SIGNAL) != What::PERSIST
@@ -585,12 +588,13 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
             fd: s.fd,
             res: s.res,
         };
+        let pri = s.pri;
         s.state = st & !state::ACTIVE;
         if st & state::PERIODIC != 0 {
             let (heap, interval) = (s.heap, s.interval);
             self.rearm(idx, heap, interval);
         }
-        Some(ready)
+        Some((ready, pri))
     }
 
     /// [`pop`](Self::pop) for the rest: signal events, non-persistent events, timeouts, events
@@ -739,17 +743,18 @@ impl crate::Sink for Activator<'_> {
     fn ready(&mut self, fd: RawFd, what: What) {
         // A negative fd becomes an index past any table. The signal fd has no events
         // (`link` refuses it, and `check_sigfd` a pipe on an fd with events), so it is among
-        // the fds without any, which the common report need not compare with it.
-        let Some(entry) = self.fds.get(fd as u32 as usize).filter(|e| e.nevents > 0) else {
+        // the fds without any (an empty list), which the common report need not compare with it.
+        let head = self.fds.get(fd as u32 as usize).map_or(NIL, |e| e.head);
+        if head == NIL {
             self.mode |= odd::of(fd, self.sigfd);
             return;
-        };
+        }
         // An event wakes with the I/O it waits for and happened, and its ET bit if it has one.
         let mut wake = (what & What::IO) | What::ET;
         if what.contains(What::READ) {
             wake |= What::from_bits_retain(self.mode & What::CLOSED.bits());
         }
-        let mut idx = entry.head;
+        let mut idx = head;
         while idx != NIL {
             let s = &self.slots[idx as usize];
             let next = s.next;
