@@ -236,24 +236,25 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
     pub fn step(&mut self) -> Result<Step, Error> {
         if self.queues.len == 0 {
             let w = self.run.slow;
-            if w == 0 || w & !(slow::ONCE | slow::NONBLOCK) == slow::TOP {
+            if (w == 0 || w & !(slow::ONCE | slow::NONBLOCK) == slow::TOP)
+                && self.slots.used > self.slots.internal
+            {
                 // The bottom of the iteration (none active, no break, continue or exit asked
-                // for; a `ONCE` or `NONBLOCK` run is at its first top) and the top of the next.
+                // for; a `ONCE` or `NONBLOCK` run is at its first top) and the top of the next,
+                // with events left (the test of `has_events` that needs no call).
                 self.run.running = None;
-                if self.has_events() {
-                    let lone = match self.turn() {
-                        Ok(lone) => lone,
-                        Err(e) => {
-                            self.finish(Outcome::Exited);
-                            return Err(e);
-                        }
-                    };
-                    self.run.ran = 0;
-                    self.run.slow &= !slow::TOP;
-                    if lone != NIL {
-                        if let Some(ready) = self.hand_off(lone) {
-                            return Ok(Step::Run(ready));
-                        }
+                let lone = match self.turn() {
+                    Ok(lone) => lone,
+                    Err(e) => {
+                        self.finish(Outcome::Exited);
+                        return Err(e);
+                    }
+                };
+                self.run.ran = 0;
+                self.run.slow &= !slow::TOP;
+                if lone != NIL {
+                    if let Some(ready) = self.hand_off(lone) {
+                        return Ok(Step::Run(ready));
                     }
                 }
             } else if w == slow::ONCE | slow::NONBLOCK {
@@ -266,7 +267,7 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
         self.step_on()
     }
 
-    /// [`step`](Self::step) for everything but the end of a `ONCE` run.
+    /// [`step`](Self::step) for everything but its common step.
     #[inline(never)]
     fn step_on(&mut self) -> Result<Step, Error> {
         if self.run.slow & slow::IDLE != 0 {
