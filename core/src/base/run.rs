@@ -555,8 +555,9 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
 
     /// The lone activation of a dispatch, `idx`: active but in no queue (see [`Activator`]).
     /// With nothing else queued since (no timer expired, no signal came) it is the one event of
-    /// the iteration, and if [`take_plain`](Self::take_plain) takes it, it runs now: the queue
-    /// would hand it out next anyway. Else it goes first in its queue, where it would be had it
+    /// the iteration and runs now, as the queue would hand it out next: taken by
+    /// [`take_plain`](Self::take_plain) if it can, else queued and taken by
+    /// [`pop_other`](Self::pop_other). Else it goes first in its queue, where it would be had it
     /// been queued when it was reported, and `None`.
     #[inline(always)]
     fn hand_off(&mut self, idx: u32) -> Option<Ready> {
@@ -566,9 +567,21 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
                 self.run.ran = 1;
                 return Some(ready);
             }
+            return Some(self.hand_off_other(idx));
         }
         self.queues.push_front(self.slots.as_mut_slice(), idx);
         None
+    }
+
+    /// [`hand_off`](Self::hand_off) of an event [`take_plain`](Self::take_plain) does not take,
+    /// with nothing else queued: what the queue's turn would do with it as its one event.
+    #[inline(never)]
+    fn hand_off_other(&mut self, idx: u32) -> Ready {
+        self.queues.push_front(self.slots.as_mut_slice(), idx);
+        let pri = self.slots.get(idx).pri;
+        self.run.running = Some(pri);
+        self.run.ran = 1;
+        self.pop_other(pri, idx)
     }
 
     /// [`pop`](Self::pop) but for the queue: takes active slot `idx` to run it if it is an
