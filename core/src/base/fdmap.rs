@@ -91,6 +91,7 @@ impl<S: Storage<FdEntry>> FdMap<S> {
     }
 
     /// The entry for `fd`, growing the map to reach it.
+    #[inline]
     pub(crate) fn entry(&mut self, fd: RawFd) -> Result<&mut FdEntry, Error> {
         let i = usize::try_from(fd).map_err(|_| Error::BadFd(fd))?;
         if i >= self.storage.capacity() && !self.storage.grow(i + 1, FdEntry::default()) {
