@@ -231,7 +231,7 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
     ///
     /// The common step is inline: with nothing queued and nothing rare asked for, the next
     /// iteration begins at once (waits, expires timers) and, if it activated one event, runs it.
-    /// Everything else is [`step_on`](Self::step_on)'s.
+    /// Everything else is a call.
     #[inline(always)]
     pub fn step(&mut self) -> Result<Step, Error> {
         if self.queues.len == 0 {
