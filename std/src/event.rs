@@ -219,11 +219,6 @@ const NONE: u32 = u32::MAX;
 /// [`Records::running`]: the running callback's event was freed.
 const FREED: u32 = u32::MAX - 1;
 
-#[cold]
-fn cold_none<T>() -> Option<T> {
-    None
-}
-
 /// The slab: records in a `Vec`, free ones chained through their `fd`.
 pub(crate) struct Records<D> {
     slots: Vec<Record<D>>,
@@ -400,19 +395,20 @@ impl<D> Records<D> {
 
     /// The event the core says is ready, and its closure, marked running. The token is the
     /// record's index; the record is the event's only if it holds the handle the core returned
-    /// (a record freed and reused since holds another, or none). The closure stays valid, and
-    /// borrowed by nobody else, until [`end_callback`](Self::end_callback).
-    #[inline]
+    /// (a record freed and reused since holds another, or none; a free record holds none). The
+    /// closure stays valid, and borrowed by nobody else, until
+    /// [`end_callback`](Self::end_callback). No callback is running: the core refuses a run
+    /// from a callback.
+    #[inline(always)]
     pub(crate) fn start_callback(&mut self, ready: &Ready) -> Option<(Key, Closure<D>)> {
-        // Tokens are indices below `u32::MAX`; a record holds a handle only while it is live.
+        debug_assert_eq!(self.running, NONE);
+        // Tokens are indices below `u32::MAX`.
         let index = ready.token as u32;
-        if self.running != NONE {
-            // Never: a callback cannot start a run. Refused all the same, as the closure is
-            // borrowed.
-            return cold_none();
-        }
         let r = self.slots.get_mut(index as usize)?;
-        if r.handle != Some(ready.handle) {
+        let (Some(h), Some(cb)) = (r.handle, r.callback) else {
+            return None;
+        };
+        if h != ready.handle {
             return None;
         }
         if !r.events.contains(What::PERSIST) {
@@ -420,7 +416,6 @@ impl<D> Records<D> {
             // deleting it needs no call, and adding it takes a new slot.
             r.handle = None;
         }
-        let cb = r.callback?;
         self.running = index;
         Some((Key::new(index, r.gen), cb))
     }
