@@ -106,10 +106,10 @@ impl<D> Base<D> {
     {
         let fd = source.as_fd().as_raw_fd();
         no_empty_interest(interest)?;
-        let handler = Box::new(Source {
+        let handler = Source {
             source,
             f: callback,
-        });
+        };
         let ev = self.new_event(fd, interest.what() | mode.what(), handler);
         self.add_new(ev).map(|()| Io::new(ev))
     }
@@ -136,7 +136,7 @@ impl<D> Base<D> {
             return Err(Error::Os(io::Error::from_raw_os_error(libc::EBADF)));
         }
         no_empty_interest(interest)?;
-        let handler = Box::new(Plain(callback));
+        let handler = Plain(callback);
         let ev = self.new_event(fd, interest.what() | mode.what(), handler);
         self.add_new(ev).map(|()| ev)
     }
@@ -151,7 +151,7 @@ impl<D> Base<D> {
     {
         let timeout = when.into().remaining();
         let priority = self.core.default_priority();
-        let handler = Box::new(TimerFn(callback));
+        let handler = TimerFn(callback);
         let ev = self.records.insert(-1, What::empty(), priority, handler);
         let rec = self.records.get_mut(ev)?;
         match self.core.add(None, &rec.spec(ev), Some(timeout)) {
@@ -172,7 +172,7 @@ impl<D> Base<D> {
     where
         F: FnMut(&mut Base<D>, &mut D, EventId, Readiness) + Send + 'static,
     {
-        let handler = Box::new(Plain(callback));
+        let handler = Plain(callback);
         let ev = self.new_event(signal, What::SIGNAL | What::PERSIST, handler);
         self.add_new(ev).map(|()| ev)
     }
@@ -183,10 +183,10 @@ impl<D> Base<D> {
     where
         F: FnMut(&mut Base<D>, &mut D, EventId, Readiness) + Send + 'static,
     {
-        Ok(self.new_event(-1, What::empty(), Box::new(Plain(callback))))
+        Ok(self.new_event(-1, What::empty(), Plain(callback)))
     }
 
-    fn new_event(&mut self, fd: RawFd, what: What, cb: Box<dyn Handler<D>>) -> EventId {
+    fn new_event(&mut self, fd: RawFd, what: What, cb: impl Handler<D>) -> EventId {
         let priority = self.core.default_priority();
         self.records.insert(fd, what, priority, cb)
     }
@@ -206,7 +206,7 @@ impl<D> Base<D> {
     where
         F: FnOnce(&mut Base<D>, &mut D, Readiness) + Send + 'static,
     {
-        let ev = self.new_event(-1, What::empty(), Box::new(OnceFn(Some(callback))));
+        let ev = self.new_event(-1, What::empty(), OnceFn(Some(callback)));
         let r = match timeout {
             Some(t) => self.add_timeout(ev, t),
             None => self.activate(ev, Readiness::TIMEOUT),
@@ -234,7 +234,7 @@ impl<D> Base<D> {
         let fd = source.as_fd().as_raw_fd();
         no_empty_interest(interest)?;
         let f = move |base: &mut Base<D>, data: &mut D, ready| callback(base, data, ready, source);
-        let ev = self.new_event(fd, interest.what(), Box::new(OnceFn(Some(f))));
+        let ev = self.new_event(fd, interest.what(), OnceFn(Some(f)));
         let r = match timeout {
             Some(t) => self.add_timeout(ev, t),
             None => self.add(ev),
@@ -373,7 +373,7 @@ impl<D> Base<D> {
             return Err(Error::Stale);
         };
         r?;
-        match handler.into_box().into_source().downcast::<T>() {
+        match handler.into_source().downcast::<T>() {
             Ok(source) => Ok(*source),
             Err(_) => Err(Error::Stale),
         }
@@ -499,11 +499,15 @@ impl<D> Base<D> {
             return;
         };
         let res = Readiness::from_what(ready.res);
-        // SAFETY: the closure stays where it is and nothing else borrows it until
-        // `end_callback`: its record is marked running, so a free leaves it to this run, and a
-        // running event's callback is not started again (a run cannot start in a callback).
-        let outcome = panic::catch_unwind(AssertUnwindSafe(|| unsafe {
-            (*f.as_ptr()).call(self, data, ev, res)
+        let (call, cell) = f;
+        // SAFETY: the cell holds the closure `call` is for, which stays where it is and which
+        // nothing else borrows until `end_callback`: its record is marked running, so a free
+        // leaves it to this run, and a running event's callback is not started again (a run
+        // cannot start in a callback).
+        let (base, data) = ((self as *mut Base<D>).cast(), (data as *mut D).cast());
+        let outcome = panic::catch_unwind(AssertUnwindSafe(|| {
+            // SAFETY: see above; `base` and `data` are this call's, unused until it returns.
+            unsafe { call(cell, base, data, ev, res) }
         }));
         // Through a panic too: the event keeps its callback.
         self.records.end_callback(ev);
@@ -596,7 +600,7 @@ impl<D: 'static> Base<D> {
                 }
             }
         };
-        let ev = self.new_event(fd, What::READ | What::PERSIST, Box::new(Plain(drain)));
+        let ev = self.new_event(fd, What::READ | What::PERSIST, Plain(drain));
         self.add_new(ev)?;
         // libevent's notify fd is internal too: a waker alone does not keep `run` going.
         let rec = self.records.get(ev)?;

@@ -4,12 +4,12 @@
 use std::any::Any;
 use std::marker::PhantomData;
 use std::os::fd::RawFd;
-use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use eventop_core::base::{Handle, Ready, Spec};
 use eventop_core::What;
 
+use crate::closures::{Call, Cell, Closures, Ops, Owned};
 use crate::error::{Error, Result};
 use crate::{Base, Readiness};
 
@@ -98,10 +98,10 @@ impl Key {
 static BASES: AtomicU32 = AtomicU32::new(0);
 
 /// A callback that may run many times, with whatever it owns (an I/O event's source).
-pub(crate) trait Handler<D>: Send {
+pub(crate) trait Handler<D>: Send + Sized {
     fn call(&mut self, base: &mut Base<D>, data: &mut D, ev: Key, ready: Readiness);
     /// What the callback owns, to give back when its event is taken apart.
-    fn into_source(self: Box<Self>) -> Box<dyn Any>;
+    fn into_source(self) -> Box<dyn Any>;
 }
 
 /// A closure with nothing to give back.
@@ -115,7 +115,7 @@ where
     fn call(&mut self, base: &mut Base<D>, data: &mut D, ev: Key, ready: Readiness) {
         (self.0)(base, data, ev.id(base), ready)
     }
-    fn into_source(self: Box<Self>) -> Box<dyn Any> {
+    fn into_source(self) -> Box<dyn Any> {
         Box::new(())
     }
 }
@@ -135,7 +135,7 @@ where
     fn call(&mut self, base: &mut Base<D>, data: &mut D, ev: Key, ready: Readiness) {
         (self.f)(base, data, ev.id(base), ready, &mut self.source)
     }
-    fn into_source(self: Box<Self>) -> Box<dyn Any> {
+    fn into_source(self) -> Box<dyn Any> {
         Box::new(self.source)
     }
 }
@@ -163,20 +163,15 @@ where
             f(&mut *guard.0, data, ready)
         }
     }
-    fn into_source(self: Box<Self>) -> Box<dyn Any> {
+    fn into_source(self) -> Box<dyn Any> {
         Box::new(())
     }
 }
 
-/// An event's closure, owned by its record: a `Box<dyn Handler>` turned into a pointer, so that
-/// the closure can run in place while its callback holds `&mut Base` (a `Box` would claim the
-/// closure's memory as unique whenever the slab moves or borrows the record).
-type Closure<D> = NonNull<dyn Handler<D>>;
-
-/// One event's definition, or a free record.
+/// One event's definition, or a free record. Its closure is in [`Closures`], at its index.
 pub(crate) struct Record<D> {
-    /// The closure; `None` in a free record.
-    callback: Option<Closure<D>>,
+    /// How to run and drop the closure; `None` in a free record.
+    ops: Option<&'static Ops>,
     /// The core's handle, while the event may be pending or active.
     pub(crate) handle: Option<Handle>,
     /// Odd while the record holds an event, even while it is free: a freed event's ids are
@@ -186,6 +181,8 @@ pub(crate) struct Record<D> {
     pub(crate) fd: RawFd,
     pub(crate) events: What,
     pub(crate) priority: u8,
+    /// Closures of a `Base<D>`.
+    of: PhantomData<fn() -> D>,
 }
 
 impl<D> Record<D> {
@@ -219,9 +216,10 @@ const NONE: u32 = u32::MAX;
 /// [`Records::running`]: the running callback's event was freed.
 const FREED: u32 = u32::MAX - 1;
 
-/// The slab: records in a `Vec`, free ones chained through their `fd`.
+/// The slab: records in a `Vec`, free ones chained through their `fd`, and their closures.
 pub(crate) struct Records<D> {
     slots: Vec<Record<D>>,
+    closures: Closures,
     /// The first free record, or [`NONE`].
     free: u32,
     /// The record whose callback is running (its closure is borrowed), [`FREED`] if its event
@@ -232,47 +230,27 @@ pub(crate) struct Records<D> {
     base: u32,
 }
 
-// SAFETY: the records own their closures (`Handler: Send`), as a `Vec<Box<dyn Handler<D>>>`
-// would, which is `Send`; nothing else in them is tied to a thread.
-unsafe impl<D> Send for Records<D> {}
-
 impl<D> Drop for Records<D> {
     fn drop(&mut self) {
-        for r in &mut self.slots {
-            if let Some(cb) = r.callback.take() {
-                // SAFETY: `cb` came from `Box::into_raw` and is dropped once, here; no callback
-                // runs while the slab drops (a run borrows the base).
-                drop(unsafe { Box::from_raw(cb.as_ptr()) });
+        for (index, r) in self.slots.iter_mut().enumerate() {
+            if let Some(ops) = r.ops.take() {
+                // SAFETY: a record with ops holds its closure in its cell; no callback runs
+                // while the slab drops (a run borrows the base).
+                drop(unsafe { self.closures.take(index, ops) });
             }
         }
     }
 }
 
-/// An event's closure, taken out of its record: dropped (what it owns with it) unless given back
-/// as a `Box`.
-pub(crate) struct Owned<D>(Closure<D>);
-
-impl<D> Owned<D> {
-    pub(crate) fn into_box(self) -> Box<dyn Handler<D>> {
-        let p = self.0;
-        std::mem::forget(self);
-        // SAFETY: `p` came from `Box::into_raw` and no record holds it any more.
-        unsafe { Box::from_raw(p.as_ptr()) }
-    }
-}
-
-impl<D> Drop for Owned<D> {
-    fn drop(&mut self) {
-        // SAFETY: as in `into_box`.
-        drop(unsafe { Box::from_raw(self.0.as_ptr()) });
-    }
-}
+/// A running callback: its `call` and the cell of its closure.
+pub(crate) type Callback = (Call, *mut Cell);
 
 impl<D> Records<D> {
     pub(crate) fn new() -> Records<D> {
         let base = BASES.fetch_add(1, Ordering::Relaxed);
         Records {
             slots: Vec::new(),
+            closures: Closures::new(),
             free: NONE,
             running: NONE,
             len: 0,
@@ -286,15 +264,14 @@ impl<D> Records<D> {
         fd: RawFd,
         events: What,
         priority: u8,
-        cb: Box<dyn Handler<D>>,
+        cb: impl Handler<D>,
     ) -> EventId {
-        let callback = Some(NonNull::from(Box::leak(cb)));
         let index = self.free;
         let r = if index != NONE {
             let r = &mut self.slots[index as usize];
             self.free = r.fd as u32;
             r.gen = r.gen.wrapping_add(1);
-            r.callback = callback;
+            r.ops = Some(self.closures.put(index as usize, cb));
             r.fd = fd;
             r.events = events;
             r.priority = priority;
@@ -308,13 +285,15 @@ impl<D> Records<D> {
                 // remapping pages rather than copying).
                 self.slots.reserve_exact(self.slots.len() / 4 + 16);
             }
+            let ops = Some(self.closures.put(index as usize, cb));
             self.slots.push(Record {
-                callback,
+                ops,
                 handle: None,
                 gen: 1,
                 fd,
                 events,
                 priority,
+                of: PhantomData,
             });
             self.len += 1;
             let r = &self.slots[index as usize];
@@ -335,7 +314,7 @@ impl<D> Records<D> {
 
     /// Forgets the event; returns its closure unless its callback is running (then the run
     /// drops it when the callback returns).
-    pub(crate) fn remove(&mut self, ev: EventId) -> Option<Owned<D>> {
+    pub(crate) fn remove(&mut self, ev: EventId) -> Option<Owned> {
         let r = self.slots.get_mut(ev.index as usize)?;
         if r.gen != ev.gen || ev.base != self.base {
             return None;
@@ -347,10 +326,11 @@ impl<D> Records<D> {
             self.running = FREED;
             return None;
         }
-        let cb = r.callback.take();
+        let ops = r.ops.take();
         r.fd = self.free as RawFd;
         self.free = ev.index;
-        cb.map(Owned)
+        // SAFETY: the record held this closure, and it is not running.
+        ops.map(|ops| unsafe { self.closures.take(ev.index as usize, ops) })
     }
 
     #[inline]
@@ -400,12 +380,12 @@ impl<D> Records<D> {
     /// [`end_callback`](Self::end_callback). No callback is running: the core refuses a run
     /// from a callback.
     #[inline(always)]
-    pub(crate) fn start_callback(&mut self, ready: &Ready) -> Option<(Key, Closure<D>)> {
+    pub(crate) fn start_callback(&mut self, ready: &Ready) -> Option<(Key, Callback)> {
         debug_assert_eq!(self.running, NONE);
         // Tokens are indices below `u32::MAX`.
         let index = ready.token as u32;
         let r = self.slots.get_mut(index as usize)?;
-        let (Some(h), Some(cb)) = (r.handle, r.callback) else {
+        let (Some(h), Some(ops)) = (r.handle, r.ops) else {
             return None;
         };
         if h != ready.handle {
@@ -417,7 +397,10 @@ impl<D> Records<D> {
             r.handle = None;
         }
         self.running = index;
-        Some((Key::new(index, r.gen), cb))
+        let key = Key::new(index, r.gen);
+        // SAFETY: a record with ops had its cell made when it took its closure.
+        let cell = unsafe { self.closures.made(index as usize) };
+        Some((key, (ops.call, cell)))
     }
 
     /// After `ev`'s callback returned: if its event was freed meanwhile, finishes the free.
@@ -434,9 +417,10 @@ impl<D> Records<D> {
     #[inline(never)]
     fn finish_free(&mut self, index: u32) {
         let r = &mut self.slots[index as usize];
-        let cb = r.callback.take().map(Owned);
+        let ops = r.ops.take();
         r.fd = self.free as RawFd;
         self.free = index;
-        drop(cb);
+        // SAFETY: the record held this closure, and its callback has returned.
+        drop(ops.map(|ops| unsafe { self.closures.take(index as usize, ops) }));
     }
 }

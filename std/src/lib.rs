@@ -75,6 +75,7 @@ mod base;
 #[cfg(feature = "block-on")]
 mod block_on;
 mod builder;
+mod closures;
 mod error;
 mod event;
 mod flags;

@@ -71,7 +71,7 @@ where
             Err(e) => base.defer(e),
         }
     }
-    fn into_source(self: Box<Self>) -> Box<dyn Any> {
+    fn into_source(self) -> Box<dyn Any> {
         Box::new(())
     }
 }

@@ -1,0 +1,278 @@
+//! Where events' closures live: a cell of two words per record, in chunks that never move, a
+//! closure that fits kept in its cell (no allocation of its own), a larger one boxed there.
+//!
+//! A cell is reached through raw pointers only, never a reference to its chunk, so the
+//! closure of a running callback stays valid and unique however the slab changes meanwhile.
+
+use std::any::Any;
+use std::mem::{align_of, size_of, MaybeUninit};
+use std::ptr::{self, NonNull};
+
+use crate::event::{Handler, Key};
+use crate::{Base, Readiness};
+
+/// One closure's room: the closure itself if it fits, else a pointer to its box.
+pub(crate) type Cell = MaybeUninit<[usize; 2]>;
+
+/// Cells per chunk.
+const CHUNK: usize = 64;
+
+/// What can be done with the closure in a cell, written for its type. The base and data types
+/// are erased (`*mut ()`), so that the table is `'static` whatever the data lent to a run.
+pub(crate) struct Ops {
+    /// Runs it with a `&mut Base<D>` and a `&mut D`.
+    pub(crate) call: Call,
+    /// Drops it.
+    drop: unsafe fn(*mut Cell),
+    /// Takes it apart, giving back what it owns.
+    source: unsafe fn(*mut Cell) -> Box<dyn Any>,
+}
+
+/// [`Ops::call`].
+pub(crate) type Call = unsafe fn(*mut Cell, *mut (), *mut (), Key, Readiness);
+
+/// Whether an `H` is kept in its cell rather than boxed.
+const fn fits<H>() -> bool {
+    size_of::<H>() <= size_of::<Cell>() && align_of::<H>() <= align_of::<Cell>()
+}
+
+/// The `H` in cell `p`, in place or through its box.
+///
+/// # Safety
+///
+/// `p` holds an `H` written by [`Closures::put`].
+#[inline(always)]
+unsafe fn get<H>(p: *mut Cell) -> *mut H {
+    if fits::<H>() {
+        p.cast::<H>()
+    } else {
+        // SAFETY: the cell holds the box's pointer (the caller's promise).
+        unsafe { p.cast::<*mut H>().read() }
+    }
+}
+
+/// # Safety
+///
+/// `p` holds an `H` that nothing else borrows; `base` and `data` are a `&mut Base<D>` and a
+/// `&mut D`, unused by the caller until this returns.
+#[inline]
+unsafe fn call<D, H: Handler<D>>(
+    p: *mut Cell,
+    base: *mut (),
+    data: *mut (),
+    ev: Key,
+    ready: Readiness,
+) {
+    // SAFETY: the caller's promise.
+    unsafe {
+        let (base, data) = (&mut *base.cast::<Base<D>>(), &mut *data.cast::<D>());
+        (*get::<H>(p)).call(base, data, ev, ready)
+    }
+}
+
+/// # Safety
+///
+/// `p` holds an `H`, used no more after this.
+unsafe fn drop<H>(p: *mut Cell) {
+    // SAFETY: the caller's promise; a boxed `H` came from `Box::into_raw`.
+    unsafe {
+        if fits::<H>() {
+            ptr::drop_in_place(p.cast::<H>())
+        } else {
+            std::mem::drop(Box::from_raw(get::<H>(p)))
+        }
+    }
+}
+
+/// # Safety
+///
+/// As [`drop`].
+unsafe fn source<D, H: Handler<D>>(p: *mut Cell) -> Box<dyn Any> {
+    // SAFETY: the caller's promise; a boxed `H` came from `Box::into_raw`.
+    let h = unsafe {
+        if fits::<H>() {
+            p.cast::<H>().read()
+        } else {
+            *Box::from_raw(get::<H>(p))
+        }
+    };
+    h.into_source()
+}
+
+/// The [`Ops`] of a closure type.
+trait HasOps<D> {
+    const OPS: Ops;
+}
+
+impl<D, H: Handler<D>> HasOps<D> for H {
+    const OPS: Ops = Ops {
+        call: call::<D, H>,
+        drop: drop::<H>,
+        source: source::<D, H>,
+    };
+}
+
+/// A closure taken out of its cell: dropped (what it owns with it) unless taken apart.
+pub(crate) struct Owned {
+    ops: &'static Ops,
+    cell: Cell,
+}
+
+impl Owned {
+    /// What the closure owns (an I/O event's source), the closure dropped.
+    pub(crate) fn into_source(self) -> Box<dyn Any> {
+        let mut this = std::mem::ManuallyDrop::new(self);
+        // SAFETY: the cell holds the closure `ops` was written for, used no more.
+        unsafe { (this.ops.source)(&mut this.cell) }
+    }
+}
+
+impl Drop for Owned {
+    fn drop(&mut self) {
+        // SAFETY: as in `into_source`.
+        unsafe { (self.ops.drop)(&mut self.cell) }
+    }
+}
+
+/// The cells, by record index.
+pub(crate) struct Closures {
+    /// Chunks of [`CHUNK`] cells, from `Box::into_raw`, freed on drop.
+    chunks: Vec<NonNull<[Cell; CHUNK]>>,
+}
+
+// SAFETY: the chunks are plain memory owned here; the closures in them are `Send` and owned by
+// the records, which say what each cell holds.
+unsafe impl Send for Closures {}
+
+impl Closures {
+    pub(crate) const fn new() -> Closures {
+        Closures { chunks: Vec::new() }
+    }
+
+    /// Cell `index`, made if missing (indices are taken in order: at most one chunk is new).
+    fn make(&mut self, index: usize) -> *mut Cell {
+        if index / CHUNK == self.chunks.len() {
+            let chunk = Box::new([Cell::uninit(); CHUNK]);
+            self.chunks.push(NonNull::from(Box::leak(chunk)));
+        }
+        self.cell(index)
+    }
+
+    /// Cell `index`, which exists.
+    #[inline(always)]
+    fn cell(&self, index: usize) -> *mut Cell {
+        let chunk = self.chunks[index / CHUNK];
+        // SAFETY: `index % CHUNK` is within the chunk.
+        unsafe { chunk.as_ptr().cast::<Cell>().add(index % CHUNK) }
+    }
+
+    /// Cell `index`, unchecked.
+    ///
+    /// # Safety
+    ///
+    /// The cell was made (a closure was [`put`](Self::put) there).
+    #[inline(always)]
+    pub(crate) unsafe fn made(&self, index: usize) -> *mut Cell {
+        // SAFETY: chunks are never freed before the slab, so a cell once made stays in bounds.
+        let chunk = unsafe { *self.chunks.get_unchecked(index / CHUNK) };
+        // SAFETY: `index % CHUNK` is within the chunk.
+        unsafe { chunk.as_ptr().cast::<Cell>().add(index % CHUNK) }
+    }
+
+    /// Moves `h` into cell `index`, which holds nothing; returns its ops, which the record keeps.
+    pub(crate) fn put<D, H: Handler<D>>(&mut self, index: usize, h: H) -> &'static Ops {
+        let p = self.make(index);
+        // SAFETY: the cell is within a live chunk and holds nothing; an `H` that fits has
+        // the size and alignment for it, else the cell takes a pointer.
+        unsafe {
+            if fits::<H>() {
+                p.cast::<H>().write(h)
+            } else {
+                p.cast::<*mut H>().write(Box::into_raw(Box::new(h)))
+            }
+        }
+        &<H as HasOps<D>>::OPS
+    }
+
+    /// Takes the closure out of cell `index`, which then holds nothing.
+    ///
+    /// # Safety
+    ///
+    /// The cell holds the closure `ops` was returned for, and nothing borrows it.
+    pub(crate) unsafe fn take(&mut self, index: usize, ops: &'static Ops) -> Owned {
+        // SAFETY: the cell is within a live chunk (the caller's promise: it holds a closure).
+        let cell = unsafe { self.cell(index).read() };
+        Owned { ops, cell }
+    }
+}
+
+impl Drop for Closures {
+    /// Frees the chunks; the records have dropped the closures in them.
+    fn drop(&mut self) {
+        for chunk in self.chunks.drain(..) {
+            // SAFETY: from `Box::into_raw` in `make`, freed once; cells need no drop.
+            std::mem::drop(unsafe { Box::from_raw(chunk.as_ptr()) });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::net::UnixStream;
+    use std::sync::Arc;
+
+    use crate::{Base, Interest, Mode};
+
+    /// Closures in their cells and boxed ones run, keep their state between calls, are
+    /// dropped once when freed or with the base, and give their sources back, across chunks.
+    #[test]
+    fn small_and_large_closures() {
+        let mut base = Base::<u64>::new().unwrap();
+        let owned = Arc::new(());
+        let mut evs = Vec::new();
+        for i in 0..200u64 {
+            let o = owned.clone();
+            evs.push(
+                if i % 2 == 0 {
+                    let mut n = 0u64; // with `o`: 16 bytes, in the cell
+                    base.new_user(move |_, sum: &mut u64, _, _| {
+                        let _ = &o;
+                        n += 1;
+                        *sum += n;
+                    })
+                } else {
+                    let mut big = [i; 8]; // boxed
+                    base.new_user(move |_, sum: &mut u64, _, _| {
+                        let _ = &o;
+                        big[0] += 1;
+                        *sum += big[0] - i;
+                    })
+                }
+                .unwrap(),
+            );
+        }
+        let mut sum = 0;
+        for _ in 0..2 {
+            for &ev in &evs {
+                base.activate(ev, crate::Readiness::TIMEOUT).unwrap();
+            }
+            base.run(&mut sum).unwrap();
+        }
+        assert_eq!(sum, 200 * 3, "each ran twice, keeping its count");
+        assert_eq!(Arc::strong_count(&owned), 201);
+        for &ev in &evs[..100] {
+            base.free(ev).unwrap();
+        }
+        assert_eq!(Arc::strong_count(&owned), 101);
+        let (a, _b) = UnixStream::pair().unwrap();
+        let big = ([7u64; 8], a);
+        let io = base
+            .new_io(big.1, Interest::READ, Mode::Level, move |_, _, _, _, _| {
+                let _ = big.0;
+            })
+            .unwrap();
+        assert!(base.take_source(io).is_ok());
+        drop(base);
+        assert_eq!(Arc::strong_count(&owned), 1);
+    }
+}
