@@ -12,7 +12,7 @@ use eventop_core::{Backend, BaseFlags, Features, LoopFlags, What};
 
 use crate::backend::Loop;
 use crate::error::{Error, Result};
-use crate::event::{EventId, Handler, Io, OnceFn, Plain, Record, Records, Source};
+use crate::event::{EventId, Handler, Held, Io, OnceFn, Plain, Record, Records, Source};
 use crate::tables::Growable;
 use crate::timer::{Deadline, TimeoutAction, TimerFn};
 use crate::waker::{Waker, WakerShared};
@@ -156,7 +156,7 @@ impl<D> Base<D> {
         let rec = self.records.get_mut(ev)?;
         match self.core.add(None, &rec.spec(ev), Some(timeout)) {
             Ok(h) => {
-                rec.handle = Some(h);
+                rec.handle = Held::some(h);
                 Ok(ev)
             }
             Err(e) => {
@@ -257,7 +257,7 @@ impl<D> Base<D> {
                 "a timer or user event waits for a timeout: use add_timeout",
             ));
         }
-        rec.handle = Some(self.core.add(rec.handle, &rec.spec(ev), None)?);
+        rec.handle = Held::some(self.core.add(rec.handle.get(), &rec.spec(ev), None)?);
         Ok(())
     }
 
@@ -272,7 +272,10 @@ impl<D> Base<D> {
     pub fn add_timeout(&mut self, ev: EventId, when: impl Into<Deadline>) -> Result<()> {
         let timeout = when.into().remaining();
         let rec = self.records.get_mut(ev)?;
-        rec.handle = Some(self.core.add(rec.handle, &rec.spec(ev), Some(timeout))?);
+        rec.handle = Held::some(
+            self.core
+                .add(rec.handle.get(), &rec.spec(ev), Some(timeout))?,
+        );
         Ok(())
     }
 
@@ -293,7 +296,7 @@ impl<D> Base<D> {
     pub fn del_timeout(&mut self, ev: EventId) -> Result<()> {
         let rec = self.records.get_mut(ev)?;
         let token = Record::<D>::token(ev);
-        match rec.handle {
+        match rec.handle.get() {
             Some(h) if self.core.is_held(h, token) => Ok(self.core.del_timer(h, token)?),
             _ => Ok(()),
         }
@@ -309,7 +312,7 @@ impl<D> Base<D> {
         }
         no_empty_interest(interest)?;
         let token = Record::<D>::token(ev);
-        let (pending, deadline) = match rec.handle {
+        let (pending, deadline) = match rec.handle.get() {
             Some(h) => self.core.pending(h, token, What::all()),
             None => (What::empty(), None),
         };
@@ -321,12 +324,12 @@ impl<D> Base<D> {
         if !pending.intersects(What::IO | What::TIMEOUT) {
             return Ok(());
         }
-        let (spec, current) = (rec.spec(ev), rec.handle);
+        let (spec, current) = (rec.spec(ev), rec.handle.get());
         let r = self.core.add(current, &spec, remaining);
         let rec = self.records.get_mut(ev)?;
         match r {
             Ok(h) => {
-                rec.handle = Some(h);
+                rec.handle = Held::some(h);
                 Ok(())
             }
             Err(e) => {
@@ -335,7 +338,7 @@ impl<D> Base<D> {
                 rec.events = was;
                 let spec = rec.spec(ev);
                 if let Ok(h) = self.core.add(None, &spec, remaining) {
-                    rec.handle = Some(h);
+                    rec.handle = Held::some(h);
                 }
                 Err(e.into())
             }
@@ -345,10 +348,11 @@ impl<D> Base<D> {
     /// Makes the event run with `ready`, pending or not (ORed into an earlier activation).
     pub fn activate(&mut self, ev: EventId, ready: Readiness) -> Result<()> {
         let rec = self.records.get_mut(ev)?;
-        rec.handle = Some(
-            self.core
-                .activate(rec.handle, &rec.spec(ev), ready.what(), 1)?,
-        );
+        rec.handle =
+            Held::some(
+                self.core
+                    .activate(rec.handle.get(), &rec.spec(ev), ready.what(), 1)?,
+            );
         Ok(())
     }
 
@@ -392,6 +396,7 @@ impl<D> Base<D> {
         let rec = self.records.get(ev)?;
         if rec
             .handle
+            .get()
             .is_some_and(|h| self.core.is_held(h, Record::<D>::token(ev)))
         {
             return Err(Error::Invalid(
@@ -406,7 +411,7 @@ impl<D> Base<D> {
     /// `TIMEOUT` if its timeout is pending, and what it is active with.
     pub fn pending(&self, ev: EventId) -> Result<Readiness> {
         let rec = self.records.get(ev)?;
-        Ok(match rec.handle {
+        Ok(match rec.handle.get() {
             Some(h) => {
                 Readiness::from_what(self.core.pending(h, Record::<D>::token(ev), What::all()).0)
             }
@@ -417,7 +422,9 @@ impl<D> Base<D> {
     /// How long until the event's timeout, if it has one pending.
     pub fn remaining(&self, ev: EventId) -> Result<Option<Duration>> {
         let rec = self.records.get(ev)?;
-        let Some(h) = rec.handle else { return Ok(None) };
+        let Some(h) = rec.handle.get() else {
+            return Ok(None);
+        };
         let (_, deadline) = self.core.pending(h, Record::<D>::token(ev), What::TIMEOUT);
         let now = Monotonic.now();
         Ok(deadline.map(|d| Duration::from_nanos(d.saturating_sub(now))))
@@ -604,7 +611,7 @@ impl<D: 'static> Base<D> {
         self.add_new(ev)?;
         // libevent's notify fd is internal too: a waker alone does not keep `run` going.
         let rec = self.records.get(ev)?;
-        if let Some(h) = rec.handle {
+        if let Some(h) = rec.handle.get() {
             self.core.set_internal(h, Record::<D>::token(ev))?;
         }
         self.waker = Some((shared.clone(), ev));

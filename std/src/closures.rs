@@ -28,6 +28,15 @@ pub(crate) struct Ops {
     source: unsafe fn(*mut Cell) -> Box<dyn Any>,
 }
 
+impl Ops {
+    /// A free record's: there is no closure.
+    pub(crate) const EMPTY: Ops = Ops {
+        call: |_, _, _, _, _| {},
+        drop: |_| {},
+        source: |_| Box::new(()),
+    };
+}
+
 /// [`Ops::call`].
 pub(crate) type Call = unsafe fn(*mut Cell, *mut (), *mut (), Key, Readiness);
 
@@ -203,6 +212,13 @@ impl Closures {
         // SAFETY: the cell is within a live chunk (the caller's promise: it holds a closure).
         let cell = unsafe { self.cell(index).read() };
         Owned { ops, cell }
+    }
+}
+
+impl Closures {
+    /// Gives the chunks up without freeing them.
+    pub(crate) fn leak(&mut self) {
+        self.chunks.clear();
     }
 }
 

@@ -168,12 +168,37 @@ where
     }
 }
 
+/// The core's handle of an event, if it has one, as one number: one compare checks it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Held(u64);
+
+impl Held {
+    /// No handle: no slot of a std base has index `u32::MAX` (tables stop at
+    /// [`MAX_LEN`](crate::storage::MAX_LEN)).
+    pub(crate) const NONE: Held = Held(u64::MAX);
+
+    #[inline]
+    pub(crate) fn some(h: Handle) -> Held {
+        Held(h.to_bits())
+    }
+
+    #[inline]
+    pub(crate) fn get(self) -> Option<Handle> {
+        (self != Held::NONE).then(|| Handle::from_bits(self.0))
+    }
+
+    #[inline]
+    pub(crate) fn take(&mut self) -> Option<Handle> {
+        std::mem::replace(self, Held::NONE).get()
+    }
+}
+
 /// One event's definition, or a free record. Its closure is in [`Closures`], at its index.
 pub(crate) struct Record<D> {
-    /// How to run and drop the closure; `None` in a free record.
-    ops: Option<&'static Ops>,
+    /// How to run and drop the closure; [`Ops::EMPTY`] in a free record.
+    ops: &'static Ops,
     /// The core's handle, while the event may be pending or active.
-    pub(crate) handle: Option<Handle>,
+    pub(crate) handle: Held,
     /// Odd while the record holds an event, even while it is free: a freed event's ids are
     /// stale at once, and an id never matches a free record.
     gen: u32,
@@ -233,11 +258,17 @@ pub(crate) struct Records<D> {
 impl<D> Drop for Records<D> {
     fn drop(&mut self) {
         for (index, r) in self.slots.iter_mut().enumerate() {
-            if let Some(ops) = r.ops.take() {
-                // SAFETY: a record with ops holds its closure in its cell; no callback runs
-                // while the slab drops (a run borrows the base).
+            if r.gen % 2 == 1 && index as u32 != self.running {
+                let ops = std::mem::replace(&mut r.ops, &Ops::EMPTY);
+                // SAFETY: a live record holds its closure in its cell, which nothing borrows:
+                // the one running callback's is left alone.
                 drop(unsafe { self.closures.take(index, ops) });
             }
+        }
+        if self.running != NONE {
+            // A callback dropped the base whose run called it (it swapped it out of its
+            // `&mut Base`): its closure runs on, so its cell stays. Leaked, not freed.
+            self.closures.leak();
         }
     }
 }
@@ -271,11 +302,11 @@ impl<D> Records<D> {
             let r = &mut self.slots[index as usize];
             self.free = r.fd as u32;
             r.gen = r.gen.wrapping_add(1);
-            r.ops = Some(self.closures.put(index as usize, cb));
+            r.ops = self.closures.put(index as usize, cb);
             r.fd = fd;
             r.events = events;
             r.priority = priority;
-            r.handle = None;
+            r.handle = Held::NONE;
             r
         } else {
             let index = self.slots.len() as u32;
@@ -285,10 +316,10 @@ impl<D> Records<D> {
                 // remapping pages rather than copying).
                 self.slots.reserve_exact(self.slots.len() / 4 + 16);
             }
-            let ops = Some(self.closures.put(index as usize, cb));
+            let ops = self.closures.put(index as usize, cb);
             self.slots.push(Record {
                 ops,
-                handle: None,
+                handle: Held::NONE,
                 gen: 1,
                 fd,
                 events,
@@ -320,17 +351,17 @@ impl<D> Records<D> {
             return None;
         }
         r.gen = r.gen.wrapping_add(1);
-        r.handle = None;
+        r.handle = Held::NONE;
         self.len -= 1;
         if ev.index == self.running {
             self.running = FREED;
             return None;
         }
-        let ops = r.ops.take();
+        let ops = std::mem::replace(&mut r.ops, &Ops::EMPTY);
         r.fd = self.free as RawFd;
         self.free = ev.index;
         // SAFETY: the record held this closure, and it is not running.
-        ops.map(|ops| unsafe { self.closures.take(ev.index as usize, ops) })
+        Some(unsafe { self.closures.take(ev.index as usize, ops) })
     }
 
     #[inline]
@@ -378,29 +409,26 @@ impl<D> Records<D> {
     /// (a record freed and reused since holds another, or none; a free record holds none). The
     /// closure stays valid, and borrowed by nobody else, until
     /// [`end_callback`](Self::end_callback). No callback is running: the core refuses a run
-    /// from a callback.
+    /// from a callback (`running` may still name one whose callback swapped this slab's base
+    /// out of its `&mut Base`: that callback has returned).
     #[inline(always)]
     pub(crate) fn start_callback(&mut self, ready: &Ready) -> Option<(Key, Callback)> {
-        debug_assert_eq!(self.running, NONE);
         // Tokens are indices below `u32::MAX`.
         let index = ready.token as u32;
         let r = self.slots.get_mut(index as usize)?;
-        let (Some(h), Some(ops)) = (r.handle, r.ops) else {
-            return None;
-        };
-        if h != ready.handle {
+        if r.handle != Held::some(ready.handle) {
             return None;
         }
         if !r.events.contains(What::PERSIST) {
             // The core let go of a non-persistent event before its callback (see `Ready`):
             // deleting it needs no call, and adding it takes a new slot.
-            r.handle = None;
+            r.handle = Held::NONE;
         }
         self.running = index;
         let key = Key::new(index, r.gen);
-        // SAFETY: a record with ops had its cell made when it took its closure.
+        // SAFETY: a record holding a handle is live: its cell was made when it took its closure.
         let cell = unsafe { self.closures.made(index as usize) };
-        Some((key, (ops.call, cell)))
+        Some((key, (r.ops.call, cell)))
     }
 
     /// After `ev`'s callback returned: if its event was freed meanwhile, finishes the free.
@@ -408,7 +436,9 @@ impl<D> Records<D> {
     pub(crate) fn end_callback(&mut self, ev: Key) {
         let index = ev.0 as u32;
         let running = std::mem::replace(&mut self.running, NONE);
-        if running != index {
+        // Not `NONE` unless the callback swapped the base out of its `&mut Base`: then this
+        // slab is another's, and the event's closure went with its own slab.
+        if running != index && running == FREED {
             self.finish_free(index);
         }
     }
@@ -417,10 +447,10 @@ impl<D> Records<D> {
     #[inline(never)]
     fn finish_free(&mut self, index: u32) {
         let r = &mut self.slots[index as usize];
-        let ops = r.ops.take();
+        let ops = std::mem::replace(&mut r.ops, &Ops::EMPTY);
         r.fd = self.free as RawFd;
         self.free = index;
         // SAFETY: the record held this closure, and its callback has returned.
-        drop(ops.map(|ops| unsafe { self.closures.take(index as usize, ops) }));
+        drop(unsafe { self.closures.take(index as usize, ops) });
     }
 }

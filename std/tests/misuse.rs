@@ -593,3 +593,34 @@ fn a_panic_while_freeing_itself_leaves_the_base_consistent() -> io::Result<()> {
     assert_eq!(base.run(&mut ())?, Exit::Empty);
     Ok(())
 }
+
+/// A callback that swaps its base out of its `&mut Base` and drops it: its own closure, which
+/// runs on, is neither dropped nor freed under it, and no event of the new base is touched
+/// when it returns (the run ends with an error: the new base is not running).
+#[test]
+fn callback_drops_the_base_running_it() -> io::Result<()> {
+    let mut base = Base::<()>::new()?;
+    let dropped = Arc::new(AtomicUsize::new(0));
+    let guard = DropCount(dropped.clone());
+    let ev = base.new_user(move |base, _, _, _| {
+        let mut other = Base::new().unwrap();
+        let kept = other.new_user(|_, _, _, _| {}).unwrap();
+        std::mem::swap(base, &mut other);
+        drop(other);
+        assert_eq!(guard.0.load(SeqCst), 0, "the running closure was dropped");
+        assert!(base.pending(kept).is_ok());
+    })?;
+    base.activate(ev, eventop::Readiness::TIMEOUT)?;
+    assert!(base.run(&mut ()).is_err());
+    assert_eq!(base.len(), 1, "the new base's event is untouched");
+    Ok(())
+}
+
+/// Counts its drops.
+struct DropCount(Arc<AtomicUsize>);
+
+impl Drop for DropCount {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, SeqCst);
+    }
+}
