@@ -1,53 +1,56 @@
-//! The std adapter's backend: the core's [`Hosted`] backends, with epoll's dispatch apart.
-//!
-//! `Hosted` dispatches through a `match` over every backend compiled in, and the compiler
-//! inlines all of them into the loop's step: a large function whose common path, epoll's,
-//! pays for the others in spills and branches (31 instructions per event on the chain
-//! benchmark, against the core over `Epoll` alone). Here the loop inlines epoll's dispatch
-//! alone and calls the others: 13 of the 31 come back; the rest are the spills that keep the
-//! core's sink in memory for that call.
+//! The std adapter's backends: epoll and the signal pipe as a type of their own, and every
+//! other hosted backend (see [`Core`](crate::cores::Core)).
 
+use std::os::fd::RawFd;
 use std::time::Duration;
 
+#[cfg(any(target_os = "linux", target_os = "android"))]
+use eventop_core::sys::epoll::{Epoll, Event};
 use eventop_core::sys::hosted::Hosted;
 #[cfg(any(target_os = "linux", target_os = "android"))]
-use eventop_core::sys::hosted::Multiplexer;
+use eventop_core::sys::signal::Catcher;
 use eventop_core::{Backend, Change, Error, FdInfo, Info, Signals, Sink, What};
 
+#[cfg(any(target_os = "linux", target_os = "android"))]
+use crate::storage::Grow;
 use crate::tables::Growable;
 
-/// Whichever hosted backend selection picked.
-pub(crate) struct Loop(pub(crate) Hosted<Growable>);
-
-/// Any backend but epoll: out of the loop's way.
-#[cold]
-#[inline(never)]
-fn dispatch_other<S: Sink>(
-    hosted: &mut Hosted<Growable>,
-    timeout: Option<Duration>,
-    sink: &mut S,
-) -> Result<usize, Error> {
-    hosted.dispatch(timeout, sink)
+/// epoll, and the pipe that catches the base's signals.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub(crate) struct EpollLoop {
+    epoll: Epoll<Grow<Event>>,
+    signals: Catcher,
 }
 
-// Every method forwards to `Hosted`, defaulted ones included.
-impl Backend for Loop {
+#[cfg(any(target_os = "linux", target_os = "android"))]
+impl EpollLoop {
+    pub(crate) fn new(epoll: Epoll<Grow<Event>>) -> EpollLoop {
+        EpollLoop {
+            epoll,
+            signals: Catcher::new(),
+        }
+    }
+}
+
+// Every method forwards to `Epoll`, defaulted ones included, as `Hosted` does.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+impl Backend for EpollLoop {
     fn info(&self) -> Info {
-        self.0.info()
+        self.epoll.info()
     }
     #[inline]
     fn add(&mut self, fd: i32, old: What, added: What, fdinfo: &mut FdInfo) -> Result<(), Error> {
-        self.0.add(fd, old, added, fdinfo)
+        self.epoll.add(fd, old, added, fdinfo)
     }
     #[inline]
     fn del(&mut self, fd: i32, old: What, removed: What, fdinfo: &mut FdInfo) -> Result<(), Error> {
-        self.0.del(fd, old, removed, fdinfo)
+        self.epoll.del(fd, old, removed, fdinfo)
     }
     fn check(&self, fd: i32) -> Result<(), Error> {
-        self.0.check(fd)
+        self.epoll.check(fd)
     }
     fn apply(&mut self, changes: &[Change]) -> Result<(), Error> {
-        self.0.apply(changes)
+        self.epoll.apply(changes)
     }
     #[inline]
     fn dispatch<S: Sink>(
@@ -55,19 +58,81 @@ impl Backend for Loop {
         timeout: Option<Duration>,
         sink: &mut S,
     ) -> Result<usize, Error> {
-        #[cfg(any(target_os = "linux", target_os = "android"))]
-        if let Multiplexer::Epoll(epoll) = &mut self.0.multiplexer {
-            return epoll.dispatch(timeout, sink);
-        }
-        dispatch_other(&mut self.0, timeout, sink)
+        self.epoll.dispatch(timeout, sink)
     }
     fn reinit(&mut self) -> Result<(), Error> {
-        self.0.reinit()
+        self.epoll.reinit()
     }
     fn signals(&mut self) -> Option<&mut dyn Signals> {
-        self.0.signals()
+        Some(&mut self.signals)
     }
     fn fd(&self) -> Option<i32> {
-        self.0.fd()
+        self.epoll.fd()
+    }
+}
+
+/// Any other hosted backend. Its readiness goes through a buffer of its own on its way to the
+/// core's sink: the backends' dispatch is then compiled for that buffer, and epoll's for the
+/// core's sink stays inlined in one step only ([`EpollLoop`]'s).
+pub(crate) struct Loop {
+    hosted: Hosted<Growable>,
+    ready: Vec<(RawFd, What)>,
+}
+
+impl Loop {
+    pub(crate) fn new(hosted: Hosted<Growable>) -> Loop {
+        Loop {
+            hosted,
+            ready: Vec::new(),
+        }
+    }
+}
+
+/// A sink that keeps what it is told.
+struct Collect<'a>(&'a mut Vec<(RawFd, What)>);
+
+impl Sink for Collect<'_> {
+    fn ready(&mut self, fd: RawFd, what: What) {
+        self.0.push((fd, what));
+    }
+}
+
+// Every method forwards to `Hosted`, defaulted ones included.
+impl Backend for Loop {
+    fn info(&self) -> Info {
+        self.hosted.info()
+    }
+    fn add(&mut self, fd: i32, old: What, added: What, fdinfo: &mut FdInfo) -> Result<(), Error> {
+        self.hosted.add(fd, old, added, fdinfo)
+    }
+    fn del(&mut self, fd: i32, old: What, removed: What, fdinfo: &mut FdInfo) -> Result<(), Error> {
+        self.hosted.del(fd, old, removed, fdinfo)
+    }
+    fn check(&self, fd: i32) -> Result<(), Error> {
+        self.hosted.check(fd)
+    }
+    fn apply(&mut self, changes: &[Change]) -> Result<(), Error> {
+        self.hosted.apply(changes)
+    }
+    fn dispatch<S: Sink>(
+        &mut self,
+        timeout: Option<Duration>,
+        sink: &mut S,
+    ) -> Result<usize, Error> {
+        self.ready.clear();
+        let r = self.hosted.dispatch(timeout, &mut Collect(&mut self.ready));
+        for &(fd, what) in &self.ready {
+            sink.ready(fd, what);
+        }
+        r
+    }
+    fn reinit(&mut self) -> Result<(), Error> {
+        self.hosted.reinit()
+    }
+    fn signals(&mut self) -> Option<&mut dyn Signals> {
+        self.hosted.signals()
+    }
+    fn fd(&self) -> Option<i32> {
+        self.hosted.fd()
     }
 }

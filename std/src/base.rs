@@ -10,15 +10,13 @@ use eventop_core::clock::Clock;
 use eventop_core::sys::clock::Monotonic;
 use eventop_core::{Backend, BaseFlags, Features, LoopFlags, What};
 
-use crate::backend::Loop;
+use crate::cores::Core;
 use crate::error::{Error, Result};
 use crate::event::{EventId, Handler, Held, Io, OnceFn, Plain, Record, Records, Source};
 use crate::tables::Growable;
 use crate::timer::{Deadline, TimeoutAction, TimerFn};
 use crate::waker::{Waker, WakerShared};
 use crate::{Interest, Mode, Readiness};
-
-pub(crate) type Core = core_base::EventBase<Loop, Monotonic, Growable>;
 
 /// How a run of the loop ended.
 pub type Exit = Outcome;
@@ -61,20 +59,20 @@ impl<D> Base<D> {
 
     /// The backend's name (`"epoll"`, `"poll"`, …).
     pub fn backend_name(&self) -> &'static str {
-        self.core.backend().info().name
+        self.core.info().name
     }
 
     /// What the backend can do. Without [`Features::ET`] (poll, select), [`Mode::Edge`] is
     /// level-triggered: the event fires while its fd stays ready, not once per change.
     pub fn features(&self) -> Features {
-        self.core.backend().info().features
+        self.core.info().features
     }
 
     /// Whether interest changes are batched until the loop next waits (epoll with
     /// [`Builder::epoll_changelist`](crate::Builder::epoll_changelist), kqueue): then an error
     /// they meet comes later, from [`take_deferred_error`](Self::take_deferred_error).
     pub fn changelist(&self) -> bool {
-        self.core.backend().info().changelist
+        self.core.info().changelist
     }
 
     /// Whether a run reads the clock once per iteration and caches it (the default), rather
@@ -491,16 +489,42 @@ impl<D> Base<D> {
     /// ([`Error::Reentrant`]). If a callback panics, the run ends, the base stays usable (the
     /// event keeps its callback), and the panic carries on out of this call.
     pub fn run_with(&mut self, flags: LoopFlags, data: &mut D) -> Result<Exit> {
+        match self.core {
+            #[cfg(any(target_os = "linux", target_os = "android"))]
+            Core::Epoll(_) => self.run_on(flags, data, Core::epoll),
+            Core::Other(_) => self.run_other(flags, data),
+        }
+    }
+
+    /// [`run_with`](Self::run_with) over a backend other than epoll, out of its way.
+    #[inline(never)]
+    fn run_other(&mut self, flags: LoopFlags, data: &mut D) -> Result<Exit> {
+        self.run_on(flags, data, Core::other)
+    }
+
+    /// [`run_with`](Self::run_with), compiled for the core `kind` gives (each step checks
+    /// that it is still that one: a callback may swap the base out of its `&mut Base`).
+    #[inline(always)]
+    fn run_on<B: Backend>(
+        &mut self,
+        flags: LoopFlags,
+        data: &mut D,
+        kind: impl Fn(&mut Core) -> Option<&mut core_base::EventBase<B, Monotonic, Growable>>,
+    ) -> Result<Exit> {
         self.core.start(flags)?;
         loop {
-            match self.core.step()? {
+            // Another kind: a callback swapped this base for one that is not running.
+            let Some(core) = kind(&mut self.core) else {
+                return Err(eventop_core::Error::NotStarted.into());
+            };
+            match core.step()? {
                 Step::Run(ready) => self.run_callback(ready, data),
                 Step::Done(how) => return Ok(how),
             }
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn run_callback(&mut self, ready: Ready, data: &mut D) {
         let Some((ev, f)) = self.records.start_callback(&ready) else {
             return;

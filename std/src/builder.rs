@@ -1,8 +1,7 @@
 //! [`Builder`]: how a [`Base`] is configured (libevent's `event_config`).
 
-use eventop_core::base::{EventBase, Parts};
 use eventop_core::selection::{self, Config};
-use eventop_core::sys::{clock::Monotonic, hosted::Hosted};
+use eventop_core::sys::hosted::Hosted;
 use eventop_core::{Backend, BaseFlags, Features};
 
 use crate::{Base, Error, Result};
@@ -103,12 +102,7 @@ impl Builder {
         if selected.show_method {
             eprintln!("eventop using: {}", selected.backend.info().name);
         }
-        let core = EventBase::new(
-            crate::backend::Loop(selected.backend),
-            Monotonic,
-            Parts::default(),
-            selected.flags,
-        );
+        let core = crate::cores::Core::new(selected.backend, selected.flags);
         let mut base = Base::from_core(core);
         base.set_priorities(self.priorities)?;
         Ok(base)

@@ -76,6 +76,7 @@ mod base;
 mod block_on;
 mod builder;
 mod closures;
+mod cores;
 mod error;
 mod event;
 mod flags;

@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use eventop_core::clock::Clock;
 use eventop_core::sys::clock::Monotonic;
-use eventop_core::Backend;
 
 use crate::Base;
 
@@ -19,7 +18,7 @@ impl<D> Base<D> {
     /// to be sure of one).
     /// [`reinit`](Self::reinit) replaces it.
     pub fn fd(&self) -> Option<BorrowedFd<'_>> {
-        let fd = self.core.backend().fd()?;
+        let fd = self.core.fd()?;
         // SAFETY: the backend owns `fd` and keeps it open while it lives; the borrow of `self`
         // keeps the backend alive (and not reinitialised, which needs `&mut`).
         Some(unsafe { BorrowedFd::borrow_raw(fd) })
