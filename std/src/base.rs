@@ -525,7 +525,7 @@ impl<D> Base<D> {
     }
 
     #[inline(always)]
-    fn run_callback(&mut self, ready: Ready, data: &mut D) {
+    pub(crate) fn run_callback(&mut self, ready: Ready, data: &mut D) {
         let Some((ev, f)) = self.records.start_callback(&ready) else {
             return;
         };

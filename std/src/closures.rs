@@ -237,13 +237,21 @@ mod tests {
     use std::os::unix::net::UnixStream;
     use std::sync::Arc;
 
+    use eventop_core::base::Ready;
+    use eventop_core::What;
+
+    use crate::event::Record;
     use crate::{Base, Interest, Mode};
 
     /// Closures in their cells and boxed ones run, keep their state between calls, are
     /// dropped once when freed or with the base, and give their sources back, across chunks.
     #[test]
     fn small_and_large_closures() {
-        let mut base = Base::<u64>::new().unwrap();
+        let mut base: Base<u64> = crate::Builder::new()
+            .env(|_| false)
+            .avoid("epoll")
+            .build()
+            .unwrap();
         let owned = Arc::new(());
         let mut evs = Vec::new();
         for i in 0..200u64 {
@@ -290,5 +298,88 @@ mod tests {
         assert!(base.take_source(io).is_ok());
         drop(base);
         assert_eq!(Arc::strong_count(&owned), 1);
+    }
+
+    /// A running closure stays valid while its callback adds events (the records move, new
+    /// chunks come) and frees its own event (the closure is dropped after it returns). Runs
+    /// the callback without the loop, so that Miri, which has no `poll`, can check it too.
+    #[test]
+    fn a_running_closure_outlives_growth_and_its_own_free() {
+        let mut base: Base<Vec<u64>> = crate::Builder::new().env(|_| false).build().unwrap();
+        let owned = Arc::new(());
+        let o = owned.clone();
+        let mut state = vec![1u64];
+        let ev = base
+            .new_user(move |base, seen: &mut Vec<u64>, me, _| {
+                let _ = &o;
+                for _ in 0..200 {
+                    base.new_user(|_, _, _, _| {}).unwrap();
+                }
+                state.push(2);
+                base.free(me).unwrap();
+                state.push(3);
+                seen.extend(&state);
+            })
+            .unwrap();
+        base.activate(ev, crate::Readiness::TIMEOUT).unwrap();
+        let ready = Ready {
+            handle: base.records.get(ev).unwrap().handle.get().unwrap(),
+            token: Record::<Vec<u64>>::token(ev),
+            fd: -1,
+            res: What::TIMEOUT,
+        };
+        let mut seen = Vec::new();
+        base.run_callback(ready, &mut seen);
+        assert_eq!(seen, [1, 2, 3]);
+        assert_eq!(
+            Arc::strong_count(&owned),
+            1,
+            "dropped once its callback returned"
+        );
+        assert_eq!(base.len(), 200);
+    }
+
+    /// A callback that swaps its base for another and drops the old one: its closure, still
+    /// running, is not dropped or freed under it (the old slab leaks its cells instead), and
+    /// nothing of the new base is touched when it returns.
+    #[test]
+    fn a_running_closure_outlives_its_base() {
+        let new = || {
+            crate::Builder::new()
+                .env(|_| false)
+                .build::<Vec<u64>>()
+                .unwrap()
+        };
+        let mut base = new();
+        let owned = Arc::new(());
+        let o = owned.clone();
+        let mut state = vec![1u64];
+        let ev = base
+            .new_user(move |base, seen: &mut Vec<u64>, _, _| {
+                let _ = &o;
+                let mut other = new();
+                other.new_user(|_, _, _, _| {}).unwrap();
+                std::mem::swap(base, &mut other);
+                drop(other);
+                state.push(2);
+                seen.extend(&state);
+            })
+            .unwrap();
+        base.activate(ev, crate::Readiness::TIMEOUT).unwrap();
+        let ready = Ready {
+            handle: base.records.get(ev).unwrap().handle.get().unwrap(),
+            token: Record::<Vec<u64>>::token(ev),
+            fd: -1,
+            res: What::TIMEOUT,
+        };
+        let mut seen = Vec::new();
+        base.run_callback(ready, &mut seen);
+        assert_eq!(seen, [1, 2]);
+        assert_eq!(base.len(), 1, "the new base's event is untouched");
+        assert_eq!(
+            Arc::strong_count(&owned),
+            2,
+            "leaked with the old slab's cells"
+        );
     }
 }
