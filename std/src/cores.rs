@@ -21,7 +21,9 @@ use crate::backend::EpollLoop;
 use crate::backend::Loop;
 use crate::tables::Growable;
 
-/// An event base, over epoll or over any hosted backend.
+/// An event base, over epoll or over any hosted backend. With a tag of its own: one byte to
+/// compare per step (a niche in the cores took a 16-byte compare).
+#[repr(u8)]
 pub(crate) enum Core {
     /// Over epoll.
     #[cfg(any(target_os = "linux", target_os = "android"))]

@@ -435,10 +435,9 @@ impl<D> Records<D> {
     #[inline]
     pub(crate) fn end_callback(&mut self, ev: Key) {
         let index = ev.0 as u32;
-        let running = std::mem::replace(&mut self.running, NONE);
-        // Not `NONE` unless the callback swapped the base out of its `&mut Base`: then this
-        // slab is another's, and the event's closure went with its own slab.
-        if running != index && running == FREED {
+        // `running` is `index`, or `FREED`, or `NONE` if the callback swapped the base out of
+        // its `&mut Base` (this slab is then another's: the closure went with its own slab).
+        if std::mem::replace(&mut self.running, NONE) == FREED {
             self.finish_free(index);
         }
     }
