@@ -266,7 +266,7 @@ impl<D> Base<D> {
     /// A `Duration` counts from this call, on `CLOCK_MONOTONIC`: the event never times out before
     /// `add_timeout` + `when`, even when a callback adds it after working for a while (libevent
     /// counts from the iteration's cached time, so such a timer fires early by the work done).
-    #[inline]
+    #[inline(always)]
     pub fn add_timeout(&mut self, ev: EventId, when: impl Into<Deadline>) -> Result<()> {
         let timeout = when.into().remaining();
         let rec = self.records.get_mut(ev)?;
