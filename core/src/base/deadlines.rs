@@ -97,6 +97,47 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
         }
     }
 
+    /// [`first_timer`](Self::first_timer) once the re-arm put off, if there is one, is done
+    /// (there is none without a pending timer, so a loop with no timers tests nothing more).
+    #[inline(always)]
+    pub(super) fn first_timer_settled(&mut self) -> Option<(u64, u32)> {
+        let first = self.first_timer();
+        if first.is_some() && self.deferred.idx != NIL {
+            self.apply_deferred(NIL);
+            return self.first_timer();
+        }
+        first
+    }
+
+    /// The earliest deadline, a re-arm put off counted at its new deadline (for a caller that
+    /// may not do it).
+    pub(super) fn first_deadline(&self) -> Option<u64> {
+        let Deferred { idx, at } = self.deferred;
+        if idx == NIL {
+            return self.first_timer().map(|(deadline, _)| deadline);
+        }
+        // Its timer waits at its old deadline, the first or not: the earliest of the others is
+        // the heap's root or, if that is it, the least of the root's children; the list's head
+        // or, if that is it, the next.
+        let mut first = at;
+        let root = self.timers.peek();
+        let heap = match root {
+            Some(t) if t.slot == idx => self.timers.least_child_of_root(),
+            _ => root,
+        };
+        if let Some(t) = heap {
+            first = first.min(t.deadline);
+        }
+        let mut head = self.timer_list.head;
+        if head == idx {
+            head = self.slots.get(head).tnext;
+        }
+        if head != NIL {
+            first = first.min(self.slots.get(head).deadline);
+        }
+        Some(first)
+    }
+
     /// Sets the timer of slot `idx` (pending or not) to `deadline`, behind every timer set before
     /// for that deadline. Fails only for a timer not pending, when the storage is full.
     #[inline(always)]
@@ -306,10 +347,10 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
 }
 
 /// A persistent event's timeout re-armed when it runs, put off until the next change to the
-/// timers or the next wait (or the end of the run): its callback, adding the event again with a
+/// timers or the next wait: its callback, adding the event again with a
 /// timeout of its own (libevent's benchmark does, and many programs), replaces it, so the timer
 /// moves once instead of twice. The timers are changed in the same order as without it.
-#[derive(Debug)]
+#[derive(Clone, Copy, Debug)]
 pub(super) struct Deferred {
     /// The slot, or [`NIL`]: none.
     idx: u32,

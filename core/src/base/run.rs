@@ -202,7 +202,7 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
     /// The earliest time the loop waits for, on the base's clock: its first timer or a timed
     /// exit; `None` if there is neither. For a loop nested in another, which must wake it then.
     pub fn next_deadline(&self) -> Option<u64> {
-        let first = self.first_timer().map(|(deadline, _)| deadline);
+        let first = self.first_deadline();
         match (first, self.run.exit_at) {
             (Some(t), Some(e)) => Some(t.min(e)),
             (t, e) => t.or(e),
@@ -329,7 +329,6 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
 
     #[inline]
     fn finish(&mut self, how: Outcome) -> Step {
-        self.settle_deferred(NIL);
         self.cached_now = None;
         self.run.running = None;
         // A pending exit outlives the run; the rest is set again by the next `start`.
@@ -418,10 +417,9 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
     /// `NIL`.
     #[inline(always)]
     fn turn(&mut self) -> Result<u32, Error> {
-        self.settle_deferred(NIL);
         // The earliest timer, found once: nothing from here to the expiry below changes the
         // timers (dispatch, signals and a rebuild only queue events).
-        let first = self.first_timer().map(|(deadline, _)| deadline);
+        let first = self.first_timer_settled().map(|(deadline, _)| deadline);
         let timeout = self.wait_time(first);
         // A child forked in a callback of this run starts afresh before it waits: the kernel
         // object it would wait on is the parent's, which the parent goes on changing. Changes

@@ -804,6 +804,50 @@ fn two_timed_readers() -> (Base, Spec, Handle, Handle) {
     (b, a, ha, hc)
 }
 
+/// The re-arm of a persistent event's timeout, put off until the next change to the timers or
+/// the next wait, is not seen from outside: after the run that ran it, the deadlines reported
+/// and the next deadline are the re-armed ones, whichever timer came first before.
+#[test]
+fn a_rearm_put_off_past_the_end_of_the_run_is_not_seen() {
+    // `c` (100 ms) is left first: the next deadline is it.
+    let (mut b, _, ha, hc) = two_timed_readers();
+    run(&mut b, LoopFlags::ONCE, |_, _| {}).unwrap();
+    assert_eq!(b.pending(ha, 1, What::TIMEOUT).1, Some(140 * MS));
+    assert_eq!(b.pending(hc, 2, What::TIMEOUT).1, Some(100 * MS));
+    assert_eq!(b.next_deadline(), Some(100 * MS));
+    // Alone, `a` was the first timer before its run: the next deadline is its new one, in the
+    // heap (a 100 ms timeout, then a shorter one) and in the list (one timeout).
+    for first in [50, 100] {
+        let mut b = base();
+        set_now(0);
+        let a = spec(2, What::READ | What::PERSIST, 1);
+        let ha = b.add(None, &a, Some(Duration::from_millis(100))).unwrap();
+        b.add(Some(ha), &a, Some(Duration::from_millis(first)))
+            .unwrap();
+        let c = spec(-1, What::empty(), 2);
+        let hc = b.add(None, &c, Some(Duration::from_millis(200))).unwrap();
+        set_now(40 * MS);
+        b.io.backend.ready.push((2, What::READ));
+        run(&mut b, LoopFlags::ONCE, |_, _| {}).unwrap();
+        let at = (40 + first) * MS;
+        assert_eq!(b.pending(ha, 1, What::TIMEOUT).1, Some(at), "{first} ms");
+        assert_eq!(b.next_deadline(), Some(at), "{first} ms");
+        let deadlines: Vec<_> = b.events().map(|e| (e.token, e.deadline)).collect();
+        assert_eq!(deadlines, [(1, Some(at)), (2, Some(200 * MS))]);
+        // And it fires then, not at its old deadline.
+        set_now(at - 1);
+        b.update_cache_time();
+        let mut ran = Vec::new();
+        run(&mut b, LoopFlags::NONBLOCK, |_, r| ran.push(r.token)).unwrap();
+        assert!(ran.is_empty(), "{first} ms: early");
+        assert!(b.is_held(hc, 2));
+        set_now(at);
+        b.update_cache_time();
+        run(&mut b, LoopFlags::NONBLOCK, |_, r| ran.push(r.token)).unwrap();
+        assert_eq!(ran, [1], "{first} ms");
+    }
+}
+
 #[test]
 fn io_rearms_a_persistent_timeout_from_now_behind_timers_set_before() {
     // `a` reads at 40 ms: its timeout counts again from then, behind `c`'s.

@@ -89,6 +89,12 @@ impl<S: Storage<Timer>> TimerHeap<S> {
         self.as_slice().first().copied()
     }
 
+    /// The earliest timer but the root: the least of the root's children. O(1).
+    #[inline]
+    pub(crate) fn least_child_of_root(&self) -> Option<Timer> {
+        first_child(self.as_slice(), 0).map(|(_, t)| t)
+    }
+
     /// All pending timers, in heap order (index `i` is the entry at index `i`).
     #[inline]
     pub fn as_slice(&self) -> &[Timer] {
