@@ -620,7 +620,7 @@ fn write_report(
          (`EventBase` driven directly), `eventop_backend` (an `Epoll` backend with its \
          `Changelist`, no base), `raw_epoll` (no library: the floor), `mio` 1.x, `polling` 3.x \
          (level-triggered), `libevent` 2.1 (`benches/c/chain_libevent.c`, public API only), \
-         `libev` 4.33 (`benches/c/chain_libev.c`, native API). Workloads are described in \
+         `eventop_c` (the same C source built against eventop's C library), `libev` 4.33 (`benches/c/chain_libev.c`, native API). Workloads are described in \
          `benches/src/lib.rs`; every contender's callback reads one byte and writes one. Pass \
          form: libevent `EVLOOP_ONCE|EVLOOP_NONBLOCK`, libev `EVRUN_NOWAIT`, eventop \
          `ONCE|NONBLOCK`, the others one wait with a zero timeout. \"10000\" fds is 9900 \
