@@ -5,7 +5,7 @@ use std::os::fd::{AsFd, AsRawFd, RawFd};
 use std::panic::{self, AssertUnwindSafe};
 use std::time::{Duration, Instant};
 
-use eventop_core::base::{self as core_base, Outcome, Ready, Step};
+use eventop_core::base::{self as core_base, Handle, Outcome, Ready, Step};
 use eventop_core::clock::Clock;
 use eventop_core::sys::clock::Monotonic;
 use eventop_core::{Backend, BaseFlags, Features, LoopFlags, What};
@@ -150,8 +150,7 @@ impl<D> Base<D> {
         let timeout = when.into().remaining();
         let priority = self.core.default_priority();
         let handler = TimerFn(callback);
-        let ev = self.records.insert(-1, What::empty(), priority, handler);
-        let rec = self.records.get_mut(ev)?;
+        let (ev, rec) = self.records.insert_mut(-1, What::empty(), priority, handler);
         match self.core.add(None, &rec.spec(ev), Some(timeout)) {
             Ok(h) => {
                 rec.handle = Held::some(h);
@@ -282,11 +281,17 @@ impl<D> Base<D> {
     pub fn del(&mut self, ev: EventId) -> Result<()> {
         let rec = self.records.get_mut(ev)?;
         match rec.handle.take() {
-            Some(h) => match self.core.del(h, Record::<D>::token(ev)) {
-                Ok(()) | Err(eventop_core::Error::StaleHandle) => Ok(()),
-                Err(e) => Err(e.into()),
-            },
+            Some(h) => self.del_handle(h, ev),
             None => Ok(()),
+        }
+    }
+
+    /// Deletes `ev`'s core handle `h` (taken from its record); a stale one is gone already.
+    #[inline]
+    fn del_handle(&mut self, h: Handle, ev: EventId) -> Result<()> {
+        match self.core.del(h, Record::<D>::token(ev)) {
+            Ok(()) | Err(eventop_core::Error::StaleHandle) => Ok(()),
+            Err(e) => Err(e.into()),
         }
     }
 
@@ -358,8 +363,14 @@ impl<D> Base<D> {
     /// event's source) is dropped, after the callback returns if it is running. A callback may
     /// free its own event.
     pub fn free(&mut self, ev: EventId) -> Result<()> {
-        let r = self.del(ev);
-        drop(self.records.remove(ev));
+        let Some((handle, closure)) = self.records.release(ev) else {
+            return Err(Error::Stale);
+        };
+        let r = match handle {
+            Some(h) => self.del_handle(h, ev),
+            None => Ok(()),
+        };
+        drop(closure);
         r
     }
 

@@ -159,12 +159,20 @@ impl Closures {
     }
 
     /// Cell `index`, made if missing (indices are taken in order: at most one chunk is new).
+    #[inline(always)]
     fn make(&mut self, index: usize) -> *mut Cell {
         if index / CHUNK == self.chunks.len() {
-            let chunk = Box::new([Cell::uninit(); CHUNK]);
-            self.chunks.push(NonNull::from(Box::leak(chunk)));
+            self.add_chunk();
         }
         self.cell(index)
+    }
+
+    /// One more chunk.
+    #[cold]
+    #[inline(never)]
+    fn add_chunk(&mut self) {
+        let chunk = Box::new([Cell::uninit(); CHUNK]);
+        self.chunks.push(NonNull::from(Box::leak(chunk)));
     }
 
     /// Cell `index`, which exists.
@@ -189,6 +197,7 @@ impl Closures {
     }
 
     /// Moves `h` into cell `index`, which holds nothing; returns its ops, which the record keeps.
+    #[inline(always)]
     pub(crate) fn put<D, H: Handler<D>>(&mut self, index: usize, h: H) -> &'static Ops {
         let p = self.make(index);
         // SAFETY: the cell is within a live chunk and holds nothing; an `H` that fits has

@@ -290,6 +290,7 @@ impl<D> Records<D> {
     }
 
     /// A new event.
+    #[inline]
     pub(crate) fn insert(
         &mut self,
         fd: RawFd,
@@ -297,26 +298,36 @@ impl<D> Records<D> {
         priority: u8,
         cb: impl Handler<D>,
     ) -> EventId {
+        self.insert_mut(fd, events, priority, cb).0
+    }
+
+    /// A new event, and its record (to set its handle without looking it up again).
+    #[inline]
+    pub(crate) fn insert_mut(
+        &mut self,
+        fd: RawFd,
+        events: What,
+        priority: u8,
+        cb: impl Handler<D>,
+    ) -> (EventId, &mut Record<D>) {
         let index = self.free;
-        let r = if index != NONE {
+        let (index, r) = if index != NONE {
+            let ops = self.closures.put(index as usize, cb);
             let r = &mut self.slots[index as usize];
             self.free = r.fd as u32;
             r.gen = r.gen.wrapping_add(1);
-            r.ops = self.closures.put(index as usize, cb);
+            r.ops = ops;
             r.fd = fd;
             r.events = events;
             r.priority = priority;
             r.handle = Held::NONE;
-            r
+            (index, r)
         } else {
-            let index = self.slots.len() as u32;
-            if self.slots.len() == self.slots.capacity() {
-                // A quarter more, not double: room for at most a quarter more events than the
-                // base ever held (amortised O(1) still, and realloc moves large blocks by
-                // remapping pages rather than copying).
-                self.slots.reserve_exact(self.slots.len() / 4 + 16);
+            let index = self.slots.len();
+            if index == self.slots.capacity() {
+                self.grow();
             }
-            let ops = self.closures.put(index as usize, cb);
+            let ops = self.closures.put(index, cb);
             self.slots.push(Record {
                 ops,
                 handle: Held::NONE,
@@ -326,42 +337,54 @@ impl<D> Records<D> {
                 priority,
                 of: PhantomData,
             });
-            self.len += 1;
-            let r = &self.slots[index as usize];
-            return EventId {
-                index,
-                gen: r.gen,
-                base: self.base,
-            };
+            (index as u32, &mut self.slots[index])
         };
-        let gen = r.gen;
         self.len += 1;
-        EventId {
+        let ev = EventId {
             index,
-            gen,
+            gen: r.gen,
             base: self.base,
-        }
+        };
+        (ev, r)
+    }
+
+    /// Room for more records: a quarter more, not double: room for at most a quarter more
+    /// events than the base ever held (amortised O(1) still, and realloc moves large blocks by
+    /// remapping pages rather than copying).
+    #[cold]
+    #[inline(never)]
+    fn grow(&mut self) {
+        self.slots.reserve_exact(self.slots.len() / 4 + 16);
     }
 
     /// Forgets the event; returns its closure unless its callback is running (then the run
     /// drops it when the callback returns).
     pub(crate) fn remove(&mut self, ev: EventId) -> Option<Owned> {
+        self.release(ev).and_then(|(_, owned)| owned)
+    }
+
+    /// Forgets the event, `None` if it is stale; else returns the core's handle it held (the
+    /// caller deletes it) and its closure unless its callback is running (then the run drops
+    /// it when the callback returns).
+    #[inline]
+    pub(crate) fn release(&mut self, ev: EventId) -> Option<(Option<Handle>, Option<Owned>)> {
+        let base = self.base;
         let r = self.slots.get_mut(ev.index as usize)?;
-        if r.gen != ev.gen || ev.base != self.base {
+        if r.gen != ev.gen || ev.base != base {
             return None;
         }
         r.gen = r.gen.wrapping_add(1);
-        r.handle = Held::NONE;
+        let handle = r.handle.take();
         self.len -= 1;
         if ev.index == self.running {
             self.running = FREED;
-            return None;
+            return Some((handle, None));
         }
         let ops = std::mem::replace(&mut r.ops, &Ops::EMPTY);
         r.fd = self.free as RawFd;
         self.free = ev.index;
         // SAFETY: the record held this closure, and it is not running.
-        Some(unsafe { self.closures.take(ev.index as usize, ops) })
+        Some((handle, Some(unsafe { self.closures.take(ev.index as usize, ops) })))
     }
 
     #[inline]
