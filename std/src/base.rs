@@ -374,6 +374,43 @@ impl<D> Base<D> {
         r
     }
 
+    /// Frees `ev` for its callback, which just returned asking for it (a timer that said
+    /// [`TimeoutAction::Drop`]): an error goes to [`defer`](Self::defer). Returns whether the
+    /// caller drops the closure (the record let go of it without dropping it).
+    #[inline(always)]
+    pub(crate) fn free_running(&mut self, ev: EventId) -> bool {
+        match self.records.release_running(ev) {
+            Some(None) => true,
+            Some(Some(h)) => {
+                self.del_or_defer(h, ev);
+                true
+            }
+            // Not the running record: freed by its callback already (`Stale`), or not on this
+            // base; the general path.
+            None => {
+                self.free_or_defer(ev);
+                false
+            }
+        }
+    }
+
+    /// [`del_handle`](Self::del_handle), an error deferred.
+    #[inline(never)]
+    fn del_or_defer(&mut self, h: Handle, ev: EventId) {
+        if let Err(e) = self.del_handle(h, ev) {
+            self.defer(e);
+        }
+    }
+
+    /// [`free`](Self::free), an error other than `Stale` deferred.
+    #[inline(never)]
+    fn free_or_defer(&mut self, ev: EventId) {
+        match self.free(ev) {
+            Ok(()) | Err(Error::Stale) => {}
+            Err(e) => self.defer(e),
+        }
+    }
+
     /// Deletes the I/O event, forgets it, and gives its source back. From the event's own
     /// callback, which holds the source, this is [`Error::Reentrant`] and nothing changes.
     pub fn take_source<T: 'static>(&mut self, io: Io<T>) -> Result<T> {

@@ -73,9 +73,14 @@ unsafe fn call<D, H: Handler<D>>(
     ready: Readiness,
 ) {
     // SAFETY: the caller's promise.
-    unsafe {
-        let (base, data) = (&mut *base.cast::<Base<D>>(), &mut *data.cast::<D>());
-        (*get::<H>(p)).call(base, data, ev, ready)
+    let (base, data) = unsafe { (&mut *base.cast::<Base<D>>(), &mut *data.cast::<D>()) };
+    // Before the call: the callback may swap the base out of its `&mut Base`.
+    let id = ev.id(base);
+    // SAFETY: the caller's promise.
+    if unsafe { (*get::<H>(p)).call(base, data, id, ready) } && base.free_running(id) {
+        // SAFETY: the call has returned (nothing borrows the closure), and its event is freed
+        // with its record made free without dropping it: this is its one drop.
+        unsafe { drop::<H>(p) }
     }
 }
 
@@ -390,5 +395,61 @@ mod tests {
             2,
             "leaked with the old slab's cells"
         );
+    }
+
+    /// Fires timer `ev` by hand (no loop, so that Miri can check it too).
+    fn fire(base: &mut Base<Vec<u64>>, ev: crate::EventId, seen: &mut Vec<u64>) {
+        let ready = Ready {
+            handle: base.records.get(ev).unwrap().handle.get().unwrap(),
+            token: Record::<Vec<u64>>::token(ev),
+            fd: -1,
+            res: What::TIMEOUT,
+        };
+        base.run_callback(ready, seen);
+    }
+
+    /// A timer that says `Drop` is freed and its closure dropped once, whatever its callback did
+    /// first: nothing, free itself, set itself again, or free itself and make another event.
+    /// Its record is reused afterwards; the other events are untouched.
+    #[test]
+    fn a_timer_that_says_drop_is_freed_once() {
+        use crate::TimeoutAction;
+        use std::time::Duration;
+        let mut base: Base<Vec<u64>> = crate::Builder::new().env(|_| false).build().unwrap();
+        let other = base.new_user(|_, _, _, _| {}).unwrap();
+        for what in 0..4u64 {
+            let owned = Arc::new(());
+            let o = owned.clone();
+            let mut state = vec![what];
+            let ev = base
+                .new_timer(Duration::from_secs(60), move |base, seen, me| {
+                    let _ = &o;
+                    match what {
+                        1 => base.free(me).unwrap(),
+                        2 => base.add_timeout(me, Duration::from_secs(60)).unwrap(),
+                        3 => {
+                            base.free(me).unwrap();
+                            base.new_user(|_, _, _, _| {}).unwrap();
+                        }
+                        _ => {}
+                    }
+                    state.push(9);
+                    seen.extend(&state);
+                    TimeoutAction::Drop
+                })
+                .unwrap();
+            let mut seen = Vec::new();
+            fire(&mut base, ev, &mut seen);
+            assert_eq!(seen, [what, 9]);
+            assert_eq!(Arc::strong_count(&owned), 1, "{what}: dropped once");
+            assert!(base.pending(ev).is_err(), "{what}: stale");
+            // The core still holds the timers fired by hand (one a case); case 2's own is gone.
+            assert_eq!(base.counts().added, what as u32 + 1, "{what}: not pending");
+            let again = base.new_user(|_, _, _, _| {}).unwrap();
+            assert_ne!(again, ev);
+            base.free(again).unwrap();
+        }
+        assert_eq!(base.len(), 2, "`other` and the user event of case 3");
+        assert!(base.pending(other).is_ok());
     }
 }

@@ -99,7 +99,10 @@ static BASES: AtomicU32 = AtomicU32::new(0);
 
 /// A callback that may run many times, with whatever it owns (an I/O event's source).
 pub(crate) trait Handler<D>: Send + Sized {
-    fn call(&mut self, base: &mut Base<D>, data: &mut D, ev: Key, ready: Readiness);
+    /// Runs the callback of event `ev`; returns whether to free the event (a timer that said
+    /// [`Drop`](crate::TimeoutAction::Drop)): the caller does, and drops the handler, once this
+    /// returned.
+    fn call(&mut self, base: &mut Base<D>, data: &mut D, ev: EventId, ready: Readiness) -> bool;
     /// What the callback owns, to give back when its event is taken apart.
     fn into_source(self) -> Box<dyn Any>;
 }
@@ -112,8 +115,9 @@ where
     F: FnMut(&mut Base<D>, &mut D, EventId, Readiness) + Send,
 {
     #[inline]
-    fn call(&mut self, base: &mut Base<D>, data: &mut D, ev: Key, ready: Readiness) {
-        (self.0)(base, data, ev.id(base), ready)
+    fn call(&mut self, base: &mut Base<D>, data: &mut D, ev: EventId, ready: Readiness) -> bool {
+        (self.0)(base, data, ev, ready);
+        false
     }
     fn into_source(self) -> Box<dyn Any> {
         Box::new(())
@@ -132,8 +136,9 @@ where
     F: FnMut(&mut Base<D>, &mut D, EventId, Readiness, &mut T) + Send,
 {
     #[inline]
-    fn call(&mut self, base: &mut Base<D>, data: &mut D, ev: Key, ready: Readiness) {
-        (self.f)(base, data, ev.id(base), ready, &mut self.source)
+    fn call(&mut self, base: &mut Base<D>, data: &mut D, ev: EventId, ready: Readiness) -> bool {
+        (self.f)(base, data, ev, ready, &mut self.source);
+        false
     }
     fn into_source(self) -> Box<dyn Any> {
         Box::new(self.source)
@@ -156,12 +161,12 @@ impl<D, F> Handler<D> for OnceFn<F>
 where
     F: FnOnce(&mut Base<D>, &mut D, Readiness) + Send,
 {
-    fn call(&mut self, base: &mut Base<D>, data: &mut D, ev: Key, ready: Readiness) {
-        let ev = ev.id(base);
+    fn call(&mut self, base: &mut Base<D>, data: &mut D, ev: EventId, ready: Readiness) -> bool {
         let guard = FreeOnDrop(base, ev);
         if let Some(f) = self.0.take() {
             f(&mut *guard.0, data, ready)
         }
+        false
     }
     fn into_source(self) -> Box<dyn Any> {
         Box::new(())
@@ -385,6 +390,30 @@ impl<D> Records<D> {
         self.free = ev.index;
         // SAFETY: the record held this closure, and it is not running.
         Some((handle, Some(unsafe { self.closures.take(ev.index as usize, ops) })))
+    }
+
+    /// Frees the event whose callback just returned, from its closure's [`Ops::call`] (a
+    /// timer that said `Drop`), if it is live and still the running one: returns the core's
+    /// handle it held (the caller deletes it); the caller drops the closure in place. `None`
+    /// (nothing changed) otherwise: freed by its callback already, or not on this slab.
+    #[inline]
+    pub(crate) fn release_running(&mut self, ev: EventId) -> Option<Option<Handle>> {
+        if ev.index != self.running {
+            return None;
+        }
+        let (free, base) = (self.free, self.base);
+        let r = self.slots.get_mut(ev.index as usize)?;
+        if r.gen != ev.gen || ev.base != base {
+            return None;
+        }
+        r.gen = r.gen.wrapping_add(1);
+        let handle = r.handle.take();
+        r.ops = &Ops::EMPTY;
+        r.fd = free as RawFd;
+        self.free = ev.index;
+        self.len -= 1;
+        self.running = NONE;
+        Some(handle)
     }
 
     #[inline]

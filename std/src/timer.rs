@@ -3,7 +3,7 @@
 use std::any::Any;
 use std::time::{Duration, Instant};
 
-use crate::event::{EventId, Handler, Key};
+use crate::event::{EventId, Handler};
 use crate::{Base, Error, Readiness};
 
 /// When a timeout passes: a [`Duration`] after the call that sets it (never before), or at an
@@ -58,10 +58,11 @@ impl<D, F> Handler<D> for TimerFn<F>
 where
     F: FnMut(&mut Base<D>, &mut D, EventId) -> TimeoutAction + Send,
 {
-    fn call(&mut self, base: &mut Base<D>, data: &mut D, ev: Key, _: Readiness) {
-        let ev = ev.id(base);
+    #[inline]
+    fn call(&mut self, base: &mut Base<D>, data: &mut D, ev: EventId, _: Readiness) -> bool {
         let r = match (self.0)(base, data, ev) {
-            TimeoutAction::Drop => base.free(ev),
+            // Freed by the caller, which then drops this closure.
+            TimeoutAction::Drop => return true,
             TimeoutAction::ToDuration(d) => base.add_timeout(ev, d),
             TimeoutAction::ToInstant(at) => base.add_timeout(ev, at),
         };
@@ -70,6 +71,7 @@ where
             Ok(()) | Err(Error::Stale) => {}
             Err(e) => base.defer(e),
         }
+        false
     }
     fn into_source(self) -> Box<dyn Any> {
         Box::new(())
