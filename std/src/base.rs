@@ -143,6 +143,7 @@ impl<D> Base<D> {
     /// [`Instant`]) comes, and says what next: [`TimeoutAction::Drop`] frees the timer,
     /// [`ToDuration`](TimeoutAction::ToDuration) and [`ToInstant`](TimeoutAction::ToInstant)
     /// set it again.
+    #[inline]
     pub fn new_timer<F>(&mut self, when: impl Into<Deadline>, callback: F) -> Result<EventId>
     where
         F: FnMut(&mut Base<D>, &mut D, EventId) -> TimeoutAction + Send + 'static,
