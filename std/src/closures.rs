@@ -22,6 +22,9 @@ const CHUNK: usize = 64;
 pub(crate) struct Ops {
     /// Runs it with a `&mut Base<D>` and a `&mut D`.
     pub(crate) call: Call,
+    /// Whether dropping it does anything (it has drop glue, or is boxed): if not, a free skips
+    /// [`drop`](Self::drop).
+    pub(crate) owns: bool,
     /// Drops it.
     drop: unsafe fn(*mut Cell),
     /// Takes it apart, giving back what it owns.
@@ -32,6 +35,7 @@ impl Ops {
     /// A free record's: there is no closure.
     pub(crate) const EMPTY: Ops = Ops {
         call: |_, _, _, _, _| {},
+        owns: false,
         drop: |_| {},
         source: |_| Box::new(()),
     };
@@ -121,6 +125,7 @@ trait HasOps<D> {
 impl<D, H: Handler<D>> HasOps<D> for H {
     const OPS: Ops = Ops {
         call: call::<D, H>,
+        owns: std::mem::needs_drop::<H>() || !fits::<H>(),
         drop: drop::<H>,
         source: source::<D, H>,
     };
@@ -142,9 +147,12 @@ impl Owned {
 }
 
 impl Drop for Owned {
+    #[inline]
     fn drop(&mut self) {
-        // SAFETY: as in `into_source`.
-        unsafe { (self.ops.drop)(&mut self.cell) }
+        if self.ops.owns {
+            // SAFETY: as in `into_source`.
+            unsafe { (self.ops.drop)(&mut self.cell) }
+        }
     }
 }
 

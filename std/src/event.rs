@@ -263,7 +263,7 @@ pub(crate) struct Records<D> {
 impl<D> Drop for Records<D> {
     fn drop(&mut self) {
         for (index, r) in self.slots.iter_mut().enumerate() {
-            if r.gen % 2 == 1 && index as u32 != self.running {
+            if r.gen % 2 == 1 && r.ops.owns && index as u32 != self.running {
                 let ops = std::mem::replace(&mut r.ops, &Ops::EMPTY);
                 // SAFETY: a live record holds its closure in its cell, which nothing borrows:
                 // the one running callback's is left alone.
