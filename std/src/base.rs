@@ -5,7 +5,7 @@ use std::os::fd::{AsFd, AsRawFd, RawFd};
 use std::panic::{self, AssertUnwindSafe};
 use std::time::{Duration, Instant};
 
-use eventop_core::base::{self as core_base, Handle, Outcome, Ready, Step};
+use eventop_core::base::{self as core_base, Handle, Outcome, Ready, Spec, Step};
 use eventop_core::clock::Clock;
 use eventop_core::sys::clock::Monotonic;
 use eventop_core::{Backend, BaseFlags, Features, LoopFlags, What};
@@ -150,18 +150,18 @@ impl<D> Base<D> {
     {
         let timeout = when.into().remaining();
         let priority = self.core.default_priority();
+        // The core first, with the token the record will have: nothing to undo if it refuses.
+        let spec = Spec {
+            fd: -1,
+            events: What::empty(),
+            priority,
+            token: self.records.next_index() as usize,
+        };
+        let h = self.core.add(None, &spec, Some(timeout))?;
         let handler = TimerFn(callback);
-        let (ev, rec) = self.records.insert_mut(-1, What::empty(), priority, handler);
-        match self.core.add(None, &rec.spec(ev), Some(timeout)) {
-            Ok(h) => {
-                rec.handle = Held::some(h);
-                Ok(ev)
-            }
-            Err(e) => {
-                self.records.remove(ev);
-                Err(e.into())
-            }
-        }
+        Ok(self
+            .records
+            .insert_held(-1, What::empty(), priority, handler, Held::some(h)))
     }
 
     /// An event for signal `signal`, pending at once: `callback` runs once per delivery. Every

@@ -303,20 +303,32 @@ impl<D> Records<D> {
         priority: u8,
         cb: impl Handler<D>,
     ) -> EventId {
-        self.insert_mut(fd, events, priority, cb).0
+        self.insert_held(fd, events, priority, cb, Held::NONE)
     }
 
-    /// A new event, and its record (to set its handle without looking it up again).
+    /// The index the next [`insert`](Self::insert) takes (so that the core can be told its
+    /// token first).
     #[inline]
-    pub(crate) fn insert_mut(
+    pub(crate) fn next_index(&self) -> u32 {
+        if self.free != NONE {
+            self.free
+        } else {
+            self.slots.len() as u32
+        }
+    }
+
+    /// A new event, holding the core's `handle` already.
+    #[inline]
+    pub(crate) fn insert_held(
         &mut self,
         fd: RawFd,
         events: What,
         priority: u8,
         cb: impl Handler<D>,
-    ) -> (EventId, &mut Record<D>) {
+        handle: Held,
+    ) -> EventId {
         let index = self.free;
-        let (index, r) = if index != NONE {
+        let (index, gen) = if index != NONE {
             let ops = self.closures.put(index as usize, cb);
             let r = &mut self.slots[index as usize];
             self.free = r.fd as u32;
@@ -325,8 +337,8 @@ impl<D> Records<D> {
             r.fd = fd;
             r.events = events;
             r.priority = priority;
-            r.handle = Held::NONE;
-            (index, r)
+            r.handle = handle;
+            (index, r.gen)
         } else {
             let index = self.slots.len();
             if index == self.slots.capacity() {
@@ -335,22 +347,21 @@ impl<D> Records<D> {
             let ops = self.closures.put(index, cb);
             self.slots.push(Record {
                 ops,
-                handle: Held::NONE,
+                handle,
                 gen: 1,
                 fd,
                 events,
                 priority,
                 of: PhantomData,
             });
-            (index as u32, &mut self.slots[index])
+            (index as u32, 1)
         };
         self.len += 1;
-        let ev = EventId {
+        EventId {
             index,
-            gen: r.gen,
+            gen,
             base: self.base,
-        };
-        (ev, r)
+        }
     }
 
     /// Room for more records: a quarter more, not double: room for at most a quarter more
