@@ -400,7 +400,8 @@ impl<D> Records<D> {
         r.fd = self.free as RawFd;
         self.free = ev.index;
         // SAFETY: the record held this closure, and it is not running.
-        Some((handle, Some(unsafe { self.closures.take(ev.index as usize, ops) })))
+        let closure = unsafe { self.closures.take(ev.index as usize, ops) };
+        Some((handle, Some(closure)))
     }
 
     /// Frees the event whose callback just returned, from its closure's [`Ops::call`] (a
