@@ -279,6 +279,7 @@ impl<D> Base<D> {
 
     /// Makes the event not pending and not active. Deleting an event that is not pending is
     /// not an error.
+    #[inline]
     pub fn del(&mut self, ev: EventId) -> Result<()> {
         let rec = self.records.get_mut(ev)?;
         match rec.handle.take() {
