@@ -40,6 +40,8 @@ pub struct Base<D = ()> {
     pub(crate) waker: Option<(std::sync::Arc<WakerShared<D>>, EventId)>,
     /// An error from a timer's [`TimeoutAction`], for [`take_deferred_error`](Self::take_deferred_error).
     deferred: Option<Error>,
+    /// The core's default priority, for new events (kept here: one load, whichever core).
+    priority: u8,
 }
 
 impl<D> Base<D> {
@@ -50,6 +52,7 @@ impl<D> Base<D> {
 
     pub(crate) fn from_core(core: Core) -> Base<D> {
         Base {
+            priority: core.default_priority(),
             core,
             records: Records::new(),
             waker: None,
@@ -84,7 +87,9 @@ impl<D> Base<D> {
     /// Sets the number of priorities, 1 to 255 (refused while events are active). New events
     /// get the middle one.
     pub fn set_priorities(&mut self, n: u8) -> Result<()> {
-        Ok(self.core.set_priorities(n)?)
+        self.core.set_priorities(n)?;
+        self.priority = self.core.default_priority();
+        Ok(())
     }
 
     /// An I/O event, pending at once: `callback` runs when `source` is ready for `interest`,
@@ -149,7 +154,7 @@ impl<D> Base<D> {
         F: FnMut(&mut Base<D>, &mut D, EventId) -> TimeoutAction + Send + 'static,
     {
         let timeout = when.into().remaining();
-        let priority = self.core.default_priority();
+        let priority = self.priority;
         // The core first, with the token the record will have: nothing to undo if it refuses.
         let spec = Spec {
             fd: -1,
@@ -185,7 +190,7 @@ impl<D> Base<D> {
     }
 
     fn new_event(&mut self, fd: RawFd, what: What, cb: impl Handler<D>) -> EventId {
-        let priority = self.core.default_priority();
+        let priority = self.priority;
         self.records.insert(fd, what, priority, cb)
     }
 
