@@ -459,5 +459,19 @@ mod tests {
         }
         assert_eq!(base.len(), 2, "`other` and the user event of case 3");
         assert!(base.pending(other).is_ok());
+        // A closure in its cell (the ones above are boxed).
+        let owned = Arc::new(());
+        let o = owned.clone();
+        let ev = base
+            .new_timer(Duration::from_secs(60), move |_, seen, _| {
+                seen.push(Arc::strong_count(&o) as u64);
+                TimeoutAction::Drop
+            })
+            .unwrap();
+        let mut seen = Vec::new();
+        fire(&mut base, ev, &mut seen);
+        assert_eq!(seen, [2]);
+        assert_eq!(Arc::strong_count(&owned), 1, "dropped once");
+        assert_eq!(base.len(), 2);
     }
 }
