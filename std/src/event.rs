@@ -506,7 +506,7 @@ impl<D> Records<D> {
         }
     }
 
-    /// Frees the record of an event freed while its callback ran (a timer that said `Drop`).
+    /// Frees the record of an event freed while its callback ran (by the callback itself).
     #[inline(never)]
     fn finish_free(&mut self, index: u32) {
         let r = &mut self.slots[index as usize];
