@@ -344,14 +344,8 @@ mod tests {
             })
             .unwrap();
         base.activate(ev, crate::Readiness::TIMEOUT).unwrap();
-        let ready = Ready {
-            handle: base.records.get(ev).unwrap().handle.get().unwrap(),
-            token: Record::<Vec<u64>>::token(ev),
-            fd: -1,
-            res: What::TIMEOUT,
-        };
         let mut seen = Vec::new();
-        base.run_callback(ready, &mut seen);
+        fire(&mut base, ev, &mut seen);
         assert_eq!(seen, [1, 2, 3]);
         assert_eq!(
             Arc::strong_count(&owned),
@@ -388,14 +382,8 @@ mod tests {
             })
             .unwrap();
         base.activate(ev, crate::Readiness::TIMEOUT).unwrap();
-        let ready = Ready {
-            handle: base.records.get(ev).unwrap().handle.get().unwrap(),
-            token: Record::<Vec<u64>>::token(ev),
-            fd: -1,
-            res: What::TIMEOUT,
-        };
         let mut seen = Vec::new();
-        base.run_callback(ready, &mut seen);
+        fire(&mut base, ev, &mut seen);
         assert_eq!(seen, [1, 2]);
         assert_eq!(base.len(), 1, "the new base's event is untouched");
         assert_eq!(
@@ -405,7 +393,8 @@ mod tests {
         );
     }
 
-    /// Fires timer `ev` by hand (no loop, so that Miri can check it too).
+    /// Runs the callback of `ev`, activated as a timeout, by hand (no loop, so that Miri can
+    /// check it too).
     fn fire(base: &mut Base<Vec<u64>>, ev: crate::EventId, seen: &mut Vec<u64>) {
         let ready = Ready {
             handle: base.records.get(ev).unwrap().handle.get().unwrap(),
