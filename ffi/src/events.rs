@@ -48,6 +48,13 @@ fn wants_insert(spec: &Spec) -> bool {
     spec.events.intersects(What::SIGNAL | What::IO)
 }
 
+/// Warns `name: what` (out of line: the callers' fast paths keep no trace of it).
+#[cold]
+#[inline(never)]
+pub(crate) fn complain(name: &str, what: &str) {
+    warn(&format!("{name}: {what}"));
+}
+
 /// The live base of an initialized event; `None` (after a warning when `loud`) otherwise.
 ///
 /// # Safety
@@ -56,7 +63,7 @@ fn wants_insert(spec: &Spec) -> bool {
 pub(crate) unsafe fn target(name: &str, ev: *mut event, loud: bool) -> Option<*mut event_base> {
     if ev.is_null() {
         if loud {
-            warn(&format!("{name}: NULL event"));
+            complain(name, "NULL event");
         }
         return None;
     }
@@ -67,19 +74,19 @@ pub(crate) unsafe fn target(name: &str, ev: *mut event, loud: bool) -> Option<*m
     let (f, b) = unsafe { (layout::flags(ev), layout::base_of(ev)) };
     if f & evlist::INIT == 0 {
         if loud {
-            warn(&format!("{name}: event is not initialized"));
+            complain(name, "event is not initialized");
         }
         return None;
     }
     if b.is_null() {
         if loud {
-            warn(&format!("{name}: event has no event_base set."));
+            complain(name, "event has no event_base set.");
         }
         return None;
     }
     if !is_live(b) {
         if loud {
-            warn(&format!("{name}: the event's base was freed"));
+            complain(name, "the event's base was freed");
         }
         return None;
     }
@@ -340,6 +347,7 @@ pub unsafe extern "C" fn event_del(ev: *mut event) -> c_int {
 ///
 /// # Safety
 /// As [`event_del`].
+#[inline(always)]
 pub(crate) unsafe fn del(ev: *mut event, name: &str) -> c_int {
     // SAFETY: forwarded promise.
     unsafe { del_as(ev, name, Block::Auto) }
@@ -361,9 +369,10 @@ pub(crate) enum Block {
 ///
 /// # Safety
 /// As [`event_del`].
+#[inline(always)]
 pub(crate) unsafe fn del_as(ev: *mut event, name: &str, block: Block) -> c_int {
     if ev.is_null() {
-        warn(&format!("{name}: NULL event"));
+        complain(name, "NULL event");
         return -1;
     }
     if crate::misc::use_after_free(name, ev.cast()) {
@@ -372,7 +381,7 @@ pub(crate) unsafe fn del_as(ev: *mut event, name: &str, block: Block) -> c_int {
     // SAFETY: the caller's promise.
     let (f, b) = unsafe { (layout::flags(ev), layout::base_of(ev)) };
     if b.is_null() {
-        warn(&format!("{name}: event has no event_base set."));
+        complain(name, "event has no event_base set.");
         return -1;
     }
     if f & evlist::INIT == 0 {
@@ -383,6 +392,32 @@ pub(crate) unsafe fn del_as(ev: *mut event, name: &str, block: Block) -> c_int {
         unsafe { layout::set_flags(ev, f & !evlist::QUEUED) };
         return 0;
     }
+    // SAFETY: live.
+    if unsafe { crate::sync::shared(b) } {
+        // SAFETY: forwarded promise; live.
+        return unsafe { del_shared(ev, name, block, b) };
+    }
+    // A base no other thread uses: nothing to hold, to tell or to wait for.
+    // SAFETY: the caller's promise.
+    let h = unsafe {
+        layout::set_flags(ev, f & !evlist::QUEUED);
+        layout::handle(ev)
+    };
+    // SAFETY: live; no other Rust reference is alive.
+    match unsafe { &mut *b }.core.del(h, ev as usize) {
+        Ok(()) | Err(Error::StaleHandle) => 0,
+        Err(e) => fail(name, e),
+    }
+}
+
+/// [`del_as`] on a base shared between threads: with the base held, then waiting for a running
+/// callback as `block` says.
+///
+/// # Safety
+/// As [`event_del`]; `b` is `ev`'s live base.
+#[cold]
+#[inline(never)]
+unsafe fn del_shared(ev: *mut event, name: &str, block: Block, b: *mut event_base) -> c_int {
     let r = {
         // SAFETY: live.
         let _held = unsafe { crate::sync::hold(b) };
