@@ -132,6 +132,7 @@ pub unsafe extern "C" fn event_assign(
 ///
 /// # Safety
 /// As [`event_assign`].
+#[inline]
 pub(crate) unsafe fn assign(
     ev: *mut event,
     base: *mut event_base,
@@ -159,8 +160,12 @@ pub(crate) unsafe fn assign(
         return -1;
     }
     crate::misc::note_assigned(ev.cast());
-    // SAFETY: the caller's promise; `forget` only trusts what the core confirms.
-    unsafe { forget(ev) };
+    // SAFETY: the caller's promise.
+    let (f, b) = unsafe { (layout::flags(ev), layout::base_of(ev)) };
+    if f & evlist::INIT != 0 && is_live(b) {
+        // SAFETY: the caller's promise; `forget` only trusts what the core confirms.
+        unsafe { forget(ev, b) };
+    }
     let arg = if arg == event_self_cbarg() {
         ev.cast()
     } else {
@@ -196,17 +201,15 @@ pub(crate) unsafe fn assign(
     0
 }
 
-/// If the struct is an event some live base holds (it was pending and is assigned again, or
+/// If the struct is an event its live base `b` holds (it was pending and is assigned again, or
 /// memory of one that went away unfreed), deletes it from that base.
 ///
 /// # Safety
-/// `ev` points to a readable `struct event`.
-unsafe fn forget(ev: *mut event) {
+/// `ev` points to a readable `struct event` with `EVLIST_INIT`, of live base `b`.
+#[inline(never)]
+unsafe fn forget(ev: *mut event, b: *mut event_base) {
     // SAFETY: the caller's promise.
-    let (f, b, h) = unsafe { (layout::flags(ev), layout::base_of(ev), layout::handle(ev)) };
-    if f & evlist::INIT == 0 || !is_live(b) {
-        return;
-    }
+    let h = unsafe { layout::handle(ev) };
     // SAFETY: live.
     let _held = unsafe { crate::sync::hold(b) };
     // SAFETY: live and held.

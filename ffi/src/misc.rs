@@ -78,10 +78,17 @@ pub(crate) fn note_freed(ev: *const c_void) {
 }
 
 /// In debug mode, forgets a freed `ev` (its memory is an event again).
+#[inline(always)]
 pub(crate) fn note_assigned(ev: *const c_void) {
     if debug_mode() {
-        freed().remove(&(ev as usize));
+        forget_freed(ev);
     }
+}
+
+#[cold]
+#[inline(never)]
+fn forget_freed(ev: *const c_void) {
+    freed().remove(&(ev as usize));
 }
 
 /// In debug mode, whether `ev` was freed (and says so for `name`).
