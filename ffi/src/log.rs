@@ -56,10 +56,17 @@ pub fn guard<R>(name: &str, fail: R, f: impl FnOnce() -> R) -> R {
     match panic::catch_unwind(AssertUnwindSafe(f)) {
         Ok(r) => r,
         Err(_) => {
-            log(ERR, &format!("{name}: internal error (a bug in eventop)"));
+            internal_error(name);
             fail
         }
     }
+}
+
+/// [`guard`]'s message, out of line: the guarded call's fast path keeps no trace of it.
+#[cold]
+#[inline(never)]
+fn internal_error(name: &str) {
+    log(ERR, &format!("{name}: internal error (a bug in eventop)"));
 }
 
 /// `event_set_log_callback`: `NULL` restores the default (stderr).
