@@ -1,4 +1,4 @@
-//! `struct event_base`: a core [`EventBase`] over the selected hosted backend, growable tables,
+//! `struct event_base`: a core [`Core`] over the selected hosted backend, growable tables,
 //! and what the C API keeps beside it; the registry of live bases; creation and freeing.
 
 use std::ffi::{c_int, CString};
@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use eventop::Growable;
-use eventop_core::base::{Counts, EventBase, Parts};
+use eventop_core::base::Counts;
 use eventop_core::selection::Config;
 use eventop_core::sys::clock::Monotonic;
 use eventop_core::sys::hosted::Hosted;
@@ -18,8 +18,7 @@ use crate::layout::{self, closure, event, evlist};
 use crate::log::{guard, log, warn, MSG};
 use crate::once::Once;
 
-/// The core base the C API drives.
-pub(crate) type Core = EventBase<Hosted<Growable>, Monotonic, Growable>;
+pub(crate) use crate::cores::Core;
 
 /// `struct event_base` (opaque to C).
 pub struct event_base {
@@ -121,12 +120,7 @@ impl event_base {
         if selected.show_method {
             log(MSG, &format!("libevent using: {name}"));
         }
-        let core = EventBase::new(
-            selected.backend,
-            Monotonic,
-            Parts::default(),
-            selected.flags,
-        );
+        let core = Core::new(selected.backend, selected.flags);
         Ok(Box::new(event_base {
             core,
             method: CString::new(name).unwrap_or_default(),
@@ -246,7 +240,12 @@ unsafe fn free_base(base: *mut event_base, finalize: bool) {
 /// `base` is a valid base, unregistered, whose loop is not running.
 pub(crate) unsafe fn destroy(base: *mut event_base, finalize: bool) {
     // SAFETY: the caller's promise.
-    let tokens: Vec<usize> = unsafe { &*base }.core.events().map(|e| e.token).collect();
+    let tokens: Vec<usize> = unsafe { &*base }
+        .core
+        .events()
+        .into_iter()
+        .map(|e| e.token)
+        .collect();
     let mut finalizers = Vec::new();
     for &t in &tokens {
         let ev = t as *mut event;

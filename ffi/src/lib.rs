@@ -14,6 +14,7 @@ pub mod addr;
 pub mod base;
 pub mod compat;
 pub mod config;
+mod cores;
 pub mod events;
 pub mod evutil;
 pub mod finalize;

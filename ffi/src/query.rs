@@ -10,7 +10,7 @@ use std::ptr;
 use eventop_core::base::EventInfo;
 use eventop_core::clock::Clock;
 use eventop_core::sys::clock::Monotonic;
-use eventop_core::{Backend, What};
+use eventop_core::What;
 
 use crate::base::{event_base, live_or};
 use crate::events::{fail, spec_of};
@@ -41,7 +41,7 @@ pub unsafe extern "C" fn event_base_get_features(base: *const event_base) -> c_i
     // SAFETY: live.
     let _held = unsafe { crate::sync::hold(base) };
     // SAFETY: live.
-    c_int::from(unsafe { &*base }.core.backend().info().features.bits())
+    c_int::from(unsafe { &*base }.core.info().features.bits())
 }
 
 /// `event_base_priority_init`: `n` priorities, `1 <= n < 256`; refused while events are active.
@@ -208,7 +208,11 @@ pub type ForeachCb = unsafe extern "C" fn(*const event_base, *const event, *mut 
 /// The events the base holds, taken before any callback runs.
 fn snapshot(b: &event_base) -> Vec<EventInfo> {
     let internal = b.threads.as_ref().map_or(0, |t| t.token());
-    b.core.events().filter(|e| e.token != internal).collect()
+    b.core
+        .events()
+        .into_iter()
+        .filter(|e| e.token != internal)
+        .collect()
 }
 
 /// `event_base_foreach_event`: `f(base, ev, arg)` for each pending or active event until one

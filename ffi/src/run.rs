@@ -5,10 +5,12 @@
 use std::ffi::{c_int, c_short};
 use std::ptr;
 
-use eventop_core::base::{Outcome, Ready, Step};
-use eventop_core::{LoopFlags, What};
+use eventop::Growable;
+use eventop_core::base::{EventBase, Outcome, Ready, Step};
+use eventop_core::sys::clock::Monotonic;
+use eventop_core::{Backend, Error, LoopFlags, What};
 
-use crate::base::{self, event_base, live_or};
+use crate::base::{self, event_base, live_or, Core};
 use crate::layout::{self, closure, event, evlist};
 use crate::log::{guard, warn};
 use crate::sync::Threads;
@@ -59,9 +61,9 @@ unsafe fn run(base: *mut event_base, flags: c_int) -> c_int {
     // the other's locking.
     let r = match threads.as_deref() {
         // SAFETY: as above.
-        None => unsafe { run_held::<false>(base, flags, None) },
+        None => unsafe { run_kind::<false>(base, flags, None) },
         // SAFETY: as above.
-        t => unsafe { run_held::<true>(base, flags, t) },
+        t => unsafe { run_kind::<true>(base, flags, t) },
     };
     if let Some(t) = &threads {
         t.loop_end();
@@ -70,15 +72,36 @@ unsafe fn run(base: *mut event_base, flags: c_int) -> c_int {
     r
 }
 
-/// The loop, with the base held by this thread.
+/// The loop compiled for the kind of core the base has (over epoll, or another backend).
+///
+/// # Safety
+/// As [`run_held`].
+#[inline(always)]
+unsafe fn run_kind<const SHARED: bool>(
+    base: *mut event_base,
+    flags: c_int,
+    threads: Option<&Threads>,
+) -> c_int {
+    // SAFETY: live; the borrow ends with the match.
+    match unsafe { &(*base).core } {
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        // SAFETY: forwarded promise.
+        Core::Epoll(_) => unsafe { run_held::<SHARED, _>(base, flags, threads, Core::epoll) },
+        // SAFETY: forwarded promise.
+        Core::Other(_) => unsafe { run_held::<SHARED, _>(base, flags, threads, Core::other) },
+    }
+}
+
+/// The loop, with the base held by this thread, over the core `kind` gives.
 ///
 /// # Safety
 /// `base` is live.
 /// `SHARED`: `threads` is `Some`.
-unsafe fn run_held<const SHARED: bool>(
+unsafe fn run_held<const SHARED: bool, B: Backend>(
     base: *mut event_base,
     flags: c_int,
     threads: Option<&Threads>,
+    kind: fn(&mut Core) -> Option<&mut EventBase<B, Monotonic, Growable>>,
 ) -> c_int {
     {
         // SAFETY: live; this reference ends before any callback runs.
@@ -113,7 +136,7 @@ unsafe fn run_held<const SHARED: bool>(
                 }
                 t.step_begin();
                 // SAFETY: as above.
-                let step = unsafe { (*base).core.step() };
+                let step = unsafe { step_on(base, kind) };
                 let token = match &step {
                     Ok(Step::Run(ready)) => ready.token,
                     _ => 0,
@@ -124,12 +147,12 @@ unsafe fn run_held<const SHARED: bool>(
                 step
             }
             // SAFETY: as above.
-            _ => unsafe { (*base).core.step() },
+            _ => unsafe { step_on(base, kind) },
         };
         match step {
             // SAFETY: as above.
             Ok(Step::Run(ready)) => unsafe {
-                if (*base).core.queued_behind_first() {
+                if kind(&mut (*base).core).is_some_and(|c| c.queued_behind_first()) {
                     mark_queued(base);
                 }
                 run_one::<SHARED>(base, ready, threads)
@@ -168,6 +191,22 @@ unsafe fn run_held<const SHARED: bool>(
     r
 }
 
+/// The next step of the core `kind` gives (a base's kind never changes).
+///
+/// # Safety
+/// `base` is allocated; no other reference to its core is alive.
+#[inline(always)]
+unsafe fn step_on<B: Backend>(
+    base: *mut event_base,
+    kind: fn(&mut Core) -> Option<&mut EventBase<B, Monotonic, Growable>>,
+) -> Result<Step, Error> {
+    // SAFETY: the caller's promise; the borrow ends with the call.
+    match kind(unsafe { &mut (*base).core }) {
+        Some(c) => c.step(),
+        None => Err(Error::NotStarted),
+    }
+}
+
 /// At the first event of an iteration: the events the iteration activated and left queued
 /// show `EVLIST_ACTIVE` and their `ev_res` until their callbacks run, as libevent sets them when
 /// it activates them.
@@ -178,7 +217,7 @@ unsafe fn run_held<const SHARED: bool>(
 #[inline(never)]
 unsafe fn mark_queued(base: *mut event_base) {
     // SAFETY: the caller's promise; the borrow ends with the loop.
-    for e in unsafe { &*base }.core.queued() {
+    unsafe { &*base }.core.each_queued(|e| {
         let ev = e.token as *mut event;
         let mut f = evlist::ACTIVE;
         if e.inserted {
@@ -192,7 +231,7 @@ unsafe fn mark_queued(base: *mut event_base) {
             layout::set_flags(ev, (layout::flags(ev) & !evlist::QUEUED) | f);
             (*ev).ev_res = e.active.bits() as c_short;
         }
-    }
+    });
 }
 
 /// Runs one event's callback.
@@ -200,6 +239,7 @@ unsafe fn mark_queued(base: *mut event_base) {
 /// # Safety
 /// `base` is allocated; `ready.token` is a `struct event` the core held, which the program
 /// keeps valid while it is pending or active.
+#[inline(always)]
 unsafe fn run_one<const SHARED: bool>(
     base: *mut event_base,
     ready: Ready,

@@ -1,0 +1,277 @@
+//! The core under a base, over whichever backend selection picked: over epoll's own type when it
+//! is epoll (the common case), so that the core's step, add and delete are compiled for epoll
+//! alone, and over the hosted enum of every backend otherwise. A call picks its core with one
+//! branch.
+
+use std::time::Duration;
+
+use eventop::Growable;
+use eventop_core::base::{Counts, EventBase, EventInfo, Handle, Parts, Spec};
+use eventop_core::sys::clock::Monotonic;
+use eventop_core::sys::hosted::Hosted;
+#[cfg(any(target_os = "linux", target_os = "android"))]
+use eventop_core::sys::hosted::Multiplexer;
+use eventop_core::{Backend, BaseFlags, Error, Info, LoopFlags, What};
+
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub(crate) use over_epoll::EpollLoop;
+
+/// A core base, over epoll or over any hosted backend; a tag byte of its own.
+#[repr(u8)]
+pub(crate) enum Core {
+    /// Over epoll.
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    Epoll(OverEpoll),
+    /// Over any other hosted backend.
+    Other(OverOther),
+}
+
+/// `$e` with `$c` bound to the core, whichever it is.
+macro_rules! each {
+    ($core:expr, $c:ident => $e:expr) => {
+        match $core {
+            #[cfg(any(target_os = "linux", target_os = "android"))]
+            Core::Epoll($c) => $e,
+            Core::Other($c) => $e,
+        }
+    };
+}
+
+/// The core over epoll.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub(crate) type OverEpoll = EventBase<EpollLoop, Monotonic, Growable>;
+/// The core over any other hosted backend.
+pub(crate) type OverOther = EventBase<Hosted<Growable>, Monotonic, Growable>;
+
+impl Core {
+    /// The core, if over epoll.
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    #[inline(always)]
+    pub(crate) fn epoll(&mut self) -> Option<&mut OverEpoll> {
+        match self {
+            Core::Epoll(c) => Some(c),
+            _ => None,
+        }
+    }
+
+    /// The core, if over another backend.
+    #[inline(always)]
+    pub(crate) fn other(&mut self) -> Option<&mut OverOther> {
+        match self {
+            Core::Other(c) => Some(c),
+            #[cfg(any(target_os = "linux", target_os = "android"))]
+            _ => None,
+        }
+    }
+
+    /// A core over `backend`, epoll's own type if it is epoll.
+    pub(crate) fn new(backend: Hosted<Growable>, flags: BaseFlags) -> Core {
+        let Hosted { multiplexer, .. } = backend;
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        let multiplexer = match multiplexer {
+            Multiplexer::Epoll(epoll) => {
+                let backend = EpollLoop::new(epoll);
+                return Core::Epoll(EventBase::new(backend, Monotonic, Parts::default(), flags));
+            }
+            other => other,
+        };
+        let backend = Hosted::from(multiplexer);
+        Core::Other(EventBase::new(backend, Monotonic, Parts::default(), flags))
+    }
+
+    /// The backend's description.
+    pub(crate) fn info(&self) -> Info {
+        each!(self, c => c.backend().info())
+    }
+
+    pub(crate) fn set_priorities(&mut self, n: u8) -> Result<(), Error> {
+        each!(self, c => c.set_priorities(n))
+    }
+
+    pub(crate) fn priorities(&self) -> u8 {
+        each!(self, c => c.priorities())
+    }
+
+    #[inline]
+    pub(crate) fn default_priority(&self) -> u8 {
+        each!(self, c => c.default_priority())
+    }
+
+    pub(crate) fn now(&mut self) -> u64 {
+        each!(self, c => c.now())
+    }
+
+    pub(crate) fn update_cache_time(&mut self) {
+        each!(self, c => c.update_cache_time())
+    }
+
+    pub(crate) fn counts(&self) -> Counts {
+        each!(self, c => c.counts())
+    }
+
+    pub(crate) fn take_deferred_error(&mut self) -> Option<Error> {
+        each!(self, c => c.take_deferred_error())
+    }
+
+    #[inline]
+    pub(crate) fn add(
+        &mut self,
+        current: Option<Handle>,
+        spec: &Spec,
+        timeout: Option<Duration>,
+    ) -> Result<Handle, Error> {
+        each!(self, c => c.add(current, spec, timeout))
+    }
+
+    #[inline]
+    pub(crate) fn del(&mut self, h: Handle, token: usize) -> Result<(), Error> {
+        each!(self, c => c.del(h, token))
+    }
+
+    pub(crate) fn del_timer(&mut self, h: Handle, token: usize) -> Result<(), Error> {
+        each!(self, c => c.del_timer(h, token))
+    }
+
+    pub(crate) fn set_priority(&mut self, h: Handle, token: usize, pri: u8) -> Result<(), Error> {
+        each!(self, c => c.set_priority(h, token, pri))
+    }
+
+    #[inline]
+    pub(crate) fn activate(
+        &mut self,
+        current: Option<Handle>,
+        spec: &Spec,
+        res: What,
+        ncalls: u16,
+    ) -> Result<Handle, Error> {
+        each!(self, c => c.activate(current, spec, res, ncalls))
+    }
+
+    pub(crate) fn pending(&self, h: Handle, token: usize, what: What) -> (What, Option<u64>) {
+        each!(self, c => c.pending(h, token, what))
+    }
+
+    pub(crate) fn set_internal(&mut self, h: Handle, token: usize) -> Result<(), Error> {
+        each!(self, c => c.set_internal(h, token))
+    }
+
+    #[inline]
+    pub(crate) fn is_held(&self, h: Handle, token: usize) -> bool {
+        each!(self, c => c.is_held(h, token))
+    }
+
+    /// Every event the base holds, in slot order.
+    pub(crate) fn events(&self) -> Vec<EventInfo> {
+        each!(self, c => c.events().collect())
+    }
+
+    /// Calls `f` with each event waiting in the active queues, highest priority first.
+    pub(crate) fn each_queued(&self, mut f: impl FnMut(EventInfo)) {
+        each!(self, c => c.queued().for_each(&mut f))
+    }
+
+    pub(crate) fn is_running(&self) -> bool {
+        each!(self, c => c.is_running())
+    }
+
+    pub(crate) fn exit_pending(&self) -> bool {
+        each!(self, c => c.exit_pending())
+    }
+
+    pub(crate) fn loopbreak(&mut self) {
+        each!(self, c => c.loopbreak())
+    }
+
+    pub(crate) fn loopcontinue(&mut self) {
+        each!(self, c => c.loopcontinue())
+    }
+
+    pub(crate) fn loopexit(&mut self, after: Option<Duration>) {
+        each!(self, c => c.loopexit(after))
+    }
+
+    #[inline]
+    pub(crate) fn start(&mut self, flags: LoopFlags) -> Result<(), Error> {
+        each!(self, c => c.start(flags))
+    }
+
+    pub(crate) fn reinit(&mut self) -> Result<(), Error> {
+        each!(self, c => c.reinit())
+    }
+}
+
+/// epoll as a backend type of its own.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+mod over_epoll {
+    use std::time::Duration;
+
+    use eventop::storage::Grow;
+    use eventop_core::sys::epoll::{Epoll, Event};
+    use eventop_core::sys::signal::Catcher;
+    use eventop_core::{Backend, Change, Error, FdInfo, Info, RawFd, Signals, Sink, What};
+
+    /// epoll, and the pipe that catches the base's signals (as the hosted enum has it).
+    pub(crate) struct EpollLoop {
+        epoll: Epoll<Grow<Event>>,
+        signals: Catcher,
+    }
+
+    impl EpollLoop {
+        pub(crate) fn new(epoll: Epoll<Grow<Event>>) -> EpollLoop {
+            EpollLoop {
+                epoll,
+                signals: Catcher::new(),
+            }
+        }
+    }
+
+    // Every method forwards to `Epoll`, defaulted ones included, as the hosted enum does.
+    impl Backend for EpollLoop {
+        fn info(&self) -> Info {
+            self.epoll.info()
+        }
+        #[inline]
+        fn add(
+            &mut self,
+            fd: RawFd,
+            old: What,
+            added: What,
+            fdinfo: &mut FdInfo,
+        ) -> Result<(), Error> {
+            self.epoll.add(fd, old, added, fdinfo)
+        }
+        #[inline]
+        fn del(
+            &mut self,
+            fd: RawFd,
+            old: What,
+            removed: What,
+            fdinfo: &mut FdInfo,
+        ) -> Result<(), Error> {
+            self.epoll.del(fd, old, removed, fdinfo)
+        }
+        fn check(&self, fd: RawFd) -> Result<(), Error> {
+            self.epoll.check(fd)
+        }
+        fn apply(&mut self, changes: &[Change]) -> Result<(), Error> {
+            self.epoll.apply(changes)
+        }
+        #[inline(always)]
+        fn dispatch<S: Sink>(
+            &mut self,
+            timeout: Option<Duration>,
+            sink: &mut S,
+        ) -> Result<usize, Error> {
+            self.epoll.dispatch(timeout, sink)
+        }
+        fn reinit(&mut self) -> Result<(), Error> {
+            self.epoll.reinit()
+        }
+        fn signals(&mut self) -> Option<&mut dyn Signals> {
+            Some(&mut self.signals)
+        }
+        fn fd(&self) -> Option<RawFd> {
+            self.epoll.fd()
+        }
+    }
+}
