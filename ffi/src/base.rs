@@ -1,5 +1,6 @@
-//! `struct event_base`: a core [`Core`] over the selected hosted backend, growable tables,
-//! and what the C API keeps beside it; the registry of live bases; creation and freeing.
+//! `struct event_base`: a core base (over epoll's own type, or over the hosted enum of every
+//! backend), growable tables, and what the C API keeps beside it; the registry of live bases;
+//! creation and freeing.
 
 use std::ffi::{c_int, CString};
 use std::ptr;
