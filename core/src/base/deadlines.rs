@@ -347,9 +347,10 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
 }
 
 /// A persistent event's timeout re-armed when it runs, put off until the next change to the
-/// timers or the next wait: its callback, adding the event again with a
-/// timeout of its own (libevent's benchmark does, and many programs), replaces it, so the timer
-/// moves once instead of twice. The timers are changed in the same order as without it.
+/// timers or the next wait: its callback, adding the event again with a timeout of its own
+/// (libevent's benchmark does, and many programs), replaces it, so the timer moves once instead
+/// of twice. The timers are changed in the same order as without it, and what the base reports
+/// (`pending`, `events`, `next_deadline`) counts it at its new deadline.
 #[derive(Clone, Copy, Debug)]
 pub(super) struct Deferred {
     /// The slot, or [`NIL`]: none.
