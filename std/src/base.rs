@@ -441,20 +441,26 @@ impl<D> Base<D> {
         crate::Guard::new(self, ev)
     }
 
-    /// Sets the event's priority (0 runs first); refused while it is pending or active.
+    /// Sets the event's priority (0 runs first), pending or not: a pending event keeps its
+    /// interest and its timeout's deadline (libevent's `event_priority_set`). Refused while it
+    /// is active.
     pub fn set_priority(&mut self, ev: EventId, priority: u8) -> Result<()> {
         if priority >= self.core.priorities() {
             return Err(Error::Invalid("priority out of range"));
         }
-        let rec = self.records.get(ev)?;
-        if rec
-            .handle
-            .get()
-            .is_some_and(|h| self.core.is_held(h, Record::<D>::token(ev)))
-        {
-            return Err(Error::Invalid(
-                "the priority of a pending or active event cannot change",
-            ));
+        let token = Record::<D>::token(ev);
+        if let Some(h) = self.records.get(ev)?.handle.get() {
+            if self.core.is_held(h, token) {
+                match self.core.set_priority(h, token, priority) {
+                    Ok(()) => {}
+                    Err(eventop_core::Error::Active) => {
+                        return Err(Error::Invalid(
+                            "the priority of an active event cannot change",
+                        ))
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
         }
         self.records.get_mut(ev)?.priority = priority;
         Ok(())

@@ -141,6 +141,10 @@ impl Core {
         each!(self, c => c.del_timer(h, token))
     }
 
+    pub(crate) fn set_priority(&mut self, h: Handle, token: usize, pri: u8) -> Result<(), Error> {
+        each!(self, c => c.set_priority(h, token, pri))
+    }
+
     #[inline]
     pub(crate) fn activate(
         &mut self,

@@ -483,8 +483,14 @@ fn out_of_range_priorities(kind: Kind) {
     );
     assert_eq!(e.kind(), ErrorKind::InvalidInput);
     base.add_timeout(user, GUARD).unwrap();
+    // Pending: allowed. Active: refused, and the activation stays.
+    base.set_priority(user, 0).unwrap();
+    base.activate(user, Readiness::TIMEOUT).unwrap();
     let e = base.set_priority(user, 0).unwrap_err();
-    assert!(matches!(e, Error::Invalid(_)), "pending: {e:?}");
+    assert!(matches!(e, Error::Invalid(_)), "active: {e:?}");
+    assert!(base.pending(user).unwrap().contains(Readiness::TIMEOUT));
+    base.del(user).unwrap();
+    base.add_timeout(user, GUARD).unwrap();
     assert_held_run(&mut base, kind, Seen::new());
     drop(held);
     base.free(user).unwrap();
