@@ -5,16 +5,21 @@
 
 use std::time::Duration;
 
+#[cfg(any(target_os = "linux", target_os = "android"))]
+use eventop::storage::Grow;
 use eventop::Growable;
 use eventop_core::base::{Counts, EventBase, EventInfo, Handle, Parts, Spec};
 use eventop_core::sys::clock::Monotonic;
+#[cfg(any(target_os = "linux", target_os = "android"))]
+use eventop_core::sys::epoll::{Epoll, Event};
 use eventop_core::sys::hosted::Hosted;
 #[cfg(any(target_os = "linux", target_os = "android"))]
 use eventop_core::sys::hosted::Multiplexer;
 use eventop_core::{Backend, BaseFlags, Error, Info, LoopFlags, What};
 
+/// epoll, and the pipe that catches the base's signals.
 #[cfg(any(target_os = "linux", target_os = "android"))]
-pub(crate) use over_epoll::EpollLoop;
+pub(crate) type EpollLoop = eventop_core::sys::hosted::WithSignals<Epoll<Grow<Event>>>;
 
 /// A core base, over epoll or over any hosted backend; a tag byte of its own.
 #[repr(u8)]
@@ -70,7 +75,7 @@ impl Core {
         #[cfg(any(target_os = "linux", target_os = "android"))]
         let multiplexer = match multiplexer {
             Multiplexer::Epoll(epoll) => {
-                let backend = EpollLoop::new(epoll);
+                let backend = EpollLoop::from(epoll);
                 return Core::Epoll(EventBase::new(backend, Monotonic, Parts::default(), flags));
             }
             other => other,
@@ -197,81 +202,5 @@ impl Core {
 
     pub(crate) fn reinit(&mut self) -> Result<(), Error> {
         each!(self, c => c.reinit())
-    }
-}
-
-/// epoll as a backend type of its own.
-#[cfg(any(target_os = "linux", target_os = "android"))]
-mod over_epoll {
-    use std::time::Duration;
-
-    use eventop::storage::Grow;
-    use eventop_core::sys::epoll::{Epoll, Event};
-    use eventop_core::sys::signal::Catcher;
-    use eventop_core::{Backend, Change, Error, FdInfo, Info, RawFd, Signals, Sink, What};
-
-    /// epoll, and the pipe that catches the base's signals (as the hosted enum has it).
-    pub(crate) struct EpollLoop {
-        epoll: Epoll<Grow<Event>>,
-        signals: Catcher,
-    }
-
-    impl EpollLoop {
-        pub(crate) fn new(epoll: Epoll<Grow<Event>>) -> EpollLoop {
-            EpollLoop {
-                epoll,
-                signals: Catcher::new(),
-            }
-        }
-    }
-
-    // Every method forwards to `Epoll`, defaulted ones included, as the hosted enum does.
-    impl Backend for EpollLoop {
-        fn info(&self) -> Info {
-            self.epoll.info()
-        }
-        #[inline]
-        fn add(
-            &mut self,
-            fd: RawFd,
-            old: What,
-            added: What,
-            fdinfo: &mut FdInfo,
-        ) -> Result<(), Error> {
-            self.epoll.add(fd, old, added, fdinfo)
-        }
-        #[inline]
-        fn del(
-            &mut self,
-            fd: RawFd,
-            old: What,
-            removed: What,
-            fdinfo: &mut FdInfo,
-        ) -> Result<(), Error> {
-            self.epoll.del(fd, old, removed, fdinfo)
-        }
-        fn check(&self, fd: RawFd) -> Result<(), Error> {
-            self.epoll.check(fd)
-        }
-        fn apply(&mut self, changes: &[Change]) -> Result<(), Error> {
-            self.epoll.apply(changes)
-        }
-        #[inline(always)]
-        fn dispatch<S: Sink>(
-            &mut self,
-            timeout: Option<Duration>,
-            sink: &mut S,
-        ) -> Result<usize, Error> {
-            self.epoll.dispatch(timeout, sink)
-        }
-        fn reinit(&mut self) -> Result<(), Error> {
-            self.epoll.reinit()
-        }
-        fn signals(&mut self) -> Option<&mut dyn Signals> {
-            Some(&mut self.signals)
-        }
-        fn fd(&self) -> Option<RawFd> {
-            self.epoll.fd()
-        }
     }
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use eventop_core::sys::epoll::{Epoll, Event};
 use eventop_core::sys::hosted::Hosted;
 #[cfg(any(target_os = "linux", target_os = "android"))]
-use eventop_core::sys::signal::Catcher;
+use eventop_core::sys::hosted::WithSignals;
 use eventop_core::{Backend, Change, Error, FdInfo, Info, Signals, Sink, What};
 
 #[cfg(any(target_os = "linux", target_os = "android"))]
@@ -17,59 +17,7 @@ use crate::tables::Growable;
 
 /// epoll, and the pipe that catches the base's signals.
 #[cfg(any(target_os = "linux", target_os = "android"))]
-pub(crate) struct EpollLoop {
-    epoll: Epoll<Grow<Event>>,
-    signals: Catcher,
-}
-
-#[cfg(any(target_os = "linux", target_os = "android"))]
-impl EpollLoop {
-    pub(crate) fn new(epoll: Epoll<Grow<Event>>) -> EpollLoop {
-        EpollLoop {
-            epoll,
-            signals: Catcher::new(),
-        }
-    }
-}
-
-// Every method forwards to `Epoll`, defaulted ones included, as `Hosted` does.
-#[cfg(any(target_os = "linux", target_os = "android"))]
-impl Backend for EpollLoop {
-    fn info(&self) -> Info {
-        self.epoll.info()
-    }
-    #[inline]
-    fn add(&mut self, fd: i32, old: What, added: What, fdinfo: &mut FdInfo) -> Result<(), Error> {
-        self.epoll.add(fd, old, added, fdinfo)
-    }
-    #[inline]
-    fn del(&mut self, fd: i32, old: What, removed: What, fdinfo: &mut FdInfo) -> Result<(), Error> {
-        self.epoll.del(fd, old, removed, fdinfo)
-    }
-    fn check(&self, fd: i32) -> Result<(), Error> {
-        self.epoll.check(fd)
-    }
-    fn apply(&mut self, changes: &[Change]) -> Result<(), Error> {
-        self.epoll.apply(changes)
-    }
-    #[inline]
-    fn dispatch<S: Sink>(
-        &mut self,
-        timeout: Option<Duration>,
-        sink: &mut S,
-    ) -> Result<usize, Error> {
-        self.epoll.dispatch(timeout, sink)
-    }
-    fn reinit(&mut self) -> Result<(), Error> {
-        self.epoll.reinit()
-    }
-    fn signals(&mut self) -> Option<&mut dyn Signals> {
-        Some(&mut self.signals)
-    }
-    fn fd(&self) -> Option<i32> {
-        self.epoll.fd()
-    }
-}
+pub(crate) type EpollLoop = WithSignals<Epoll<Grow<Event>>>;
 
 /// Any other hosted backend. Its readiness goes through a buffer of its own on its way to the
 /// core's sink: the backends' dispatch is then compiled for that buffer, and epoll's for the

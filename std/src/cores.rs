@@ -76,7 +76,7 @@ impl Core {
         #[cfg(any(target_os = "linux", target_os = "android"))]
         let multiplexer = match multiplexer {
             Multiplexer::Epoll(epoll) => {
-                let backend = EpollLoop::new(epoll);
+                let backend = EpollLoop::from(epoll);
                 return Core::Epoll(EventBase::new(backend, Monotonic, Parts::default(), flags));
             }
             other => other,

@@ -53,6 +53,67 @@ impl<F: Buffers> From<Multiplexer<F>> for Hosted<F> {
     }
 }
 
+/// One backend and the signal pipe, as [`Hosted`] has them: for an adapter that holds the
+/// backend selection picked by its own type (epoll's, so that the loop is compiled for it alone).
+pub struct WithSignals<B> {
+    /// The backend.
+    pub backend: B,
+    signals: Catcher,
+}
+
+impl<B> From<B> for WithSignals<B> {
+    fn from(backend: B) -> Self {
+        WithSignals {
+            backend,
+            signals: Catcher::new(),
+        }
+    }
+}
+
+// Every method forwards to the backend, defaulted ones included, as `Hosted` does.
+impl<B: Backend> Backend for WithSignals<B> {
+    fn info(&self) -> Info {
+        self.backend.info()
+    }
+    #[inline]
+    fn add(&mut self, fd: RawFd, old: What, added: What, fdinfo: &mut FdInfo) -> Result<(), Error> {
+        self.backend.add(fd, old, added, fdinfo)
+    }
+    #[inline]
+    fn del(
+        &mut self,
+        fd: RawFd,
+        old: What,
+        removed: What,
+        fdinfo: &mut FdInfo,
+    ) -> Result<(), Error> {
+        self.backend.del(fd, old, removed, fdinfo)
+    }
+    fn check(&self, fd: RawFd) -> Result<(), Error> {
+        self.backend.check(fd)
+    }
+    fn apply(&mut self, changes: &[Change]) -> Result<(), Error> {
+        self.backend.apply(changes)
+    }
+    #[inline(always)]
+    fn dispatch<S: Sink>(
+        &mut self,
+        timeout: Option<Duration>,
+        sink: &mut S,
+    ) -> Result<usize, Error> {
+        self.backend.dispatch(timeout, sink)
+    }
+    fn reinit(&mut self) -> Result<(), Error> {
+        self.backend.reinit()
+    }
+    fn signals(&mut self) -> Option<&mut dyn Signals> {
+        Some(&mut self.signals)
+    }
+    fn fd(&self) -> Option<RawFd> {
+        self.backend.fd()
+    }
+}
+
 /// One of the hosted backends.
 pub enum Multiplexer<F: Buffers> {
     /// epoll, with or without the changelist.
