@@ -33,7 +33,7 @@ fuzz_target!(|input: Input| {
     let mut heap = TimerHeap::new(&mut buf[..room]);
     let mut index = [u32::MAX; SLOTS as usize];
     let mut model: Vec<Timer> = Vec::new();
-    let mut seq = 0u64;
+    let mut seq = 0u32;
     let insert = |model: &mut Vec<Timer>, t: Timer| {
         let at = model.partition_point(|m| (m.deadline, m.seq) < (t.deadline, t.seq));
         model.insert(at, t);

@@ -12,6 +12,7 @@
 use core::time::Duration;
 
 use super::slots::{state, Slot, LISTED, NIL};
+use super::timers::seq_before;
 use super::{EventBase, Tables};
 use crate::clock::{nanos, Clock};
 use crate::{Backend, Error, Resource, What};
@@ -92,7 +93,12 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
         }
         let s = self.slots.get(head);
         match root {
-            Some(t) if (t.deadline, t.seq) < (s.deadline, s.seq) => Some((t.deadline, t.slot)),
+            Some(t)
+                if t.deadline < s.deadline
+                    || (t.deadline == s.deadline && seq_before(t.seq, s.seq)) =>
+            {
+                Some((t.deadline, t.slot))
+            }
             _ => Some((s.deadline, head)),
         }
     }
@@ -377,7 +383,7 @@ impl TimerList {
     /// Moves slot `idx`, in the list but not its last, behind the last with `deadline` (not
     /// before the last's) and `seq`.
     #[inline(always)]
-    fn move_to_tail(&mut self, slots: &mut [Slot], idx: u32, deadline: u64, seq: u64) {
+    fn move_to_tail(&mut self, slots: &mut [Slot], idx: u32, deadline: u64, seq: u32) {
         let tail = self.tail;
         let s = &mut slots[idx as usize];
         let (next, prev) = (s.tnext, s.tprev);

@@ -81,7 +81,7 @@ pub struct Slot {
     pub(crate) tnext: u32,
     pub(crate) tprev: u32,
     /// The timer's place among equal deadlines while it is in the sorted list.
-    pub(crate) seq: u64,
+    pub(crate) seq: u32,
     pub(crate) deadline: u64,
     /// The timeout last given to `add` in ns (0: none), for persistent re-arming.
     pub(crate) interval: u64,
@@ -231,6 +231,15 @@ impl<S: Storage<Slot>> Slots<S> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The sizes the memory budget counts on (64-bit targets): a slot per event, a heap entry per
+    /// timer in the heap.
+    #[test]
+    #[cfg(target_pointer_width = "64")]
+    fn slot_and_heap_entry_sizes() {
+        assert_eq!(core::mem::size_of::<Slot>(), 72);
+        assert_eq!(core::mem::size_of::<crate::base::Timer>(), 16);
+    }
 
     #[test]
     fn stale_and_foreign_handles_are_refused() {

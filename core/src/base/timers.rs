@@ -23,9 +23,9 @@ use crate::{Error, Resource, Storage};
 pub struct Timer {
     /// When it expires: nanoseconds on the base's monotonic clock.
     pub deadline: u64,
-    /// When its deadline was set (push or reschedule), counted per heap: among equal deadlines
-    /// the smaller `seq` fires first.
-    pub seq: u64,
+    /// When its deadline was set (push or reschedule), counted per heap, wrapping: among equal
+    /// deadlines the earlier `seq` fires first (see [`TimerHeap`]).
+    pub seq: u32,
     /// The event slot that owns it.
     pub slot: u32,
 }
@@ -34,7 +34,14 @@ pub struct Timer {
 /// equal (rare but for timers armed together with one timeout).
 #[inline(always)]
 fn before(a: &Timer, b: &Timer) -> bool {
-    a.deadline < b.deadline || (a.deadline == b.deadline && a.seq < b.seq)
+    a.deadline < b.deadline || (a.deadline == b.deadline && seq_before(a.seq, b.seq))
+}
+
+/// Whether `a` was taken before `b` from a counter that wraps: the two are taken less than 2^31
+/// settings apart.
+#[inline(always)]
+pub(crate) fn seq_before(a: u32, b: u32) -> bool {
+    (a.wrapping_sub(b) as i32) < 0
 }
 
 /// Children per node.
@@ -51,14 +58,15 @@ const MAX_LEN: usize = u32::MAX as usize;
 
 /// A 4-ary min-heap of [`Timer`]s ordered by `(deadline, seq)`, over caller-supplied storage.
 ///
-/// `seq` is a `u64` counter bumped once per push or reschedule; at one a nanosecond it would take
-/// over 500 years to wrap, so it is treated as never wrapping (it wraps silently rather than
-/// panicking, and only FIFO order among equal deadlines would suffer).
+/// `seq` is a `u32` counter bumped once per push or reschedule, compared as a wrapping counter:
+/// right for any two timers set less than 2^31 settings apart. Only equal deadlines compare their
+/// `seq`s, so a wrong order needs a timer pending over 2^31 settings and another set since for the
+/// very same nanosecond; it swaps the two, nothing else.
 #[derive(Debug)]
 pub struct TimerHeap<S> {
     storage: S,
     len: usize,
-    next_seq: u64,
+    next_seq: u32,
 }
 
 impl<S: Storage<Timer>> TimerHeap<S> {
@@ -111,7 +119,7 @@ impl<S: Storage<Timer>> TimerHeap<S> {
     /// Takes a fresh `seq` without setting a deadline in the heap: for a timer its owner keeps
     /// elsewhere in the same order (behind every deadline set before it).
     #[inline]
-    pub(crate) fn take_seq(&mut self) -> u64 {
+    pub(crate) fn take_seq(&mut self) -> u32 {
         let seq = self.next_seq;
         self.next_seq = seq.wrapping_add(1);
         seq
@@ -408,6 +416,19 @@ mod tests {
     }
 
     #[test]
+    fn equal_deadlines_stay_first_in_first_out_across_the_seq_wrap() {
+        let mut h = TimerHeap::new(Grow::default());
+        h.next_seq = u32::MAX - 2;
+        let mut idx = Index::default();
+        for slot in 0..6 {
+            h.push(7, slot, &mut idx.f()).unwrap();
+            check(&h, &idx);
+        }
+        assert_eq!(h.peek().map(|t| t.seq), Some(u32::MAX - 2));
+        assert_eq!(drain(&mut h, 7, &mut idx), [0, 1, 2, 3, 4, 5]);
+    }
+
+    #[test]
     fn pops_in_deadline_order() {
         let mut h = TimerHeap::new(Grow::default());
         let mut idx = Index::default();
@@ -605,7 +626,7 @@ mod tests {
     #[derive(Default)]
     struct Model {
         live: Vec<Timer>,
-        next_seq: u64,
+        next_seq: u32,
     }
 
     impl Model {
