@@ -23,12 +23,38 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
 
-/// One contender: its name in the tables, its binary, whether it has timers.
+/// One contender: its name in the tables, its binary, the cells it runs.
 #[derive(Clone, Debug)]
 struct Contender {
     name: &'static str,
     bin: PathBuf,
-    timers: bool,
+    scope: Scope,
+}
+
+/// The cells a contender runs.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Scope {
+    /// Every cell: it has timers.
+    All,
+    /// The cells without timers.
+    NoTimers,
+    /// The timer lifecycle only (the timer heap alone).
+    Lifecycle,
+}
+
+impl Contender {
+    /// Whether it runs the chain (every contender but the timer heap alone).
+    fn chains(&self) -> bool {
+        self.scope != Scope::Lifecycle
+    }
+
+    fn runs(&self, cell: &Cell) -> bool {
+        match self.scope {
+            Scope::All => true,
+            Scope::NoTimers => !cell.needs_timers(),
+            Scope::Lifecycle => cell.workload == "timers",
+        }
+    }
 }
 
 /// One cell of the matrix: a workload and its parameters, the size key varied for marginal costs.
@@ -346,24 +372,25 @@ fn contenders(root: &Path, notes: &mut Vec<String>) -> Vec<Contender> {
         .parent()
         .expect("bin dir")
         .to_path_buf();
-    let rust = |name: &'static str, timers| Contender {
+    let rust = |name: &'static str, scope| Contender {
         name,
         bin: dir.join(format!("bench_{name}")),
-        timers,
+        scope,
     };
     let mut v = vec![
-        rust("eventop_std", true),
-        rust("eventop_core", true),
-        rust("eventop_backend", false),
-        rust("raw_epoll", false),
-        rust("mio", false),
-        rust("polling", false),
+        rust("eventop_std", Scope::All),
+        rust("eventop_core", Scope::All),
+        rust("eventop_backend", Scope::NoTimers),
+        rust("eventop_heap", Scope::Lifecycle),
+        rust("raw_epoll", Scope::NoTimers),
+        rust("mio", Scope::NoTimers),
+        rust("polling", Scope::NoTimers),
     ];
     if let Some(bin) = build_c(root, &dir, "chain_libevent.c", "-levent_core", notes) {
         v.push(Contender {
             name: "libevent",
             bin,
-            timers: true,
+            scope: Scope::All,
         });
     }
     // eventop's own C library, from the very same source: `ci/bench` installs it
@@ -385,7 +412,7 @@ fn contenders(root: &Path, notes: &mut Vec<String>) -> Vec<Contender> {
             v.push(Contender {
                 name: "eventop_c",
                 bin: out,
-                timers: true,
+                scope: Scope::All,
             });
         } else {
             notes.push(format!(
@@ -398,7 +425,7 @@ fn contenders(root: &Path, notes: &mut Vec<String>) -> Vec<Contender> {
         v.push(Contender {
             name: "libev",
             bin,
-            timers: true,
+            scope: Scope::All,
         });
     }
     v
@@ -418,7 +445,7 @@ fn smoke(cs: &[Contender]) -> Result<(), String> {
     ];
     let mut failures = Vec::new();
     for (cell, size) in &cells {
-        for c in cs.iter().filter(|c| c.timers || !cell.needs_timers()) {
+        for c in cs.iter().filter(|c| c.runs(cell)) {
             let want = cell.expected(*size) as f64;
             match run(&c.bin, &cell.args(*size)) {
                 Ok(r) if r.get("events") == Some(&want) => {}
@@ -460,9 +487,7 @@ struct Wall {
 fn wall(plan: &Plan, cs: &[Contender]) -> Vec<Wall> {
     let mut out = Vec::new();
     for (k, cell) in plan.wall_cells.iter().enumerate() {
-        let idx: Vec<usize> = (0..cs.len())
-            .filter(|&i| cs[i].timers || !cell.needs_timers())
-            .collect();
+        let idx: Vec<usize> = (0..cs.len()).filter(|&i| cs[i].runs(cell)).collect();
         let size = if cell.n >= 9900 {
             plan.wall_events * 2
         } else {
@@ -519,7 +544,7 @@ fn marginal(
     let mut jobs = Vec::new();
     for cell in cells {
         for (i, c) in cs.iter().enumerate() {
-            if c.timers || !cell.needs_timers() {
+            if c.runs(cell) {
                 let (a, b) = (plan.sizes)(cell, plan.quick);
                 jobs.push((cell.clone(), i, a));
                 jobs.push((cell.clone(), i, b));
@@ -618,7 +643,8 @@ fn write_report(
         w,
         "Contenders: `eventop_std` (the `eventop` crate's `Base`, closures), `eventop_core` \
          (`EventBase` driven directly), `eventop_backend` (an `Epoll` backend with its \
-         `Changelist`, no base), `raw_epoll` (no library: the floor), `mio` 1.x, `polling` 3.x \
+         `Changelist`, no base), `eventop_heap` (the core's timer heap alone, with a clock and \
+         the backend's wait: the timer lifecycle only), `raw_epoll` (no library: the floor), `mio` 1.x, `polling` 3.x \
          (level-triggered), `libevent` 2.1 (`benches/c/chain_libevent.c`, public API only), \
          `eventop_c` (the same C source built against eventop's C library), `libev` 4.33 (`benches/c/chain_libev.c`, native API). Workloads are described in \
          `benches/src/lib.rs`; every contender's callback reads one byte and writes one. Pass \
@@ -709,7 +735,7 @@ fn write_report(
         }
     }
     let _ = writeln!(w, "{hdr}\n|---{}|", "|---:".repeat(keys.len()));
-    for (i, c) in cs.iter().enumerate() {
+    for (i, c) in cs.iter().enumerate().filter(|(_, c)| c.chains()) {
         let _ = write!(w, "| {} |", c.name);
         for k in &keys {
             let _ = write!(w, " {} |", fmt(instr.get(&(k.clone(), i)), 0));
@@ -728,7 +754,7 @@ fn write_report(
         let _ = write!(w, " {} |", c.label());
     }
     let _ = writeln!(w, "\n|---{}|", "|---:".repeat(plan.sys_cells.len()));
-    for (i, c) in cs.iter().enumerate() {
+    for (i, c) in cs.iter().enumerate().filter(|(_, c)| c.chains()) {
         let _ = write!(w, "| {} |", c.name);
         for cell in &plan.sys_cells {
             let _ = write!(w, " {} |", fmt(sys.get(&(key(cell), i)), 2));
@@ -957,8 +983,13 @@ fn chart(
         }
     }
     let lx = 2.0 * (pw + ml) + 20.0;
-    for (i, c) in cs.iter().enumerate() {
-        let y = mt + 10.0 + 18.0 * i as f64;
+    for (k, (i, c)) in cs
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.chains())
+        .enumerate()
+    {
+        let y = mt + 10.0 + 18.0 * k as f64;
         let col = COLORS[i % COLORS.len()];
         let _ = writeln!(
             s,
@@ -1059,7 +1090,7 @@ fn main() {
     let precision: Vec<(usize, Report)> = cs
         .iter()
         .enumerate()
-        .filter(|(_, c)| c.timers)
+        .filter(|(_, c)| c.scope == Scope::All)
         .filter_map(|(i, c)| Some((i, run(&c.bin, &firings).ok()?)))
         .collect();
     let minutes = t0.elapsed().as_secs_f64() / 60.0;
