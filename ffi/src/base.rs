@@ -10,7 +10,6 @@ use std::sync::Mutex;
 use eventop::Growable;
 use eventop_core::base::Counts;
 use eventop_core::selection::Config;
-use eventop_core::sys::clock::Monotonic;
 use eventop_core::sys::hosted::Hosted;
 use eventop_core::Backend;
 
@@ -18,6 +17,7 @@ use crate::config::event_config;
 use crate::layout::{self, closure, event, evlist};
 use crate::log::{guard, log, warn, MSG};
 use crate::once::Once;
+use crate::time::WallOffset;
 
 pub(crate) use crate::cores::Core;
 
@@ -41,8 +41,8 @@ pub struct event_base {
     /// must not move when the vector grows).
     #[allow(clippy::vec_box)]
     pub(crate) common: Vec<Box<libc::timeval>>,
-    /// Wall-clock minus monotonic time, in ns, to report deadlines as `gettimeofday` times.
-    pub(crate) clock_diff: i128,
+    /// Wall-clock minus monotonic time, to report deadlines as `gettimeofday` times.
+    pub(crate) wall: WallOffset,
     /// The most events seen at once, for `event_base_get_max_events`.
     pub(crate) max: Counts,
     /// The lock and wake-up fd of a base shared between threads (see `crate::sync`).
@@ -96,18 +96,6 @@ pub(crate) fn checked(name: &str, b: *mut event_base) -> Option<*mut event_base>
     }
 }
 
-/// Wall-clock time minus monotonic time, in ns.
-pub(crate) fn clock_diff() -> i128 {
-    let mut wall = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: a valid clock id and a local timespec.
-    unsafe { libc::clock_gettime(libc::CLOCK_REALTIME, &mut wall) };
-    let mono = eventop_core::clock::Clock::now(&mut Monotonic);
-    i128::from(wall.tv_sec) * 1_000_000_000 + i128::from(wall.tv_nsec) - i128::from(mono)
-}
-
 impl event_base {
     fn new(cfg: &event_config) -> Result<Box<event_base>, String> {
         let avoid: Vec<&str> = cfg.avoid.iter().map(String::as_str).collect();
@@ -132,7 +120,7 @@ impl event_base {
             free_pending: None,
             onces: Vec::new(),
             common: Vec::new(),
-            clock_diff: clock_diff(),
+            wall: WallOffset::default(),
             max: Counts::default(),
             threads: None,
         }))

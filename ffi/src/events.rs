@@ -563,7 +563,7 @@ pub unsafe extern "C" fn event_pending(
         let (bits, deadline) = b.core.pending(h, ev as usize, what);
         if let (false, true, Some(d)) = (tv.is_null(), bits.contains(What::TIMEOUT), deadline) {
             // SAFETY: non-null and writable by the caller's promise.
-            unsafe { *tv = timeval_of(i128::from(d) + b.clock_diff) };
+            unsafe { *tv = timeval_of(i128::from(d) + b.wall.get()) };
         }
         c_int::from(bits.bits())
     })

@@ -162,7 +162,7 @@ pub unsafe extern "C" fn event_base_gettimeofday_cached(
         if b.core.is_running() {
             let now = b.core.now();
             // SAFETY: writable by the caller's promise.
-            unsafe { *tv = timeval_of(i128::from(now) + b.clock_diff) };
+            unsafe { *tv = timeval_of(i128::from(now) + b.wall.get()) };
             return 0;
         }
     }
@@ -277,7 +277,7 @@ pub unsafe extern "C" fn event_base_dump_events(base: *mut event_base, out: *mut
                 }
             }
             if let Some(d) = e.deadline {
-                let tv = timeval_of(i128::from(d) + b.clock_diff);
+                let tv = timeval_of(i128::from(d) + b.wall.get());
                 let _ = write!(s, " Timeout={}.{:06}", tv.tv_sec, tv.tv_usec);
             }
             s += "\n";

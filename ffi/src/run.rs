@@ -118,7 +118,6 @@ unsafe fn run_held<const SHARED: bool, B: Backend>(
         }
         b.got_break = false;
         b.got_exit = false;
-        b.clock_diff = base::clock_diff();
     }
     let mut failure = None;
     let r = loop {

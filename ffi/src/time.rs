@@ -2,7 +2,11 @@
 // `time_t` and `suseconds_t` are `i64` here but narrower on some targets: the conversions stay.
 #![allow(clippy::useless_conversion)]
 
+use std::cell::Cell;
 use std::time::Duration;
+
+use eventop_core::clock::Clock;
+use eventop_core::sys::clock::Monotonic;
 
 /// libevent's common-timeout marks in `tv_usec`: `MAGIC | index << 20 | microseconds`.
 pub(crate) const COMMON_MASK: i64 = 0xf000_0000;
@@ -33,6 +37,37 @@ pub(crate) fn timeval_of(ns: i128) -> libc::timeval {
     }
 }
 
+/// Wall-clock minus monotonic time (ns), to report the core's monotonic times as `gettimeofday`
+/// times. Read when first asked for and again once it is 5 s old, as libevent re-reads it: so a
+/// loop pays nothing for it, however briefly it runs, and a long run still follows clock steps.
+#[derive(Debug, Default)]
+pub(crate) struct WallOffset(Cell<Option<(u64, i128)>>);
+
+/// How long one reading of the offset is used, in monotonic ns.
+const WALL_OFFSET_TTL: u64 = 5_000_000_000;
+
+impl WallOffset {
+    /// The offset, at most 5 s old.
+    pub(crate) fn get(&self) -> i128 {
+        let mono = Monotonic.now();
+        match self.0.get() {
+            Some((at, diff)) if mono.saturating_sub(at) < WALL_OFFSET_TTL => diff,
+            _ => {
+                let mut wall = libc::timespec {
+                    tv_sec: 0,
+                    tv_nsec: 0,
+                };
+                // SAFETY: a valid clock id and a local timespec.
+                unsafe { libc::clock_gettime(libc::CLOCK_REALTIME, &mut wall) };
+                let diff = i128::from(wall.tv_sec) * 1_000_000_000 + i128::from(wall.tv_nsec)
+                    - i128::from(mono);
+                self.0.set(Some((mono, diff)));
+                diff
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -55,5 +90,31 @@ mod tests {
         assert_eq!((t.tv_sec, t.tv_usec), (1, 500_000));
         let t = timeval_of(-1);
         assert_eq!((t.tv_sec, t.tv_usec), (-1, 999_999));
+    }
+
+    /// Wall-clock time in ns, read the way the C library's users read it.
+    fn wall_ns() -> i128 {
+        let mut tv = tv(0, 0);
+        // SAFETY: a local timeval, no timezone.
+        unsafe { libc::gettimeofday(&mut tv, std::ptr::null_mut()) };
+        i128::from(tv.tv_sec) * 1_000_000_000 + i128::from(tv.tv_usec) * 1000
+    }
+
+    #[test]
+    fn wall_offset_is_read_once_then_reused_until_it_is_stale() {
+        let o = WallOffset::default();
+        let diff = o.get();
+        let mono = i128::from(Monotonic.now());
+        assert!(
+            (mono + diff - wall_ns()).abs() < 100_000_000,
+            "off by over 0.1 s"
+        );
+        // Within its 5 s, a reading stands, whatever it was.
+        let (at, _) = o.0.get().unwrap();
+        o.0.set(Some((at, 42)));
+        assert_eq!(o.get(), 42);
+        // Stale, it is read again.
+        o.0.set(Some((at.saturating_sub(WALL_OFFSET_TTL), 42)));
+        assert!((o.get() - diff).abs() < 100_000_000);
     }
 }
