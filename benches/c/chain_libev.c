@@ -57,8 +57,10 @@ static void precision_cb(struct ev_loop *l, ev_timer *w, int revents)
 int main(int argc, char **argv)
 {
 	p = parse(argc, argv);
-	loop = ev_loop_new(EVBACKEND_EPOLL);
-	if (!loop) { fprintf(stderr, "ev_loop_new failed\n"); return 1; }
+	static const unsigned int backends[] = { EVBACKEND_EPOLL, 0, EVBACKEND_POLL, EVBACKEND_SELECT };
+	if (!backends[p.backend]) { fprintf(stderr, "libev has no changelist mode\n"); return 3; }
+	loop = ev_loop_new(backends[p.backend]);
+	if (!loop || ev_backend(loop) != backends[p.backend]) { fprintf(stderr, "ev_loop_new failed\n"); return 1; }
 	if (p.workload == PRECISION) {
 		ev_timer t;
 		target = p.timers;

@@ -74,11 +74,28 @@ static void run(void)
 		while (!done()) event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
 }
 
+/* A base on `b`, selected through the public API; exits with 3 if that is not what it got. */
+static struct event_base *new_base(enum backend b)
+{
+	static const char *const names[] = { "epoll", "epoll (with changelist)", "poll", "select" };
+	struct event_config *cfg = event_config_new();
+	if (b == B_CHANGELIST) event_config_set_flag(cfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+	if (b == B_POLL || b == B_SELECT) event_config_avoid_method(cfg, "epoll");
+	if (b == B_SELECT) event_config_avoid_method(cfg, "poll");
+	struct event_base *base = event_base_new_with_config(cfg);
+	event_config_free(cfg);
+	if (!base) { fprintf(stderr, "event_base_new_with_config failed\n"); exit(1); }
+	if (strcmp(event_base_get_method(base), names[b])) {
+		fprintf(stderr, "asked for %s, got %s\n", names[b], event_base_get_method(base));
+		exit(3);
+	}
+	return base;
+}
+
 int main(int argc, char **argv)
 {
 	p = parse(argc, argv);
-	base = event_base_new();
-	if (!base) { fprintf(stderr, "event_base_new failed\n"); return 1; }
+	base = new_base(p.backend);
 	if (p.workload == PRECISION) {
 		target = p.timers;
 		lates = calloc(p.timers, sizeof *lates);

@@ -16,6 +16,9 @@
 enum workload { CHAIN, CASCADE, TIMERS, SETUP, PRECISION };
 enum timeout { T_NONE, T_FIXED, T_RANDOM };
 enum form { BLOCK, PASS };
+/* The backend the contender selects through its own API: epoll; epoll with libevent's changelist;
+ * poll; select. A contender that cannot select it exits with 3. */
+enum backend { B_EPOLL, B_CHANGELIST, B_POLL, B_SELECT };
 
 struct params {
 	enum workload workload;
@@ -23,18 +26,20 @@ struct params {
 	uint64_t events;
 	enum timeout timeout;
 	enum form form;
+	enum backend backend;
 };
 
 static void usage(const char *why)
 {
 	fprintf(stderr, "%s\nusage: CONTENDER chain|cascade|timers|setup|precision [n=N] [active=A] [events=M] "
-		"[timeout=none|fixed|random] [form=block|pass] [timers=T] [rounds=R]\n", why);
+		"[timeout=none|fixed|random] [form=block|pass] [timers=T] [rounds=R] "
+		"[backend=epoll|changelist|poll|select]\n", why);
 	exit(2);
 }
 
 static struct params parse(int argc, char **argv)
 {
-	struct params p = { CHAIN, 1000, 1, 100000, 10, 100000, T_NONE, BLOCK };
+	struct params p = { CHAIN, 1000, 1, 100000, 10, 100000, T_NONE, BLOCK, B_EPOLL };
 	if (argc < 2) usage("no workload");
 	if (!strcmp(argv[1], "chain")) p.workload = CHAIN;
 	else if (!strcmp(argv[1], "cascade")) p.workload = CASCADE;
@@ -55,6 +60,13 @@ static struct params parse(int argc, char **argv)
 		else if (!strcmp(k, "timeout"))
 			p.timeout = !strcmp(v, "fixed") ? T_FIXED : !strcmp(v, "random") ? T_RANDOM : T_NONE;
 		else if (!strcmp(k, "form")) p.form = !strcmp(v, "pass") ? PASS : BLOCK;
+		else if (!strcmp(k, "backend")) {
+			if (!strcmp(v, "epoll")) p.backend = B_EPOLL;
+			else if (!strcmp(v, "changelist")) p.backend = B_CHANGELIST;
+			else if (!strcmp(v, "poll")) p.backend = B_POLL;
+			else if (!strcmp(v, "select")) p.backend = B_SELECT;
+			else usage("unknown backend");
+		}
 		else usage("unknown key");
 	}
 	if (p.n < 2 || p.active < 1 || p.active > p.n) usage("need n >= 2 and 1 <= active <= n");

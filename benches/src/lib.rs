@@ -18,6 +18,9 @@
 //! - `precision`: one 1 ms timer, re-added from its callback `timers` times. Reports how late
 //!   each firing was against the time of its add (`p50=`, `p99=`, `max=` in ns) and how many
 //!   fired early (`early=`). Wall-clock: run it on a quiet machine, one contender at a time.
+//!
+//! `backend=epoll|changelist|poll|select` picks the backend through the contender's own API
+//! (`changelist`: epoll with libevent's changelist); a contender that cannot exits with 3.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::os::fd::RawFd;
@@ -59,6 +62,19 @@ pub enum Form {
     Pass,
 }
 
+/// The backend a contender selects (`backend=`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Method {
+    /// epoll, the default.
+    Epoll,
+    /// epoll with libevent's changelist.
+    Changelist,
+    /// poll(2).
+    Poll,
+    /// select(2).
+    Select,
+}
+
 /// A workload and its parameters.
 #[derive(Clone, Copy, Debug)]
 pub struct Params {
@@ -78,6 +94,8 @@ pub struct Params {
     pub timers: usize,
     /// Delete-and-add rounds (`setup`).
     pub rounds: usize,
+    /// The backend (`chain`, `cascade`, `setup`; the others on epoll).
+    pub method: Method,
 }
 
 impl Params {
@@ -87,7 +105,7 @@ impl Params {
         match Params::parse(&args) {
             Ok(p) => p,
             Err(e) => {
-                eprintln!("{e}\nusage: CONTENDER chain|cascade|timers|setup|precision [n=N] [active=A] [events=M] [timeout=none|fixed|random] [form=block|pass] [timers=T] [rounds=R]");
+                eprintln!("{e}\nusage: CONTENDER chain|cascade|timers|setup|precision [n=N] [active=A] [events=M] [timeout=none|fixed|random] [form=block|pass] [timers=T] [rounds=R] [backend=epoll|changelist|poll|select]");
                 std::process::exit(2)
             }
         }
@@ -112,6 +130,7 @@ impl Params {
             form: Form::Block,
             timers: 100_000,
             rounds: 10,
+            method: Method::Epoll,
         };
         for arg in &args[1..] {
             let (k, v) = arg.split_once('=').ok_or(format!("not key=value: {arg}"))?;
@@ -137,6 +156,15 @@ impl Params {
                         _ => return Err(format!("unknown form {v}")),
                     }
                 }
+                "backend" => {
+                    p.method = match v {
+                        "epoll" => Method::Epoll,
+                        "changelist" => Method::Changelist,
+                        "poll" => Method::Poll,
+                        "select" => Method::Select,
+                        _ => return Err(format!("unknown backend {v}")),
+                    }
+                }
                 _ => return Err(format!("unknown key {k}")),
             }
         }
@@ -144,6 +172,14 @@ impl Params {
             return Err("need n >= 2 and 1 <= active <= n".into());
         }
         Ok(p)
+    }
+
+    /// For a contender with one backend, epoll: exits with 3 if another is asked for.
+    pub fn epoll_only(&self, contender: &str) {
+        if self.method != Method::Epoll {
+            eprintln!("{contender}: epoll only");
+            std::process::exit(3);
+        }
     }
 
     /// The pairs the first bytes go into: `active` of them, spread evenly.

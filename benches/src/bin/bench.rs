@@ -29,7 +29,12 @@ struct Contender {
     name: &'static str,
     bin: PathBuf,
     scope: Scope,
+    /// The backends besides epoll it can be asked for (`backend=`).
+    backends: &'static [&'static str],
 }
+
+/// The backends besides epoll that the base contenders select: the `backend=` values.
+const BACKENDS: &[&str] = &["changelist", "poll", "select"];
 
 /// The cells a contender runs.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -49,11 +54,12 @@ impl Contender {
     }
 
     fn runs(&self, cell: &Cell) -> bool {
-        match self.scope {
+        let scope = match self.scope {
             Scope::All => true,
             Scope::NoTimers => !cell.needs_timers(),
             Scope::Lifecycle => cell.workload == "timers",
-        }
+        };
+        scope && (cell.backend == "epoll" || self.backends.contains(&cell.backend))
     }
 }
 
@@ -65,6 +71,8 @@ struct Cell {
     active: usize,
     timeout: &'static str,
     form: &'static str,
+    /// The backend (`backend=`), epoll unless a cell of the backends table.
+    backend: &'static str,
 }
 
 impl Cell {
@@ -75,6 +83,15 @@ impl Cell {
             active,
             timeout,
             form,
+            backend: "epoll",
+        }
+    }
+
+    /// The chain, blocking with one byte in flight, on `backend`.
+    fn on(backend: &'static str, n: usize) -> Cell {
+        Cell {
+            backend,
+            ..Cell::chain(n, 1, "none", "block")
         }
     }
 
@@ -85,6 +102,7 @@ impl Cell {
             active: 1,
             timeout: "none",
             form: "block",
+            backend: "epoll",
         }
     }
 
@@ -105,6 +123,9 @@ impl Cell {
                 format!("timeout={}", self.timeout),
                 format!("form={}", self.form),
             ]),
+        }
+        if self.backend != "epoll" {
+            a.push(format!("backend={}", self.backend));
         }
         a
     }
@@ -258,6 +279,10 @@ struct Plan {
 }
 
 fn sizes(c: &Cell, quick: bool) -> (u64, u64) {
+    if c.backend != "epoll" {
+        // poll and select scan every fd per wait: fewer events keep callgrind's runs short.
+        return (2_000, 12_000);
+    }
     match (c.workload, quick) {
         ("timers", false) => (10_000, 100_000),
         ("timers", true) => (2_000, 10_000),
@@ -315,6 +340,11 @@ fn plan(quick: bool) -> Plan {
     }
     instr_cells.push(Cell::other("timers", 0));
     instr_cells.push(Cell::other("setup", 1000));
+    for b in BACKENDS {
+        for n in [100, 1000] {
+            instr_cells.push(Cell::on(b, n));
+        }
+    }
     let mut sys_cells = vec![
         Cell::chain(1000, 1, "none", "block"),
         Cell::chain(1000, 1, "none", "pass"),
@@ -372,25 +402,27 @@ fn contenders(root: &Path, notes: &mut Vec<String>) -> Vec<Contender> {
         .parent()
         .expect("bin dir")
         .to_path_buf();
-    let rust = |name: &'static str, scope| Contender {
+    let rust = |name: &'static str, scope, backends| Contender {
         name,
         bin: dir.join(format!("bench_{name}")),
         scope,
+        backends,
     };
     let mut v = vec![
-        rust("eventop_std", Scope::All),
-        rust("eventop_core", Scope::All),
-        rust("eventop_backend", Scope::NoTimers),
-        rust("eventop_heap", Scope::Lifecycle),
-        rust("raw_epoll", Scope::NoTimers),
-        rust("mio", Scope::NoTimers),
-        rust("polling", Scope::NoTimers),
+        rust("eventop_std", Scope::All, BACKENDS),
+        rust("eventop_core", Scope::All, BACKENDS),
+        rust("eventop_backend", Scope::NoTimers, &[]),
+        rust("eventop_heap", Scope::Lifecycle, &[]),
+        rust("raw_epoll", Scope::NoTimers, &[]),
+        rust("mio", Scope::NoTimers, &[]),
+        rust("polling", Scope::NoTimers, &[]),
     ];
     if let Some(bin) = build_c(root, &dir, "chain_libevent.c", "-levent_core", notes) {
         v.push(Contender {
             name: "libevent",
             bin,
             scope: Scope::All,
+            backends: BACKENDS,
         });
     }
     // eventop's own C library, from the very same source: `ci/bench` installs it
@@ -413,6 +445,7 @@ fn contenders(root: &Path, notes: &mut Vec<String>) -> Vec<Contender> {
                 name: "eventop_c",
                 bin: out,
                 scope: Scope::All,
+                backends: BACKENDS,
             });
         } else {
             notes.push(format!(
@@ -426,6 +459,7 @@ fn contenders(root: &Path, notes: &mut Vec<String>) -> Vec<Contender> {
             name: "libev",
             bin,
             scope: Scope::All,
+            backends: &["poll", "select"],
         });
     }
     v
@@ -433,7 +467,7 @@ fn contenders(root: &Path, notes: &mut Vec<String>) -> Vec<Contender> {
 
 /// Every contender runs every workload once, tiny; all must count what was asked.
 fn smoke(cs: &[Contender]) -> Result<(), String> {
-    let cells = [
+    let fixed = [
         (Cell::chain(10, 1, "none", "block"), 100),
         (Cell::chain(10, 3, "none", "pass"), 100),
         (Cell::chain(10, 2, "random", "block"), 100),
@@ -443,6 +477,8 @@ fn smoke(cs: &[Contender]) -> Result<(), String> {
         (Cell::other("setup", 10), 2),
         (Cell::other("precision", 0), 5),
     ];
+    let backends = BACKENDS.iter().map(|b| (Cell::on(b, 10), 100));
+    let cells: Vec<(Cell, u64)> = fixed.into_iter().chain(backends).collect();
     let mut failures = Vec::new();
     for (cell, size) in &cells {
         for c in cs.iter().filter(|c| c.runs(cell)) {
@@ -746,6 +782,52 @@ fn write_report(
         w,
         "\n![instructions and wall time per event against the number of fds](benches/chart.svg)\n"
     );
+
+    // Backends.
+    let _ = writeln!(
+        w,
+        "### By backend (chain, blocking, one active)\n\nEach contender picks the backend \
+         through its own API (eventop's builder and `EventBase` over the backend's type, \
+         libevent's `event_config`, libev's `ev_loop_new`); `changelist` is epoll with \
+         libevent's changelist (libev has none). poll and select scan every fd per wait, so \
+         their cost grows with N.\n"
+    );
+    let mut hdr = String::from("| contender |");
+    let mut cells = Vec::new();
+    for b in std::iter::once(&"epoll").chain(BACKENDS) {
+        for n in [100, 1000] {
+            let _ = write!(hdr, " {b}, N={n} |");
+            cells.push(Cell::on(b, n));
+        }
+    }
+    let keys: Vec<String> = cells.iter().map(key).collect();
+    let _ = writeln!(w, "{hdr}\n|---{}|", "|---:".repeat(keys.len()));
+    let mut failed = Vec::new();
+    for (i, c) in cs
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| !c.backends.is_empty())
+    {
+        let _ = write!(w, "| {} |", c.name);
+        for (k, cell) in keys.iter().zip(&cells) {
+            let v = instr.get(&(k.clone(), i));
+            let _ = write!(w, " {} |", fmt(v, 0));
+            if v.is_none() && c.runs(cell) {
+                // A cell it should have run: say why it did not, from a short run's stderr.
+                let args = cell.args(100);
+                if let Err(e) = run(&c.bin, &args) {
+                    let cmd = format!("{} {}: ", c.bin.display(), args.join(" "));
+                    let why = e.strip_prefix(&cmd).unwrap_or(&e).replace('\n', " ");
+                    failed.push(format!("{}, {} N={}: {why}", c.name, cell.backend, cell.n));
+                }
+            }
+        }
+        let _ = writeln!(w);
+    }
+    for f in failed {
+        let _ = writeln!(w, "\n> failed: {f}");
+    }
+    let _ = writeln!(w);
 
     // Syscalls.
     let _ = writeln!(w, "## Syscalls per event (strace -f -c, marginal)\n");

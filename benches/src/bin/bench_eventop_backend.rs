@@ -70,6 +70,7 @@ fn chain<const CASCADE: bool>(
 
 fn main() -> Result<(), Error> {
     let p = Params::from_args();
+    p.epoll_only("eventop_backend");
     if matches!(p.workload, Workload::Timers | Workload::Precision) || p.timeout != Timeout::None {
         eprintln!("eventop_backend: no timers at this layer");
         std::process::exit(3);

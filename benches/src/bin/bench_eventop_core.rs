@@ -1,20 +1,21 @@
-//! Contender: eventop-core's `EventBase` driven directly (epoll, growable tables), as
-//! `core/examples/chain.rs` does: the adapter's loop is `start` then `step` until `Done`.
+//! Contender: eventop-core's `EventBase` driven directly (growable tables; epoll unless
+//! `backend=` says otherwise: the backend's own type, no enum), as `core/examples/chain.rs` does:
+//! the adapter's loop is `start` then `step` until `Done`.
 
 use eventop::storage::Grow;
 use eventop::Growable;
 use eventop_benches::*;
 use eventop_core::base::{EventBase, Handle, Parts, Spec, Step};
-use eventop_core::sys::{clock::Monotonic, epoll::Epoll};
-use eventop_core::{BaseFlags, Error, LoopFlags, What};
+use eventop_core::sys::{clock::Monotonic, epoll::Epoll, poll::Poll, select::Select};
+use eventop_core::{Backend, BaseFlags, Error, LoopFlags, What};
 
-type Base = EventBase<Epoll<Grow<eventop_core::sys::epoll::Event>>, Monotonic, Growable>;
+type Base<B> = EventBase<B, Monotonic, Growable>;
 
 /// Runs one loop (`flags`), handing each ready event to `f`.
-fn run(
-    base: &mut Base,
+fn run<B: Backend>(
+    base: &mut Base<B>,
     flags: LoopFlags,
-    mut f: impl FnMut(&mut Base, Handle, usize, What),
+    mut f: impl FnMut(&mut Base<B>, Handle, usize, What),
 ) -> Result<(), Error> {
     base.start(flags)?;
     while let Step::Run(r) = base.step()? {
@@ -25,8 +26,17 @@ fn run(
 
 fn main() -> Result<(), Error> {
     let p = Params::from_args();
-    let backend = Epoll::new(Grow::new(), false)?;
-    let mut base: Base = EventBase::new(backend, Monotonic, Parts::default(), BaseFlags::empty());
+    match p.method {
+        Method::Epoll => bench(&p, Epoll::new(Grow::new(), false)?),
+        Method::Changelist => bench(&p, Epoll::new(Grow::new(), true)?),
+        Method::Poll => bench(&p, Poll::new(Grow::new())?),
+        Method::Select => bench(&p, Select::new(Grow::new())?),
+    }
+}
+
+fn bench<B: Backend>(p: &Params, backend: B) -> Result<(), Error> {
+    let mut base: Base<B> =
+        EventBase::new(backend, Monotonic, Parts::default(), BaseFlags::empty());
     match p.workload {
         Workload::Chain | Workload::Cascade => {
             let pairs = socketpairs(p.n);
@@ -49,7 +59,7 @@ fn main() -> Result<(), Error> {
             start_count(p.events);
             p.starts().for_each(|i| kick(pairs[i].1));
             let n = p.n;
-            let mut callback = |base: &mut Base, h: Handle, i: usize, res: What| {
+            let mut callback = |base: &mut Base<B>, h: Handle, i: usize, res: What| {
                 if !res.contains(What::READ) {
                     timed_out();
                     handles[i] = base

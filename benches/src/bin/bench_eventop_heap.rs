@@ -13,6 +13,7 @@ use std::time::Duration;
 
 fn main() -> Result<(), Error> {
     let p = Params::from_args();
+    p.epoll_only("eventop_heap");
     if p.workload != Workload::Timers {
         eprintln!("eventop_heap: the timers workload only");
         std::process::exit(3);

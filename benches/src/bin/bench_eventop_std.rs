@@ -3,7 +3,7 @@
 use std::io;
 use std::os::fd::RawFd;
 
-use eventop::{Base, EventId, Interest, LoopFlags, Mode, Readiness, TimeoutAction};
+use eventop::{Base, Builder, EventId, Interest, LoopFlags, Mode, Readiness, TimeoutAction};
 use eventop_benches::*;
 
 /// Makes `ev` pending again, with the chain's timeout if it has one.
@@ -60,9 +60,26 @@ fn watch(base: &mut Base, rfd: RawFd, wfd: RawFd, t: Timeout, mode: Mode) -> io:
     Ok(ev)
 }
 
+/// A base on `method`, picked as a program would (the builder); exits with 3 if it is not.
+fn new_base(method: Method) -> io::Result<Base> {
+    let b = Builder::new();
+    let (b, want) = match method {
+        Method::Epoll => (b, "epoll"),
+        Method::Changelist => (b.epoll_changelist(), "epoll (with changelist)"),
+        Method::Poll => (b.avoid("epoll"), "poll"),
+        Method::Select => (b.avoid("epoll").avoid("poll"), "select"),
+    };
+    let base: Base = b.build()?;
+    if base.backend_name() != want {
+        eprintln!("eventop_std: asked for {want}, got {}", base.backend_name());
+        std::process::exit(3);
+    }
+    Ok(base)
+}
+
 fn main() -> io::Result<()> {
     let p = Params::from_args();
-    let mut base: Base = Base::new()?;
+    let mut base = new_base(p.method)?;
     match p.workload {
         Workload::Chain | Workload::Cascade => {
             let pairs = socketpairs(p.n);

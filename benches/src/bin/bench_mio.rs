@@ -10,6 +10,7 @@ use mio::{Events, Interest, Poll, Token};
 
 fn main() -> std::io::Result<()> {
     let p = Params::from_args();
+    p.epoll_only("mio");
     if matches!(p.workload, Workload::Timers | Workload::Precision) || p.timeout != Timeout::None {
         eprintln!("mio: no timers");
         std::process::exit(3);

@@ -11,6 +11,7 @@ use polling::{Event, Events, PollMode, Poller};
 
 fn main() -> std::io::Result<()> {
     let p = Params::from_args();
+    p.epoll_only("polling");
     if matches!(p.workload, Workload::Timers | Workload::Precision) || p.timeout != Timeout::None {
         eprintln!("polling: no timers");
         std::process::exit(3);

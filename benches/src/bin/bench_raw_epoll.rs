@@ -27,6 +27,7 @@ fn wait(epfd: i32, buf: &mut [libc::epoll_event], timeout: i32) -> usize {
 
 fn main() {
     let p = Params::from_args();
+    p.epoll_only("raw_epoll");
     if matches!(p.workload, Workload::Timers | Workload::Precision) || p.timeout != Timeout::None {
         eprintln!("raw_epoll: no timers");
         std::process::exit(3);
