@@ -86,7 +86,8 @@ pub enum Error {
     MixedTriggers(i32),
     /// Exclusive and shared events ([`What::EXCLUSIVE`](crate::What::EXCLUSIVE)) on the same fd.
     MixedExclusive(i32),
-    /// An fd that has as many events as its count can hold.
+    /// An fd that has as many events of one kind (read, write, close) as its count can hold:
+    /// 0xffff, libevent's limit.
     TooManyEvents(i32),
     /// Events wait on this closed fd, whose number the base's own signal fd now has.
     SignalFdTaken(i32),

@@ -6,50 +6,65 @@ use crate::storage::Storage;
 use crate::{Error, FdInfo, RawFd, Resource, What};
 
 /// One fd's entry. Opaque outside the base; public so callers can size storage.
+///
+/// 16 bytes, as the map has one per fd number up to the highest watched (both ends of a
+/// socketpair, say): the events' modes live in [`interest`](Self::interest), and an fd is watched
+/// exactly when some count is not zero.
 #[derive(Clone, Copy, Debug)]
 pub struct FdEntry {
     /// The newest event on the fd; the list runs newest first, as libevent's does.
     pub(crate) head: u32,
+    /// The backend's (or changelist's) per-fd word.
+    pub(crate) info: FdInfo,
     pub(crate) nread: u16,
     pub(crate) nwrite: u16,
     pub(crate) nclose: u16,
-    pub(crate) nevents: u16,
-    /// Whether the fd's events are edge-triggered (they must all agree).
-    pub(crate) et: bool,
-    /// Whether the fd's events want exclusive wake (they must all agree).
-    pub(crate) excl: bool,
     /// [`interest`](Self::interest), kept as the counts change.
     interest: What,
-    /// The backend's (or changelist's) per-fd word.
-    pub(crate) info: FdInfo,
 }
 
 impl Default for FdEntry {
     fn default() -> Self {
         FdEntry {
             head: NIL,
+            info: FdInfo(0),
             nread: 0,
             nwrite: 0,
             nclose: 0,
-            nevents: 0,
-            et: false,
-            excl: false,
             interest: What::empty(),
-            info: FdInfo(0),
         }
     }
 }
 
+/// The modes every event on an fd must agree on.
+const MODES: What = What::ET.union(What::EXCLUSIVE);
+
 impl FdEntry {
-    /// The fd's interest: the I/O bits some event wants, with `ET` and `EXCLUSIVE` if any (as
-    /// the last [`count`](Self::count) left them).
+    /// The fd's interest: the I/O bits some event wants, with `ET` and `EXCLUSIVE` if its events
+    /// have them (they all agree); empty while no event waits on the fd.
     #[inline(always)]
     pub(crate) fn interest(&self) -> What {
         self.interest
     }
 
-    /// Counts an event wanting `events` in (`up`) or out, with the fd's `et` and `excl` as they
-    /// are now.
+    /// Whether some event waits on the fd.
+    #[inline]
+    pub(crate) fn is_watched(&self) -> bool {
+        !self.interest.is_empty()
+    }
+
+    /// Whether one more event wanting `events` would overflow a count (libevent's limit: 0xffff
+    /// events of one kind on one fd).
+    #[inline]
+    pub(crate) fn is_full(&self, events: What) -> bool {
+        let full = |n: u16, bit: What| n == u16::MAX && events.contains(bit);
+        full(self.nread, What::READ)
+            | full(self.nwrite, What::WRITE)
+            | full(self.nclose, What::CLOSED)
+    }
+
+    /// Counts an event wanting `events` in (`up`: the fd takes its `ET` and `EXCLUSIVE`, which
+    /// the caller checked agree with the fd's other events) or out.
     #[inline]
     pub(crate) fn count(&mut self, events: What, up: bool) {
         let step = |n: u16, bit: What| {
@@ -63,18 +78,13 @@ impl FdEntry {
         self.nread = step(self.nread, What::READ);
         self.nwrite = step(self.nwrite, What::WRITE);
         self.nclose = step(self.nclose, What::CLOSED);
-        self.nevents = if up {
-            self.nevents.wrapping_add(1)
-        } else {
-            self.nevents.wrapping_sub(1)
-        };
         // Branch-free: this runs on every add and delete.
         let bit = |on: bool, w: What| u16::from(on) * w.bits();
         let io = bit(self.nread > 0, What::READ)
             | bit(self.nwrite > 0, What::WRITE)
             | bit(self.nclose > 0, What::CLOSED);
-        let modes = bit(self.et, What::ET) | bit(self.excl, What::EXCLUSIVE);
-        self.interest = What::from_bits_retain(io | bit(io != 0, What::from_bits_retain(modes)));
+        let modes = if up { events } else { self.interest } & MODES;
+        self.interest = What::from_bits_retain(io | bit(io != 0, modes));
     }
 }
 
@@ -166,25 +176,23 @@ mod tests {
 
     #[test]
     fn each_kind_of_interest_and_its_modes() {
-        let mut e = FdEntry {
-            excl: true,
-            ..FdEntry::default()
-        };
+        let mut e = FdEntry::default();
+        assert!(!e.is_watched());
+        e.count(What::CLOSED | What::EXCLUSIVE, true);
+        assert_eq!(e.interest(), What::CLOSED | What::EXCLUSIVE);
+        e.count(What::WRITE | What::EXCLUSIVE, true);
+        e.count(What::CLOSED | What::EXCLUSIVE, false);
         assert_eq!(
             e.interest(),
-            What::empty(),
-            "EXCLUSIVE alone is no interest"
+            What::WRITE | What::EXCLUSIVE,
+            "the modes stay"
         );
-        e.count(What::CLOSED, true);
-        assert_eq!(e.interest(), What::CLOSED | What::EXCLUSIVE);
-        e.count(What::WRITE, true);
-        e.count(What::CLOSED, false);
-        assert_eq!(e.interest(), What::WRITE | What::EXCLUSIVE);
-        // The modes are the fd's as of the last count (the base sets them before it counts).
-        e.excl = false;
+        e.count(What::WRITE | What::EXCLUSIVE, false);
+        assert_eq!(e.interest(), What::empty(), "and go with the last event");
+        assert!(!e.is_watched());
         e.count(What::READ, true);
-        assert_eq!(e.interest(), What::READ | What::WRITE);
-        e.count(What::READ | What::WRITE, false);
+        assert_eq!(e.interest(), What::READ, "the next event brings its own");
+        e.count(What::READ, false);
         assert_eq!(e.interest(), What::empty());
     }
 
@@ -204,22 +212,34 @@ mod tests {
     #[test]
     fn an_entry_is_small() {
         // The fd table has an entry per fd number up to the highest watched.
-        assert_eq!(core::mem::size_of::<FdEntry>(), 20);
+        assert_eq!(core::mem::size_of::<FdEntry>(), 16);
     }
 
     #[test]
     fn interest_follows_counts() {
-        let mut e = FdEntry {
-            et: true,
-            ..FdEntry::default()
-        };
-        assert_eq!(e.interest(), What::empty(), "ET alone is no interest");
-        e.count(What::READ | What::PERSIST, true);
-        e.count(What::READ | What::WRITE, true);
+        let mut e = FdEntry::default();
+        e.count(What::READ | What::PERSIST | What::ET, true);
+        e.count(What::READ | What::WRITE | What::ET, true);
         assert_eq!(e.interest(), What::READ | What::WRITE | What::ET);
-        e.count(What::READ | What::WRITE, false);
+        e.count(What::READ | What::WRITE | What::ET, false);
         assert_eq!(e.interest(), What::READ | What::ET);
-        assert_eq!(e.nevents, 1);
+        assert_eq!((e.nread, e.nwrite, e.nclose), (1, 0, 0));
+    }
+
+    #[test]
+    fn each_count_has_its_limit() {
+        let mut e = FdEntry::default();
+        e.nwrite = u16::MAX - 1;
+        assert!(!e.is_full(What::READ | What::WRITE | What::CLOSED));
+        e.count(What::WRITE, true);
+        assert!(e.is_full(What::WRITE) && e.is_full(What::READ | What::WRITE));
+        assert!(
+            !e.is_full(What::READ | What::CLOSED),
+            "other kinds have room"
+        );
+        e.nread = u16::MAX;
+        e.nclose = u16::MAX;
+        assert!(e.is_full(What::READ) && e.is_full(What::CLOSED));
     }
 
     #[test]

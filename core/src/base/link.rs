@@ -34,21 +34,21 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
             self.io.backend.check(fd)?;
         }
         let entry = self.fds.entry(fd)?;
-        let et = events.contains(What::ET);
-        let excl = events.contains(What::EXCLUSIVE);
-        if entry.nevents > 0 && entry.et != et {
-            return Err(Error::MixedTriggers(fd));
+        let old = entry.interest();
+        if entry.is_watched() {
+            // The modes the fd has, against the event's.
+            let differ = old ^ events;
+            if differ.contains(What::ET) {
+                return Err(Error::MixedTriggers(fd));
+            }
+            if differ.contains(What::EXCLUSIVE) {
+                return Err(Error::MixedExclusive(fd));
+            }
         }
-        if entry.nevents > 0 && entry.excl != excl {
-            return Err(Error::MixedExclusive(fd));
-        }
-        if entry.nevents == u16::MAX {
+        if entry.is_full(events) {
             return Err(Error::TooManyEvents(fd));
         }
-        let old = entry.interest();
         let mut after = *entry;
-        after.et = et;
-        after.excl = excl;
         after.count(events, true);
         let new = after.interest();
         let added = (new - old) & What::IO;
@@ -97,11 +97,6 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
         }
         let old = entry.interest();
         entry.count(events, false);
-        if entry.nevents == 0 {
-            // No interest is left: `count` left none of these in it either.
-            entry.et = false;
-            entry.excl = false;
-        }
         let new = entry.interest();
         let removed = (old - new) & What::IO;
         if removed.is_empty() {
@@ -161,7 +156,7 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
         let entry = usize::try_from(fd)
             .ok()
             .and_then(|i| self.fds.storage.as_slice().get(i));
-        if entry.is_some_and(|e| e.nevents > 0) {
+        if entry.is_some_and(|e| e.is_watched()) {
             return Err(Error::SignalFdTaken(fd));
         }
         Ok(())

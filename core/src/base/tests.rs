@@ -431,6 +431,38 @@ fn et_survives_deleting_a_sibling_and_mixing_is_refused() {
 }
 
 #[test]
+fn an_fd_holds_0xffff_events_of_each_kind_and_refuses_more() {
+    // libevent's limit: each kind's count is 16 bits; a full count is an error, not a wrap.
+    let n = usize::from(u16::MAX);
+    let mut slots = std::vec![Slot::default(); n + 3];
+    let mut fds = [FdEntry::default(); 8];
+    let parts = Parts::<Borrowed<'_>> {
+        slots: &mut slots[..],
+        fds: &mut fds[..],
+        timers: &mut [][..],
+        changes: &mut [][..],
+    };
+    let mut b = EventBase::new(Script::default(), TestClock, parts, BaseFlags::empty());
+    let mut first = None;
+    for t in 0..n {
+        let h = b.add(None, &spec(7, What::READ, t), None).unwrap();
+        first.get_or_insert(h);
+    }
+    let before = (b.counts(), b.backend().calls);
+    assert_eq!(
+        b.add(None, &spec(7, What::READ | What::WRITE, n), None),
+        Err(Error::TooManyEvents(7))
+    );
+    assert_eq!((b.counts(), b.backend().calls), before, "nothing changed");
+    // Another kind has room on the same fd; one READ deleted makes room for one.
+    b.add(None, &spec(7, What::WRITE, n), None).unwrap();
+    assert_eq!(b.backend().interest[7], What::READ | What::WRITE);
+    b.del(first.unwrap(), 0).unwrap();
+    b.add(None, &spec(7, What::READ, n + 1), None).unwrap();
+    assert_eq!(b.counts().added, n as u32 + 1);
+}
+
+#[test]
 fn full_tables_fail_and_leave_the_base_as_it_was() {
     let mut slots = [Slot::default(); 2];
     let mut fds = [FdEntry::default(); 14];
