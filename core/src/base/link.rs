@@ -71,30 +71,22 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
 
     /// Takes the event out of its fd's or signal's list; tells the backend of interest lost.
     pub(super) fn unlink_insert(&mut self, idx: u32) -> Result<(), Error> {
-        let (fd, events, next, prev, st) = {
+        let (fd, events, next, st) = {
             let s = self.slots.get(idx);
-            (s.fd, s.events, s.next, s.prev, s.state)
+            (s.fd, s.events, s.next, s.state)
         };
         if st & state::INSERTED == 0 {
             return Ok(());
         }
         self.slots.get_mut(idx).state &= !state::INSERTED;
-        if next != NIL {
-            self.slots.get_mut(next).prev = prev;
-        }
-        if prev != NIL {
-            self.slots.get_mut(prev).next = next;
-        }
         if events.contains(What::SIGNAL) {
-            return self.unlink_signal(fd, prev, next);
+            return self.unlink_signal(idx, fd, next);
         }
         if fd < 0 {
             return Ok(());
         }
         let entry = self.fds.entry(fd)?;
-        if prev == NIL {
-            entry.head = next;
-        }
+        remove(&mut self.slots, &mut entry.head, idx, next);
         let old = entry.interest();
         entry.count(events, false);
         let new = entry.interest();
@@ -120,11 +112,9 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
         Ok(())
     }
 
-    pub(super) fn unlink_signal(&mut self, sig: RawFd, prev: u32, next: u32) -> Result<(), Error> {
+    pub(super) fn unlink_signal(&mut self, idx: u32, sig: RawFd, next: u32) -> Result<(), Error> {
         let entry = self.sigs.entry(sig)?;
-        if prev == NIL {
-            entry.head = next;
-        }
+        remove(&mut self.slots, &mut entry.head, idx, next);
         entry.count -= 1;
         if entry.count == 0 {
             self.unwatch_signal(sig);
@@ -173,11 +163,30 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
 #[inline]
 fn push_front<S: Storage<Slot>>(slots: &mut Slots<S>, head: &mut u32, idx: u32) {
     let next = core::mem::replace(head, idx);
-    if next != NIL {
-        slots.get_mut(next).prev = idx;
-    }
     let s = slots.get_mut(idx);
     s.next = next;
-    s.prev = NIL;
     s.state |= state::INSERTED;
+}
+
+/// Takes slot `idx`, followed by `next`, out of the list that starts at `head`.
+///
+/// The lists are singly linked, as libev's: a link back would cost every slot 8 bytes (4 and
+/// the padding they break), to save a walk past the fd's newer events, of which there are
+/// none or one, most often.
+#[inline]
+fn remove<S: Storage<Slot>>(slots: &mut Slots<S>, head: &mut u32, idx: u32, next: u32) {
+    if *head == idx {
+        *head = next;
+        return;
+    }
+    let slots = slots.as_mut_slice();
+    let mut at = *head;
+    // The list holds `idx`: the walk finds it before the end of the list (NIL, out of range).
+    while let Some(s) = slots.get_mut(at as usize) {
+        if s.next == idx {
+            s.next = next;
+            return;
+        }
+        at = s.next;
+    }
 }

@@ -69,9 +69,9 @@ pub struct Slot {
     pub(crate) ncalls: u16,
     pub(crate) fd: RawFd,
     pub(crate) token: usize,
-    /// Next and previous in the fd's or signal's list; `next` also links the free list.
+    /// Next in the fd's or signal's list (newest first, singly linked); also links the free
+    /// list.
     pub(crate) next: u32,
-    pub(crate) prev: u32,
     /// Next and previous in the active queue.
     pub(crate) anext: u32,
     pub(crate) aprev: u32,
@@ -99,7 +99,6 @@ impl Default for Slot {
             fd: -1,
             token: 0,
             next: NIL,
-            prev: NIL,
             anext: NIL,
             aprev: NIL,
             heap: NIL,
@@ -268,6 +267,12 @@ mod tests {
             Handle::from_bits(slots.handle(b).to_bits()),
             slots.handle(b)
         );
+    }
+
+    #[test]
+    fn a_slot_is_small() {
+        // One per pending event: the fd lists are singly linked to keep it at 72 bytes or less.
+        assert!(core::mem::size_of::<Slot>() <= 72);
     }
 
     #[test]

@@ -431,6 +431,52 @@ fn et_survives_deleting_a_sibling_and_mixing_is_refused() {
 }
 
 #[test]
+fn events_leave_their_lists_from_any_place() {
+    // Each list runs newest first: delete from the middle, the end and the front, and only the
+    // events left wake, on an fd and on a signal.
+    let mut b = base();
+    let io = What::READ | What::PERSIST;
+    let sig = What::SIGNAL | What::PERSIST;
+    let mut h = Vec::new();
+    for t in 0..4 {
+        h.push(b.add(None, &spec(7, io, t), None).unwrap());
+    }
+    for t in 4..7 {
+        h.push(b.add(None, &spec(10, sig, t), None).unwrap());
+    }
+    let mut woken = |b: &mut Base| {
+        b.io.backend.ready.push((7, What::READ));
+        b.signal_delivered(10, 1).unwrap();
+        let mut ran = Vec::new();
+        run(b, LoopFlags::ONCE | LoopFlags::NONBLOCK, |_, r| {
+            ran.push(r.token)
+        })
+        .unwrap();
+        ran.sort();
+        ran
+    };
+    assert_eq!(woken(&mut b), [0, 1, 2, 3, 4, 5, 6]);
+    for (t, _) in [
+        (2, "middle"),
+        (0, "end"),
+        (3, "front"),
+        (5, "middle"),
+        (4, "end"),
+    ] {
+        b.del(h[t], t).unwrap();
+    }
+    assert_eq!(woken(&mut b), [1, 6]);
+    b.del(h[1], 1).unwrap();
+    b.del(h[6], 6).unwrap();
+    assert_eq!(b.backend().interest[7], What::empty());
+    assert_eq!(b.counts().added, 0);
+    // Empty lists take events again.
+    b.add(None, &spec(7, io, 8), None).unwrap();
+    b.add(None, &spec(10, sig, 9), None).unwrap();
+    assert_eq!(woken(&mut b), [8, 9]);
+}
+
+#[test]
 fn an_fd_holds_0xffff_events_of_each_kind_and_refuses_more() {
     // libevent's limit: each kind's count is 16 bits; a full count is an error, not a wrap.
     let n = usize::from(u16::MAX);
