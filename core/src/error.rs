@@ -86,8 +86,8 @@ pub enum Error {
     MixedTriggers(i32),
     /// Exclusive and shared events ([`What::EXCLUSIVE`](crate::What::EXCLUSIVE)) on the same fd.
     MixedExclusive(i32),
-    /// An fd that has as many events of one kind (read, write, close) as its count can hold:
-    /// 0xffff, libevent's limit.
+    /// Too many events on one fd. Not returned by this base, which keeps no count per fd (its
+    /// slots are the limit); libevent refuses a 0x10000th event of one kind.
     TooManyEvents(i32),
     /// Events wait on this closed fd, whose number the base's own signal fd now has.
     SignalFdTaken(i32),

@@ -1,26 +1,21 @@
 //! The fd map and the signal map: for each fd (or signal number), the events that wait on it and
 //! how many want each kind of interest, so the backend hears only of 0 ↔ 1 transitions.
 
-use super::slots::NIL;
+use super::slots::{Slot, NIL};
 use crate::storage::Storage;
 use crate::{Error, FdInfo, RawFd, Resource, What};
 
-/// One fd's entry. Opaque outside the base; public so callers can size storage.
+/// One fd's entry: 8 bytes, as the map has one per fd number up to the highest watched (both
+/// ends of a socketpair, say). Opaque outside the base; public so callers can size storage.
 ///
-/// 16 bytes, as the map has one per fd number up to the highest watched (both ends of a
-/// socketpair, say): the events' modes live in [`interest`](Self::interest), and an fd is watched
-/// exactly when some count is not zero.
+/// It keeps no counts: the fd's interest is the union of its events', found on their list
+/// ([`interest`]), as libev finds it.
 #[derive(Clone, Copy, Debug)]
 pub struct FdEntry {
     /// The newest event on the fd; the list runs newest first, as libevent's does.
     pub(crate) head: u32,
     /// The backend's (or changelist's) per-fd word.
     pub(crate) info: FdInfo,
-    pub(crate) nread: u16,
-    pub(crate) nwrite: u16,
-    pub(crate) nclose: u16,
-    /// [`interest`](Self::interest), kept as the counts change.
-    interest: What,
 }
 
 impl Default for FdEntry {
@@ -28,64 +23,37 @@ impl Default for FdEntry {
         FdEntry {
             head: NIL,
             info: FdInfo(0),
-            nread: 0,
-            nwrite: 0,
-            nclose: 0,
-            interest: What::empty(),
         }
     }
 }
 
-/// The modes every event on an fd must agree on.
-const MODES: What = What::ET.union(What::EXCLUSIVE);
-
 impl FdEntry {
-    /// The fd's interest: the I/O bits some event wants, with `ET` and `EXCLUSIVE` if its events
-    /// have them (they all agree); empty while no event waits on the fd.
-    #[inline(always)]
-    pub(crate) fn interest(&self) -> What {
-        self.interest
-    }
-
     /// Whether some event waits on the fd.
     #[inline]
     pub(crate) fn is_watched(&self) -> bool {
-        !self.interest.is_empty()
+        self.head != NIL
     }
+}
 
-    /// Whether one more event wanting `events` would overflow a count (libevent's limit: 0xffff
-    /// events of one kind on one fd).
-    #[inline]
-    pub(crate) fn is_full(&self, events: What) -> bool {
-        let full = |n: u16, bit: What| n == u16::MAX && events.contains(bit);
-        full(self.nread, What::READ)
-            | full(self.nwrite, What::WRITE)
-            | full(self.nclose, What::CLOSED)
-    }
+/// The modes every event on an fd must agree on.
+pub(crate) const MODES: What = What::ET.union(What::EXCLUSIVE);
 
-    /// Counts an event wanting `events` in (`up`: the fd takes its `ET` and `EXCLUSIVE`, which
-    /// the caller checked agree with the fd's other events) or out.
-    #[inline]
-    pub(crate) fn count(&mut self, events: What, up: bool) {
-        let step = |n: u16, bit: What| {
-            let d = u16::from(events.contains(bit));
-            if up {
-                n.wrapping_add(d)
-            } else {
-                n.wrapping_sub(d)
-            }
-        };
-        self.nread = step(self.nread, What::READ);
-        self.nwrite = step(self.nwrite, What::WRITE);
-        self.nclose = step(self.nclose, What::CLOSED);
-        // Branch-free: this runs on every add and delete.
-        let bit = |on: bool, w: What| u16::from(on) * w.bits();
-        let io = bit(self.nread > 0, What::READ)
-            | bit(self.nwrite > 0, What::WRITE)
-            | bit(self.nclose > 0, What::CLOSED);
-        let modes = if up { events } else { self.interest } & MODES;
-        self.interest = What::from_bits_retain(io | bit(io != 0, modes));
+/// The interest of the events on the list that starts at `head`: the I/O bits some event wants,
+/// with the `ET` and `EXCLUSIVE` they all have. The walk stops once the events seen want every
+/// bit of `enough` (for all of it, [`What::IO`]): what it found then covers `enough`, and its
+/// modes are the fd's. Empty for an empty list.
+#[inline]
+pub(crate) fn interest(slots: &[Slot], head: u32, enough: What) -> What {
+    let mut seen = What::empty();
+    let mut at = head;
+    while let Some(s) = slots.get(at as usize) {
+        seen |= s.events;
+        if seen.contains(enough) {
+            break;
+        }
+        at = s.next;
     }
+    seen & (What::IO | MODES)
 }
 
 #[derive(Debug)]
@@ -174,26 +142,49 @@ mod tests {
         }
     }
 
+    /// Slots 0..n holding `events`, listed from 0.
+    fn list(events: &[What]) -> Vec<Slot> {
+        let n = events.len() as u32;
+        (0..n)
+            .map(|i| Slot {
+                events: events[i as usize],
+                next: if i + 1 < n { i + 1 } else { NIL },
+                ..Slot::default()
+            })
+            .collect()
+    }
+
     #[test]
-    fn each_kind_of_interest_and_its_modes() {
-        let mut e = FdEntry::default();
-        assert!(!e.is_watched());
-        e.count(What::CLOSED | What::EXCLUSIVE, true);
-        assert_eq!(e.interest(), What::CLOSED | What::EXCLUSIVE);
-        e.count(What::WRITE | What::EXCLUSIVE, true);
-        e.count(What::CLOSED | What::EXCLUSIVE, false);
+    fn interest_is_the_union_of_the_events() {
+        let et = What::ET | What::PERSIST;
+        let slots = list(&[What::READ | et, What::WRITE | et, What::READ | et]);
         assert_eq!(
-            e.interest(),
-            What::WRITE | What::EXCLUSIVE,
-            "the modes stay"
+            interest(&slots, 0, What::IO),
+            What::READ | What::WRITE | What::ET
         );
-        e.count(What::WRITE | What::EXCLUSIVE, false);
-        assert_eq!(e.interest(), What::empty(), "and go with the last event");
-        assert!(!e.is_watched());
-        e.count(What::READ, true);
-        assert_eq!(e.interest(), What::READ, "the next event brings its own");
-        e.count(What::READ, false);
-        assert_eq!(e.interest(), What::empty());
+        assert_eq!(
+            interest(&slots, 1, What::IO),
+            What::READ | What::WRITE | What::ET
+        );
+        assert_eq!(interest(&slots, 2, What::IO), What::READ | What::ET);
+        assert_eq!(interest(&slots, NIL, What::IO), What::empty());
+        let slots = list(&[What::CLOSED | What::EXCLUSIVE]);
+        assert_eq!(
+            interest(&slots, 0, What::IO),
+            What::CLOSED | What::EXCLUSIVE
+        );
+    }
+
+    #[test]
+    fn the_walk_stops_once_it_has_enough() {
+        let slots = list(&[What::READ, What::READ, What::WRITE]);
+        assert_eq!(interest(&slots, 0, What::READ), What::READ, "stopped at 0");
+        assert_eq!(
+            interest(&slots, 0, What::WRITE),
+            What::READ | What::WRITE,
+            "walked to 2"
+        );
+        assert_eq!(interest(&slots, 0, What::CLOSED), What::READ | What::WRITE);
     }
 
     #[test]
@@ -203,43 +194,16 @@ mod tests {
         };
         assert!(m.entry(0).is_ok());
         assert_eq!(m.storage.capacity(), 1);
-        m.entry(5).unwrap().nread = 1;
+        m.entry(5).unwrap().head = 1;
         assert_eq!(m.storage.capacity(), 6);
         assert!(!m.beyond(5) && m.beyond(6));
-        assert_eq!(m.entry(5).unwrap().nread, 1);
+        assert_eq!(m.entry(5).unwrap().head, 1);
     }
 
     #[test]
     fn an_entry_is_small() {
         // The fd table has an entry per fd number up to the highest watched.
-        assert_eq!(core::mem::size_of::<FdEntry>(), 16);
-    }
-
-    #[test]
-    fn interest_follows_counts() {
-        let mut e = FdEntry::default();
-        e.count(What::READ | What::PERSIST | What::ET, true);
-        e.count(What::READ | What::WRITE | What::ET, true);
-        assert_eq!(e.interest(), What::READ | What::WRITE | What::ET);
-        e.count(What::READ | What::WRITE | What::ET, false);
-        assert_eq!(e.interest(), What::READ | What::ET);
-        assert_eq!((e.nread, e.nwrite, e.nclose), (1, 0, 0));
-    }
-
-    #[test]
-    fn each_count_has_its_limit() {
-        let mut e = FdEntry::default();
-        e.nwrite = u16::MAX - 1;
-        assert!(!e.is_full(What::READ | What::WRITE | What::CLOSED));
-        e.count(What::WRITE, true);
-        assert!(e.is_full(What::WRITE) && e.is_full(What::READ | What::WRITE));
-        assert!(
-            !e.is_full(What::READ | What::CLOSED),
-            "other kinds have room"
-        );
-        e.nread = u16::MAX;
-        e.nclose = u16::MAX;
-        assert!(e.is_full(What::READ) && e.is_full(What::CLOSED));
+        assert_eq!(core::mem::size_of::<FdEntry>(), 8);
     }
 
     #[test]

@@ -105,7 +105,7 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
                 break;
             };
             entry.info = crate::FdInfo::default();
-            let interest = entry.interest();
+            let interest = super::fdmap::interest(self.slots.as_slice(), entry.head, What::IO);
             if interest.intersects(What::IO) {
                 let (fd, old) = (fd as RawFd, What::empty());
                 let r = self

@@ -1,5 +1,6 @@
 //! Events in their fd's or signal's list, and the backend told of interest that starts or stops.
 
+use super::fdmap::{interest, MODES};
 use super::slots::{state, Slot, Slots, NIL};
 use super::{EventBase, Tables};
 use crate::clock::Clock;
@@ -34,7 +35,9 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
             self.io.backend.check(fd)?;
         }
         let entry = self.fds.entry(fd)?;
-        let old = entry.interest();
+        let want = events & What::IO;
+        // All of the fd's interest if this event adds to it; else enough to know it does not.
+        let old = interest(self.slots.as_slice(), entry.head, want);
         if entry.is_watched() {
             // The modes the fd has, against the event's.
             let differ = old ^ events;
@@ -45,26 +48,17 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
                 return Err(Error::MixedExclusive(fd));
             }
         }
-        if entry.is_full(events) {
-            return Err(Error::TooManyEvents(fd));
-        }
-        let mut after = *entry;
-        after.count(events, true);
-        let new = after.interest();
-        let added = (new - old) & What::IO;
+        let added = want - old;
         if !added.is_empty() {
             if self.io.changelist && !beyond && (old & What::IO).is_empty() {
                 // The changelist reaches the backend only at the next dispatch, too late for
                 // this add to report an fd it cannot watch: check when the fd's interest starts.
                 self.io.backend.check(fd)?;
             }
-            let bits = added | (new & (What::ET | What::EXCLUSIVE));
+            let bits = added | (events & MODES);
             self.io
                 .change(ChangeOp::ADD, fd, old, bits, &mut entry.info)?;
         }
-        // The backend's word as the change left it; the rest as counted.
-        after.info = entry.info;
-        *entry = after;
         push_front(&mut self.slots, &mut entry.head, idx);
         Ok(())
     }
@@ -87,16 +81,17 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
         }
         let entry = self.fds.entry(fd)?;
         remove(&mut self.slots, &mut entry.head, idx, next);
-        let old = entry.interest();
-        entry.count(events, false);
-        let new = entry.interest();
-        let removed = (old - new) & What::IO;
+        let lost = events & What::IO;
+        // All of what is left if the event takes interest with it; else enough to know it does not.
+        let new = interest(self.slots.as_slice(), entry.head, lost);
+        let removed = lost - new;
         if removed.is_empty() {
             return Ok(());
         }
+        let old = new | (events & (What::IO | MODES));
         // ET travels with the delete when the remaining interest is edge-triggered, so a backend
         // that rewrites the fd's registration keeps it (libevent loses it here).
-        let bits = removed | (new & (What::ET | What::EXCLUSIVE));
+        let bits = removed | (new & MODES);
         self.io
             .change(ChangeOp::DEL, fd, old, bits, &mut entry.info)
     }

@@ -207,6 +207,12 @@ impl<S: Storage<Slot>> Slots<S> {
         (0..self.high).filter(move |&i| used[i as usize].state & state::USED != 0)
     }
 
+    /// The whole table.
+    #[inline]
+    pub(crate) fn as_slice(&self) -> &[Slot] {
+        self.storage.as_slice()
+    }
+
     /// The whole table, for a hot path that touches several slots: one borrow, so the
     /// storage's pointer and length stay in registers across the accesses.
     #[inline]
