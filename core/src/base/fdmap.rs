@@ -1,5 +1,6 @@
-//! The fd map and the signal map: for each fd (or signal number), the events that wait on it and
-//! how many want each kind of interest, so the backend hears only of 0 ↔ 1 transitions.
+//! The fd map and the signal map: for each fd (or signal number), the list of events that wait on
+//! it; an fd's interest is found on its list, so the backend hears only of interest that starts
+//! or stops.
 
 use super::slots::{Slot, NIL};
 use crate::storage::Storage;
