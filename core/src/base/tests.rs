@@ -444,7 +444,7 @@ fn events_leave_their_lists_from_any_place() {
     for t in 4..7 {
         h.push(b.add(None, &spec(10, sig, t), None).unwrap());
     }
-    let mut woken = |b: &mut Base| {
+    let woken = |b: &mut Base| {
         b.io.backend.ready.push((7, What::READ));
         b.signal_delivered(10, 1).unwrap();
         let mut ran = Vec::new();
