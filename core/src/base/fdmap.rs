@@ -9,8 +9,8 @@ use crate::{Error, FdInfo, RawFd, Resource, What};
 /// One fd's entry: 8 bytes, as the map has one per fd number up to the highest watched (both
 /// ends of a socketpair, say). Opaque outside the base; public so callers can size storage.
 ///
-/// It keeps no counts: the fd's interest is the union of its events', found on their list
-/// ([`interest`]), as libev finds it.
+/// It keeps no counts: the fd's interest is the union of its events', found on their list, as
+/// libev finds it.
 #[derive(Clone, Copy, Debug)]
 pub struct FdEntry {
     /// The newest event on the fd; the list runs newest first, as libevent's does.
