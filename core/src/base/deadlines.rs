@@ -11,11 +11,11 @@
 
 use core::time::Duration;
 
-use super::slots::{state, Slot, LISTED, NIL};
-use super::timers::seq_before;
+use super::slots::{state, Slot, NIL};
+use super::timers::{seq_before, Timer, TimerHeap};
 use super::{EventBase, Tables};
 use crate::clock::{nanos, Clock};
-use crate::{Backend, Error, Resource, What};
+use crate::{Backend, Error, Resource, Storage, What};
 
 impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
     /// The deadline of a timeout of `interval` being set now: counted from a fresh reading of the
@@ -51,7 +51,8 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
         }
         let s = self.slots.get_mut(idx);
         s.interval = interval;
-        s.state = (st | state::PERIODIC) & !state::TIMED_OUT;
+        // Read again: arming may have moved the timer into or out of the list.
+        s.state = (s.state | state::PERIODIC) & !state::TIMED_OUT;
         true
     }
 
@@ -95,7 +96,7 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
         match root {
             Some(t)
                 if t.deadline < s.deadline
-                    || (t.deadline == s.deadline && seq_before(t.seq, s.seq)) =>
+                    || (t.deadline == s.deadline && seq_before(t.seq, s.heap)) =>
             {
                 Some((t.deadline, t.slot))
             }
@@ -169,13 +170,13 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
             // Last in the list already, and a deadline not earlier keeps it last.
             let s = &mut slots[idx as usize];
             s.deadline = deadline;
-            s.seq = self.timers.take_seq();
+            s.heap = list_seq(&mut self.timers);
             return true;
         }
-        if slots[idx as usize].heap != LISTED {
+        if slots[idx as usize].state & state::LISTED == 0 {
             return false;
         }
-        let seq = self.timers.take_seq();
+        let seq = list_seq(&mut self.timers);
         self.timer_list.move_to_tail(slots, idx, deadline, seq);
         true
     }
@@ -185,9 +186,10 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
     /// its end.
     #[inline(never)]
     fn arm_slow(&mut self, idx: u32, deadline: u64) -> Result<(), Error> {
-        let at = self.slots.get(idx).heap;
+        let s = self.slots.get(idx);
+        let (at, listed) = (s.heap, s.state & state::LISTED != 0);
         let tail = self.timer_list.tail;
-        if at == LISTED || tail == NIL || self.slots.get(tail).deadline <= deadline {
+        if listed || tail == NIL || self.slots.get(tail).deadline <= deadline {
             return self.arm_via_list(idx, deadline);
         }
         let slots = &mut self.slots;
@@ -206,11 +208,10 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
     #[inline(never)]
     fn arm_via_list(&mut self, idx: u32, deadline: u64) -> Result<(), Error> {
         let mut at = self.slots.get(idx).heap;
-        if at == LISTED {
+        if self.slots.get(idx).state & state::LISTED != 0 {
             // Out of the list, to its end or into the heap below; its room in the storage, which
             // the list's timers hold, is what the heap takes, so the push cannot fail.
             self.unlist(idx);
-            self.slots.get_mut(idx).heap = NIL;
             at = NIL;
         }
         let tail = self.timer_list.tail;
@@ -250,12 +251,13 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
     /// [`disarm`](Self::disarm) of a timer that is pending.
     #[inline(never)]
     fn disarm_timer(&mut self, idx: u32) {
-        let at = self.slots.get(idx).heap;
+        let s = self.slots.get(idx);
+        let (at, listed) = (s.heap, s.state & state::LISTED != 0);
         // Its re-arm, if put off, is dropped; another's can wait: stopping a timer takes no seq.
         if self.deferred.idx == idx {
             self.deferred.idx = NIL;
         }
-        if at == LISTED {
+        if listed {
             self.unlist(idx);
         } else {
             let slots = &mut self.slots;
@@ -314,12 +316,12 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
     /// Appends slot `idx` to the list with `deadline` (not before the list's last) and a fresh seq.
     #[inline]
     fn list_append(&mut self, idx: u32, deadline: u64) {
-        let seq = self.timers.take_seq();
+        let seq = list_seq(&mut self.timers);
         let tail = self.timer_list.tail;
         let s = self.slots.get_mut(idx);
-        s.heap = LISTED;
+        s.state |= state::LISTED;
+        s.heap = seq;
         s.deadline = deadline;
-        s.seq = seq;
         s.tnext = NIL;
         s.tprev = tail;
         if tail == NIL {
@@ -331,8 +333,7 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
         self.timer_list.len += 1;
     }
 
-    /// Takes slot `idx` out of the list (its `heap` is left for the caller to set).
-    #[inline]
+    /// Takes slot `idx` out of the list: it has no timer then.
     fn unlist(&mut self, idx: u32) {
         let (next, prev) = {
             let s = self.slots.get(idx);
@@ -349,6 +350,21 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
             self.slots.get_mut(next).tprev = prev;
         }
         self.timer_list.len -= 1;
+        let s = self.slots.get_mut(idx);
+        s.state &= !state::LISTED;
+        s.heap = NIL;
+    }
+}
+
+/// A seq for a timer joining the list, from the heap's counter (so that the list and the heap
+/// order alike); never [`NIL`], which in [`Slot::heap`] would read as "no timer".
+#[inline(always)]
+fn list_seq<S: Storage<Timer>>(timers: &mut TimerHeap<S>) -> u32 {
+    let seq = timers.take_seq();
+    if seq == NIL {
+        timers.take_seq()
+    } else {
+        seq
     }
 }
 
@@ -388,7 +404,7 @@ impl TimerList {
         let s = &mut slots[idx as usize];
         let (next, prev) = (s.tnext, s.tprev);
         s.deadline = deadline;
-        s.seq = seq;
+        s.heap = seq;
         s.tnext = NIL;
         s.tprev = tail;
         if prev == NIL {

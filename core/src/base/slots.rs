@@ -9,12 +9,8 @@
 use crate::storage::Storage;
 use crate::{Error, RawFd, Resource, What};
 
-/// No index: the end of a list, or "not in the heap".
+/// No index: the end of a list, or "no timer".
 pub(crate) const NIL: u32 = u32::MAX;
-
-/// [`Slot::heap`] of a timer kept in the base's sorted list of timers instead of the heap. No heap
-/// index reaches it: there are fewer slots than `NIL - 1`, and at most one timer per slot.
-pub(crate) const LISTED: u32 = NIL - 1;
 
 /// A reference to a pending or active event: an index and the generation it was issued at.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -46,6 +42,8 @@ impl Handle {
 pub(crate) mod state {
     /// In its fd's or signal's list.
     pub const INSERTED: u8 = 0x01;
+    /// Its timer is in the base's sorted list of timers, not in the heap.
+    pub const LISTED: u8 = 0x02;
     /// In an active queue.
     pub const ACTIVE: u8 = 0x04;
     /// Its timeout fired in the current activation (persistent re-arm counts from the deadline).
@@ -75,13 +73,13 @@ pub struct Slot {
     /// Next and previous in the active queue.
     pub(crate) anext: u32,
     pub(crate) aprev: u32,
-    /// Index in the timer heap, [`LISTED`] if the timer is in the sorted list, or [`NIL`].
+    /// The timer: [`NIL`] if none; else its index in the heap or, in the sorted list
+    /// ([`state::LISTED`]), its place among equal deadlines (a seq, never `NIL`). The two
+    /// share a field, so a slot is 64 bytes, not 72.
     pub(crate) heap: u32,
     /// Next and previous in the sorted list of timers.
     pub(crate) tnext: u32,
     pub(crate) tprev: u32,
-    /// The timer's place among equal deadlines while it is in the sorted list.
-    pub(crate) seq: u32,
     pub(crate) deadline: u64,
     /// The timeout last given to `add` in ns (0: none), for persistent re-arming.
     pub(crate) interval: u64,
@@ -104,7 +102,6 @@ impl Default for Slot {
             heap: NIL,
             tnext: NIL,
             tprev: NIL,
-            seq: 0,
             deadline: 0,
             interval: 0,
         }
@@ -242,7 +239,7 @@ mod tests {
     #[test]
     #[cfg(target_pointer_width = "64")]
     fn slot_and_heap_entry_sizes() {
-        assert_eq!(core::mem::size_of::<Slot>(), 72);
+        assert_eq!(core::mem::size_of::<Slot>(), 64);
         assert_eq!(core::mem::size_of::<crate::base::Timer>(), 16);
     }
 

@@ -271,6 +271,29 @@ fn equal_deadlines_fire_in_the_order_added() {
 }
 
 #[test]
+fn equal_deadlines_keep_their_order_across_the_seq_wrap_in_the_list_and_the_heap() {
+    let mut b = base();
+    // The next seqs: MAX - 1, then MAX, which a listed timer skips (it reads as "no timer"), 0, 1.
+    b.timers.set_next_seq(u32::MAX - 1);
+    let timer = |b: &mut Base, token, ms| {
+        b.add(
+            None,
+            &spec(-1, What::empty(), token),
+            Some(Duration::from_millis(ms)),
+        )
+        .unwrap()
+    };
+    timer(&mut b, 0, 5); // the list's head, seq MAX - 1
+    timer(&mut b, 1, 10); // the list's tail, seq 0 (MAX skipped)
+    timer(&mut b, 2, 5); // before the tail: the heap, seq 1, due with 0
+    assert_eq!(b.counts().added, 3, "each holds its timer");
+    set_now(10 * MS);
+    let mut fired = Vec::new();
+    run(&mut b, LoopFlags::empty(), |_, r| fired.push(r.token)).unwrap();
+    assert_eq!(fired, [0, 2, 1]);
+}
+
+#[test]
 fn several_events_on_one_fd_run_newest_first_with_their_own_res() {
     let mut b = base();
     b.add(None, &spec(3, What::READ, 1), None).unwrap();

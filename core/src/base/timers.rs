@@ -125,6 +125,12 @@ impl<S: Storage<Timer>> TimerHeap<S> {
         seq
     }
 
+    /// Sets the `seq` counter: for tests of its wrap.
+    #[cfg(test)]
+    pub(crate) fn set_next_seq(&mut self, seq: u32) {
+        self.next_seq = seq;
+    }
+
     /// Makes the storage hold at least `n` entries, growing it if it can; whether it does. The
     /// owner counts timers it keeps elsewhere against the same storage, so capacity means the same
     /// wherever a timer lives.
