@@ -16,11 +16,36 @@ use crate::{Base, Readiness};
 /// A handle to an event of a [`Base`]: cheap to copy, and safe to misuse: once the event is freed,
 /// or on another base, every use is [`Error::Stale`], even if its record is reused (until one
 /// record has been reused 2³¹ times, when its generation wraps).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct EventId {
-    index: u32,
-    gen: u32,
+    /// Index and generation: with `base`, two scalars, so that an id goes to and from a call
+    /// in two registers (three `u32`s went through memory).
+    key: Key,
     base: u32,
+}
+
+impl EventId {
+    /// The record's index.
+    #[inline]
+    fn index(self) -> u32 {
+        self.key.0 as u32
+    }
+
+    /// The record's generation when the event was made.
+    #[inline]
+    fn gen(self) -> u32 {
+        (self.key.0 >> 32) as u32
+    }
+}
+
+impl std::fmt::Debug for EventId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EventId")
+            .field("index", &self.index())
+            .field("gen", &self.gen())
+            .field("base", &self.base)
+            .finish()
+    }
 }
 
 /// The handle of an I/O event whose callback holds a `T`: an [`EventId`] (`io.id()`, or
@@ -74,7 +99,7 @@ impl<T> From<Io<T>> for EventId {
 
 /// An [`EventId`] of a known base, in one register (index and generation), as the loop passes
 /// it to a callback.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) struct Key(u64);
 
 impl Key {
@@ -87,8 +112,7 @@ impl Key {
     #[inline]
     pub(crate) fn id<D>(self, base: &Base<D>) -> EventId {
         EventId {
-            index: self.0 as u32,
-            gen: (self.0 >> 32) as u32,
+            key: self,
             base: base.records.base,
         }
     }
@@ -221,7 +245,7 @@ impl<D> Record<D> {
     /// (see [`Records::start_callback`]).
     #[inline]
     pub(crate) fn token(ev: EventId) -> usize {
-        ev.index as usize
+        ev.index() as usize
     }
 
     #[inline]
@@ -358,8 +382,7 @@ impl<D> Records<D> {
         };
         self.len += 1;
         EventId {
-            index,
-            gen,
+            key: Key::new(index, gen),
             base: self.base,
         }
     }
@@ -385,22 +408,22 @@ impl<D> Records<D> {
     #[inline]
     pub(crate) fn release(&mut self, ev: EventId) -> Option<(Option<Handle>, Option<Owned>)> {
         let base = self.base;
-        let r = self.slots.get_mut(ev.index as usize)?;
-        if r.gen != ev.gen || ev.base != base {
+        let r = self.slots.get_mut(ev.index() as usize)?;
+        if r.gen != ev.gen() || ev.base != base {
             return None;
         }
         r.gen = r.gen.wrapping_add(1);
         let handle = r.handle.take();
         self.len -= 1;
-        if ev.index == self.running {
+        if ev.index() == self.running {
             self.running = FREED;
             return Some((handle, None));
         }
         let ops = std::mem::replace(&mut r.ops, &Ops::EMPTY);
         r.fd = self.free as RawFd;
-        self.free = ev.index;
+        self.free = ev.index();
         // SAFETY: the record held this closure, and it is not running.
-        let closure = unsafe { self.closures.take(ev.index as usize, ops) };
+        let closure = unsafe { self.closures.take(ev.index() as usize, ops) };
         Some((handle, Some(closure)))
     }
 
@@ -410,19 +433,19 @@ impl<D> Records<D> {
     /// (nothing changed) otherwise: freed by its callback already, or not on this slab.
     #[inline]
     pub(crate) fn release_running(&mut self, ev: EventId) -> Option<Option<Handle>> {
-        if ev.index != self.running {
+        if ev.index() != self.running {
             return None;
         }
         let (free, base) = (self.free, self.base);
-        let r = self.slots.get_mut(ev.index as usize)?;
-        if r.gen != ev.gen || ev.base != base {
+        let r = self.slots.get_mut(ev.index() as usize)?;
+        if r.gen != ev.gen() || ev.base != base {
             return None;
         }
         r.gen = r.gen.wrapping_add(1);
         let handle = r.handle.take();
         r.ops = &Ops::EMPTY;
         r.fd = free as RawFd;
-        self.free = ev.index;
+        self.free = ev.index();
         self.len -= 1;
         self.running = NONE;
         Some(handle)
@@ -430,15 +453,15 @@ impl<D> Records<D> {
 
     #[inline]
     fn find(&self, ev: EventId) -> Option<&Record<D>> {
-        let r = self.slots.get(ev.index as usize)?;
-        (r.gen == ev.gen && ev.base == self.base).then_some(r)
+        let r = self.slots.get(ev.index() as usize)?;
+        (r.gen == ev.gen() && ev.base == self.base).then_some(r)
     }
 
     #[inline]
     fn find_mut(&mut self, ev: EventId) -> Option<&mut Record<D>> {
         let base = self.base;
-        let r = self.slots.get_mut(ev.index as usize)?;
-        (r.gen == ev.gen && ev.base == base).then_some(r)
+        let r = self.slots.get_mut(ev.index() as usize)?;
+        (r.gen == ev.gen() && ev.base == base).then_some(r)
     }
 
     // An explicit match: `ok_or(Error::Stale)` would build and drop an `Error` every call.
@@ -465,7 +488,7 @@ impl<D> Records<D> {
     /// Whether `ev`'s callback is running. `ev` must be live.
     #[inline]
     pub(crate) fn is_running(&self, ev: EventId) -> bool {
-        self.running == ev.index
+        self.running == ev.index()
     }
 
     /// The event the core says is ready, and its closure, marked running. The token is the
