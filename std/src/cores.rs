@@ -129,7 +129,11 @@ impl Core {
         spec: &Spec,
         timeout: Option<Duration>,
     ) -> Result<Handle, Error> {
-        each!(self, c => c.add(current, spec, timeout))
+        match self {
+            #[cfg(any(target_os = "linux", target_os = "android"))]
+            Core::Epoll(c) => c.add(current, spec, timeout),
+            Core::Other(c) => add_other(c, current, spec, timeout),
+        }
     }
 
     #[inline]
@@ -205,4 +209,17 @@ impl Core {
     pub(crate) fn reinit(&mut self) -> Result<(), Error> {
         each!(self, c => c.reinit())
     }
+}
+
+/// [`Core::add`] over a backend other than epoll, out of line: inlined, it doubled the size
+/// of every `add` in a callback, and a callback that adds its event again was itself no longer
+/// inlined.
+#[inline(never)]
+fn add_other(
+    c: &mut OverOther,
+    current: Option<Handle>,
+    spec: &Spec,
+    timeout: Option<Duration>,
+) -> Result<Handle, Error> {
+    c.add(current, spec, timeout)
 }
