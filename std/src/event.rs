@@ -108,6 +108,18 @@ impl Key {
         Key(u64::from(index) | u64::from(gen) << 32)
     }
 
+    /// The same index, the next generation (wrapping).
+    #[inline]
+    fn next(self) -> Key {
+        Key(self.0.wrapping_add(1 << 32))
+    }
+
+    /// Whether its generation is odd: the key of a record that holds an event.
+    #[inline]
+    fn live(self) -> bool {
+        (self.0 >> 32) % 2 == 1
+    }
+
     /// The id, on `base`.
     #[inline]
     pub(crate) fn id<D>(self, base: &Base<D>) -> EventId {
@@ -228,9 +240,10 @@ pub(crate) struct Record<D> {
     ops: &'static Ops,
     /// The core's handle, while the event may be pending or active.
     pub(crate) handle: Held,
-    /// Odd while the record holds an event, even while it is free: a freed event's ids are
-    /// stale at once, and an id never matches a free record.
-    gen: u32,
+    /// Its index and generation: the generation odd while the record holds an event, even while
+    /// it is free, so a freed event's ids are stale at once and an id never matches a free
+    /// record. The whole key, so that one compare checks an id and the loop reads an id whole.
+    key: Key,
     /// The fd or signal; in a free record, the next free record's index.
     pub(crate) fd: RawFd,
     pub(crate) events: What,
@@ -287,7 +300,7 @@ pub(crate) struct Records<D> {
 impl<D> Drop for Records<D> {
     fn drop(&mut self) {
         for (index, r) in self.slots.iter_mut().enumerate() {
-            if r.gen % 2 == 1 && r.ops.owns && index as u32 != self.running {
+            if r.key.live() && r.ops.owns && index as u32 != self.running {
                 let ops = std::mem::replace(&mut r.ops, &Ops::EMPTY);
                 // SAFETY: a live record holds its closure in its cell, which nothing borrows:
                 // the one running callback's is left alone.
@@ -352,37 +365,38 @@ impl<D> Records<D> {
         handle: Held,
     ) -> EventId {
         let index = self.free;
-        let (index, gen) = if index != NONE {
+        let key = if index != NONE {
             let ops = self.closures.put(index as usize, cb);
             let r = &mut self.slots[index as usize];
             self.free = r.fd as u32;
-            r.gen = r.gen.wrapping_add(1);
+            r.key = r.key.next();
             r.ops = ops;
             r.fd = fd;
             r.events = events;
             r.priority = priority;
             r.handle = handle;
-            (index, r.gen)
+            r.key
         } else {
             let index = self.slots.len();
             if index == self.slots.capacity() {
                 self.grow();
             }
             let ops = self.closures.put(index, cb);
+            let key = Key::new(index as u32, 1);
             self.slots.push(Record {
                 ops,
                 handle,
-                gen: 1,
+                key,
                 fd,
                 events,
                 priority,
                 of: PhantomData,
             });
-            (index as u32, 1)
+            key
         };
         self.len += 1;
         EventId {
-            key: Key::new(index, gen),
+            key,
             base: self.base,
         }
     }
@@ -409,10 +423,10 @@ impl<D> Records<D> {
     pub(crate) fn release(&mut self, ev: EventId) -> Option<(Option<Handle>, Option<Owned>)> {
         let base = self.base;
         let r = self.slots.get_mut(ev.index() as usize)?;
-        if r.gen != ev.gen() || ev.base != base {
+        if r.key != ev.key || ev.base != base {
             return None;
         }
-        r.gen = r.gen.wrapping_add(1);
+        r.key = r.key.next();
         let handle = r.handle.take();
         self.len -= 1;
         if ev.index() == self.running {
@@ -438,10 +452,10 @@ impl<D> Records<D> {
         }
         let (free, base) = (self.free, self.base);
         let r = self.slots.get_mut(ev.index() as usize)?;
-        if r.gen != ev.gen() || ev.base != base {
+        if r.key != ev.key || ev.base != base {
             return None;
         }
-        r.gen = r.gen.wrapping_add(1);
+        r.key = r.key.next();
         let handle = r.handle.take();
         r.ops = &Ops::EMPTY;
         r.fd = free as RawFd;
@@ -454,14 +468,14 @@ impl<D> Records<D> {
     #[inline]
     fn find(&self, ev: EventId) -> Option<&Record<D>> {
         let r = self.slots.get(ev.index() as usize)?;
-        (r.gen == ev.gen() && ev.base == self.base).then_some(r)
+        (r.key == ev.key && ev.base == self.base).then_some(r)
     }
 
     #[inline]
     fn find_mut(&mut self, ev: EventId) -> Option<&mut Record<D>> {
         let base = self.base;
         let r = self.slots.get_mut(ev.index() as usize)?;
-        (r.gen == ev.gen() && ev.base == base).then_some(r)
+        (r.key == ev.key && ev.base == base).then_some(r)
     }
 
     // An explicit match: `ok_or(Error::Stale)` would build and drop an `Error` every call.
@@ -512,7 +526,7 @@ impl<D> Records<D> {
             r.handle = Held::NONE;
         }
         self.running = index;
-        let key = Key::new(index, r.gen);
+        let key = r.key;
         // SAFETY: a record holding a handle is live: its cell was made when it took its closure.
         let cell = unsafe { self.closures.made(index as usize) };
         Some((key, (r.ops.call, cell)))
