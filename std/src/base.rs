@@ -275,10 +275,13 @@ impl<D> Base<D> {
     pub fn add_timeout(&mut self, ev: EventId, when: impl Into<Deadline>) -> Result<()> {
         let timeout = when.into().remaining();
         let rec = self.records.get_mut(ev)?;
-        rec.handle = Held::some(
-            self.core
-                .add(rec.handle.get(), &rec.spec(ev), Some(timeout))?,
-        );
+        let spec = rec.spec(ev);
+        // Apart, so that the common case (a handle held, its timer set again) knows it has one.
+        let h = match rec.handle.get() {
+            Some(h) => self.core.add(Some(h), &spec, Some(timeout)),
+            None => self.core.add(None, &spec, Some(timeout)),
+        }?;
+        rec.handle = Held::some(h);
         Ok(())
     }
 
