@@ -536,8 +536,19 @@ impl<D> Records<D> {
     #[inline]
     pub(crate) fn end_callback(&mut self, ev: Key) {
         let index = ev.0 as u32;
-        // `running` is `index`, or `FREED`, or `NONE` if the callback swapped the base out of
-        // its `&mut Base` (this slab is then another's: the closure went with its own slab).
+        if self.running == index {
+            self.running = NONE;
+        } else {
+            self.end_other(index);
+        }
+    }
+
+    /// [`end_callback`](Self::end_callback) when `running` is not `index`: `FREED`, or `NONE`
+    /// if the callback swapped the base out of its `&mut Base` (this slab is then another's:
+    /// the closure went with its own slab).
+    #[cold]
+    #[inline(never)]
+    fn end_other(&mut self, index: u32) {
         if std::mem::replace(&mut self.running, NONE) == FREED {
             self.finish_free(index);
         }
