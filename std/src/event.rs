@@ -97,8 +97,8 @@ impl<T> From<Io<T>> for EventId {
     }
 }
 
-/// An [`EventId`] of a known base, in one register (index and generation), as the loop passes
-/// it to a callback.
+/// A record's index and generation in one word: an [`EventId`] less its base (as the loop passes
+/// it to a callback, in one register), and what a record keeps to check ids with one compare.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) struct Key(u64);
 
