@@ -86,9 +86,6 @@ pub enum Error {
     MixedTriggers(i32),
     /// Exclusive and shared events ([`What::EXCLUSIVE`](crate::What::EXCLUSIVE)) on the same fd.
     MixedExclusive(i32),
-    /// Too many events on one fd. Not returned by this base, which keeps no count per fd (its
-    /// slots are the limit); libevent refuses a 0x10000th event of one kind.
-    TooManyEvents(i32),
     /// Events wait on this closed fd, whose number the base's own signal fd now has.
     SignalFdTaken(i32),
     /// A step with no run in progress: call `start` first.
@@ -166,7 +163,6 @@ impl fmt::Display for Error {
                 f,
                 "invalid argument: exclusive and shared events cannot share fd {fd}"
             ),
-            Error::TooManyEvents(fd) => write!(f, "invalid argument: too many events on fd {fd}"),
             Error::SignalFdTaken(fd) => write!(
                 f,
                 "invalid argument: events wait on closed fd {fd}, whose number the signal fd now has"
