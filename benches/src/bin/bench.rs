@@ -789,8 +789,11 @@ fn write_report(
         "### By backend (chain, blocking, one active)\n\nEach contender picks the backend \
          through its own API (eventop's builder and `EventBase` over the backend's type, \
          libevent's `event_config`, libev's `ev_loop_new`); `changelist` is epoll with \
-         libevent's changelist (libev has none). poll and select scan every fd per wait, so \
-         their cost grows with N.\n"
+         libevent's changelist (libev has none). libevent's and libev's poll walk every fd per \
+         wait; eventop's stops once it has seen as many ready fds as poll counted, starting one \
+         entry further on each wait (for fairness): in the chain the start and the ready fd move \
+         on together, so it stays flat here, and walks further when readiness lands elsewhere. \
+         select walks its sets a word at a time.\n"
     );
     let mut hdr = String::from("| contender |");
     let mut cells = Vec::new();
