@@ -334,6 +334,7 @@ impl<B: Backend, C: Clock, T: Tables> EventBase<B, C, T> {
     }
 
     /// Takes slot `idx` out of the list: it has no timer then.
+    #[inline]
     fn unlist(&mut self, idx: u32) {
         let (next, prev) = {
             let s = self.slots.get(idx);
