@@ -109,7 +109,7 @@ impl event_base {
         if selected.show_method {
             log(MSG, &format!("libevent using: {name}"));
         }
-        let core = Core::new(selected.backend, selected.flags);
+        let core = Core::new(selected.backend, selected.flags, |hosted| hosted);
         Ok(Box::new(event_base {
             core,
             method: CString::new(name).unwrap_or_default(),
@@ -228,13 +228,9 @@ unsafe fn free_base(base: *mut event_base, finalize: bool) {
 /// # Safety
 /// `base` is a valid base, unregistered, whose loop is not running.
 pub(crate) unsafe fn destroy(base: *mut event_base, finalize: bool) {
+    let mut tokens = Vec::new();
     // SAFETY: the caller's promise.
-    let tokens: Vec<usize> = unsafe { &*base }
-        .core
-        .events()
-        .into_iter()
-        .map(|e| e.token)
-        .collect();
+    unsafe { &*base }.core.each_event(|e| tokens.push(e.token));
     let mut finalizers = Vec::new();
     for &t in &tokens {
         let ev = t as *mut event;

@@ -208,11 +208,13 @@ pub type ForeachCb = unsafe extern "C" fn(*const event_base, *const event, *mut 
 /// The events the base holds, taken before any callback runs.
 fn snapshot(b: &event_base) -> Vec<EventInfo> {
     let internal = b.threads.as_ref().map_or(0, |t| t.token());
-    b.core
-        .events()
-        .into_iter()
-        .filter(|e| e.token != internal)
-        .collect()
+    let mut events = Vec::new();
+    b.core.each_event(|e| {
+        if e.token != internal {
+            events.push(e);
+        }
+    });
+    events
 }
 
 /// `event_base_foreach_event`: `f(base, ev, arg)` for each pending or active event until one

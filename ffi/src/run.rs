@@ -88,7 +88,7 @@ unsafe fn run_kind<const SHARED: bool>(
         // SAFETY: forwarded promise.
         Core::Epoll(_) => unsafe { run_held::<SHARED, _>(base, flags, threads, Core::epoll) },
         // SAFETY: forwarded promise.
-        Core::Other(_) => unsafe { run_held::<SHARED, _>(base, flags, threads, Core::other) },
+        _ => unsafe { run_held::<SHARED, _>(base, flags, threads, Core::other) },
     }
 }
 

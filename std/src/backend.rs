@@ -1,27 +1,17 @@
-//! The std adapter's backends: epoll and the signal pipe as a type of their own, and every
-//! other hosted backend (see [`Core`](crate::cores::Core)).
+//! The std adapter's backend for every hosted backend but epoll (see
+//! [`Core`](crate::cores::Core)).
 
 use std::os::fd::RawFd;
 use std::time::Duration;
 
-#[cfg(any(target_os = "linux", target_os = "android"))]
-use eventop_core::sys::epoll::{Epoll, Event};
 use eventop_core::sys::hosted::Hosted;
-#[cfg(any(target_os = "linux", target_os = "android"))]
-use eventop_core::sys::hosted::WithSignals;
 use eventop_core::{Backend, Change, Error, FdInfo, Info, Signals, Sink, What};
 
-#[cfg(any(target_os = "linux", target_os = "android"))]
-use crate::storage::Grow;
 use crate::tables::Growable;
-
-/// epoll, and the pipe that catches the base's signals.
-#[cfg(any(target_os = "linux", target_os = "android"))]
-pub(crate) type EpollLoop = WithSignals<Epoll<Grow<Event>>>;
 
 /// Any other hosted backend. Its readiness goes through a buffer of its own on its way to the
 /// core's sink: the backends' dispatch is then compiled for that buffer, and epoll's for the
-/// core's sink stays inlined in one step only ([`EpollLoop`]'s).
+/// core's sink stays inlined in one step only (the epoll core's).
 pub(crate) struct Loop {
     hosted: Hosted<Growable>,
     ready: Vec<(RawFd, What)>,

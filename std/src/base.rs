@@ -524,12 +524,12 @@ impl<D> Base<D> {
     /// The pending and active events, as the core sees them, for debugging.
     pub fn dump(&self) -> String {
         let mut out = format!("base using {}:\n", self.backend_name());
-        for e in self.core.events() {
+        self.core.each_event(|e| {
             out += &format!(
                 "  fd {:>4} events {:?} priority {} inserted {} active {:?} deadline {:?}\n",
                 e.fd, e.events, e.priority, e.inserted, e.active, e.deadline
             );
-        }
+        });
         out
     }
 
@@ -556,7 +556,7 @@ impl<D> Base<D> {
         match self.core {
             #[cfg(any(target_os = "linux", target_os = "android"))]
             Core::Epoll(_) => self.run_on(flags, data, Core::epoll),
-            Core::Other(_) => self.run_other(flags, data),
+            _ => self.run_other(flags, data),
         }
     }
 

@@ -4,6 +4,7 @@ use eventop_core::selection::{self, Config};
 use eventop_core::sys::hosted::Hosted;
 use eventop_core::{Backend, BaseFlags, Features};
 
+use crate::backend::Loop;
 use crate::{Base, Error, Result};
 
 /// Configures and builds a [`Base`].
@@ -102,7 +103,7 @@ impl Builder {
         if selected.show_method {
             eprintln!("eventop using: {}", selected.backend.info().name);
         }
-        let core = crate::cores::Core::new(selected.backend, selected.flags);
+        let core = crate::cores::Core::new(selected.backend, selected.flags, Loop::new);
         let mut base = Base::from_core(core);
         base.set_priorities(self.priorities)?;
         Ok(base)

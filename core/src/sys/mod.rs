@@ -18,6 +18,7 @@ pub mod hosted;
 pub mod poll;
 pub mod select;
 pub mod signal;
+pub mod split;
 mod timeout;
 
 pub use fd::nonblocking_pipe;
