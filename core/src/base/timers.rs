@@ -288,42 +288,54 @@ fn sift_down(heap: &mut [Timer], mut hole: usize, timer: Timer, moved: &mut impl
 /// where it ends. Reports every entry it moves.
 #[inline]
 fn sink(heap: &mut [Timer], mut hole: usize, moved: &mut impl FnMut(u32, u32)) -> usize {
-    while let Some((down, child)) = first_child(heap, hole) {
+    while let Some((down, &child)) = least_of_four(heap, hole) {
+        put(heap, hole, child, moved);
+        hole = down;
+    }
+    // At the last parent, which may have fewer children, or a leaf.
+    if let Some((down, child)) = first_child(heap, hole) {
         put(heap, hole, child, moved);
         hole = down;
     }
     hole
 }
 
+/// The earliest of the children of the entry at `i`, and its index, when it has all four (every
+/// parent but perhaps the last): a tournament.
+#[inline(always)]
+fn least_of_four(heap: &[Timer], i: usize) -> Option<(usize, &Timer)> {
+    // No overflow: `i < heap.len() <= isize::MAX / size_of::<Timer>()`.
+    let first = ARITY * i + 1;
+    let [a, b, c, d] = heap.get(first..)?.first_chunk::<ARITY>()?;
+    let x = if before(b, a) {
+        (first + 1, b)
+    } else {
+        (first, a)
+    };
+    let y = if before(d, c) {
+        (first + 3, d)
+    } else {
+        (first + 2, c)
+    };
+    Some(if before(y.1, x.1) { y } else { x })
+}
+
 /// The earliest child of the entry at `i`, and its index; `None` for a leaf.
 #[inline(always)]
 fn first_child(heap: &[Timer], i: usize) -> Option<(usize, Timer)> {
-    // No overflow: `i < heap.len() <= isize::MAX / size_of::<Timer>()`.
+    if let Some((at, &t)) = least_of_four(heap, i) {
+        return Some((at, t));
+    }
+    // The last parent, with fewer.
     let first = ARITY * i + 1;
     let kids = heap.get(first..)?;
-    let (at, min) = match kids.first_chunk::<ARITY>() {
-        // The common case, a full set of children: a tournament.
-        Some([a, b, c, d]) => {
-            let x = if before(b, a) { (1, b) } else { (0, a) };
-            let y = if before(d, c) { (3, d) } else { (2, c) };
-            if before(y.1, x.1) {
-                y
-            } else {
-                x
-            }
+    let mut min = (0, kids.first()?);
+    for (j, kid) in kids.iter().enumerate().skip(1) {
+        if before(kid, min.1) {
+            min = (j, kid);
         }
-        // The last parent may have fewer.
-        None => {
-            let mut min = (0, kids.first()?);
-            for (j, kid) in kids.iter().enumerate().skip(1) {
-                if before(kid, min.1) {
-                    min = (j, kid);
-                }
-            }
-            min
-        }
-    };
-    Some((first + at, *min))
+    }
+    Some((first + min.0, *min.1))
 }
 
 /// Stores `timer` at `index` and reports it. `index` is always in range: the callers pass the
