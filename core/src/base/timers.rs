@@ -288,7 +288,12 @@ fn sift_down(heap: &mut [Timer], mut hole: usize, timer: Timer, moved: &mut impl
 /// where it ends. Reports every entry it moves.
 #[inline]
 fn sink(heap: &mut [Timer], mut hole: usize, moved: &mut impl FnMut(u32, u32)) -> usize {
-    while let Some((down, &child)) = least_of_four(heap, hole) {
+    let full = full_parents(heap);
+    while hole < full {
+        let first = ARITY * hole + 1;
+        // SAFETY: `hole < full`, so `first + 3 = ARITY * hole + ARITY < heap.len()`.
+        let four = unsafe { &*heap.as_ptr().add(first).cast::<[Timer; ARITY]>() };
+        let (down, &child) = least_of_four(first, four);
         put(heap, hole, child, moved);
         hole = down;
     }
@@ -300,13 +305,18 @@ fn sink(heap: &mut [Timer], mut hole: usize, moved: &mut impl FnMut(u32, u32)) -
     hole
 }
 
-/// The earliest of the children of the entry at `i`, and its index, when it has all four (every
-/// parent but perhaps the last): a tournament.
+/// How many entries, from the root on, have all four children: those at `i` with
+/// `ARITY * i + ARITY < heap.len()`.
 #[inline(always)]
-fn least_of_four(heap: &[Timer], i: usize) -> Option<(usize, &Timer)> {
-    // No overflow: `i < heap.len() <= isize::MAX / size_of::<Timer>()`.
-    let first = ARITY * i + 1;
-    let [a, b, c, d] = heap.get(first..)?.first_chunk::<ARITY>()?;
+fn full_parents(heap: &[Timer]) -> usize {
+    heap.len().saturating_sub(1) / ARITY
+}
+
+/// The earliest of the four children `kids` of an entry, the first of them at index `first`, and
+/// its index: a tournament.
+#[inline(always)]
+fn least_of_four(first: usize, kids: &[Timer; ARITY]) -> (usize, &Timer) {
+    let [a, b, c, d] = kids;
     let x = if before(b, a) {
         (first + 1, b)
     } else {
@@ -317,18 +327,24 @@ fn least_of_four(heap: &[Timer], i: usize) -> Option<(usize, &Timer)> {
     } else {
         (first + 2, c)
     };
-    Some(if before(y.1, x.1) { y } else { x })
+    if before(y.1, x.1) {
+        y
+    } else {
+        x
+    }
 }
 
 /// The earliest child of the entry at `i`, and its index; `None` for a leaf.
 #[inline(always)]
 fn first_child(heap: &[Timer], i: usize) -> Option<(usize, Timer)> {
-    if let Some((at, &t)) = least_of_four(heap, i) {
-        return Some((at, t));
-    }
-    // The last parent, with fewer.
+    // No overflow: `i < heap.len() <= isize::MAX / size_of::<Timer>()`.
     let first = ARITY * i + 1;
     let kids = heap.get(first..)?;
+    if let Some(four) = kids.first_chunk::<ARITY>() {
+        let (at, &t) = least_of_four(first, four);
+        return Some((at, t));
+    }
+    // The last parent may have fewer.
     let mut min = (0, kids.first()?);
     for (j, kid) in kids.iter().enumerate().skip(1) {
         if before(kid, min.1) {
