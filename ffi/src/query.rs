@@ -91,9 +91,21 @@ fn sum(c: eventop_core::base::Counts, what: u32) -> c_int {
     n.min(c_int::MAX as u32) as c_int
 }
 
-/// Now's counts, folded into the base's maxima.
+/// Now's counts as libevent keeps them, folded into the base's maxima. libevent counts an event
+/// as added once for each of its lists it is on: its fd's or signal's, the timers, and the active
+/// queues too. An event activated by its timeout is on the active queue alone there (libevent
+/// takes it off the others first; eventop keeps a persistent one pending meanwhile).
 fn counts(b: &mut event_base) -> eventop_core::base::Counts {
-    let c = b.core.counts();
+    let mut c = b.core.counts();
+    c.added += c.active;
+    if c.active > 0 {
+        b.core.each_event(|e| {
+            if e.active.contains(What::TIMEOUT) {
+                let elsewhere = u32::from(e.inserted) + u32::from(e.deadline.is_some());
+                c.added = c.added.saturating_sub(elsewhere);
+            }
+        });
+    }
     b.max.active = b.max.active.max(c.active);
     b.max.virtual_ = b.max.virtual_.max(c.virtual_);
     b.max.added = b.max.added.max(c.added);
@@ -101,7 +113,8 @@ fn counts(b: &mut event_base) -> eventop_core::base::Counts {
 }
 
 /// `event_base_get_num_events`: events counted by `EVENT_BASE_COUNT_ACTIVE` (1), `_VIRTUAL`
-/// (2), `_ADDED` (4; an event with I/O and a timeout counts twice, as in libevent).
+/// (2), `_ADDED` (4; as in libevent, an event counts once for each of its fd or signal, its
+/// timeout and its activation; one activated by its timeout, once).
 ///
 /// # Safety
 /// `base` is NULL or a pointer from `event_base_new*`.

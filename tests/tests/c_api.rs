@@ -465,6 +465,13 @@ fn the_remaining_functions() {
     c_test("rest");
 }
 
+/// `event_base_get_num_events` and `_get_max_events` count as libevent does: an event once for
+/// each of its fd, its timeout and its activation; one activated by its timeout once.
+#[test]
+fn event_counts_as_libevent_keeps_them() {
+    c_test("counts");
+}
+
 #[test]
 fn an_echo_server_and_its_clients() {
     c_test("echo");
@@ -607,6 +614,39 @@ fn install_c_and_the_readme_example() {
         .output()
         .unwrap();
     assert!(out.status.success(), "static README example failed");
+    assert!(String::from_utf8_lossy(&out.stdout).ends_with("read 5 bytes (what 0x2)\n"));
+
+    // Fully static (`cc -static`), as the README says: `-lgcc_eh` for `-lgcc_s`, which has no
+    // archive. (glibc warns at link time that `getaddrinfo` and kin want its shared library.)
+    let exe = l.work.join("readme_example_all_static");
+    let mut args = vec![
+        "-static",
+        "-std=gnu11",
+        "-Wall",
+        "-Werror",
+        inc.as_str(),
+        src.to_str().unwrap(),
+        archive.to_str().unwrap(),
+    ];
+    args.extend(
+        private
+            .split_whitespace()
+            .filter(|f| *f != "-leventop")
+            .map(|f| if f == "-lgcc_s" { "-lgcc_eh" } else { f }),
+    );
+    args.extend(["-o", exe.to_str().unwrap()]);
+    cc(&args);
+    let needed = Command::new("readelf")
+        .arg("-d")
+        .arg(&exe)
+        .output()
+        .unwrap();
+    assert!(
+        !String::from_utf8_lossy(&needed.stdout).contains("NEEDED"),
+        "a -static program needs no shared library"
+    );
+    let out = Command::new(&exe).output().unwrap();
+    assert!(out.status.success(), "fully static README example failed");
     assert!(String::from_utf8_lossy(&out.stdout).ends_with("read 5 bytes (what 0x2)\n"));
 }
 
