@@ -15,6 +15,7 @@ pub trait Clock {
 
 /// A clock the caller moves: for tests and for runtimes that keep their own time.
 #[derive(Clone, Copy, Debug, Default)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct ManualClock(pub u64);
 
 impl ManualClock {

@@ -73,3 +73,27 @@ pub use storage::Storage;
 
 /// A file descriptor (or, for a signal event, the signal number).
 pub type RawFd = i32;
+
+/// With the feature `defmt`, the values a program logs are `defmt::Format` (as the README says):
+/// checked when the crate builds.
+#[cfg(feature = "defmt")]
+const _: fn() = || {
+    fn format<T: defmt::Format>() {}
+    format::<(What, BaseFlags, LoopFlags, Features, Error, Resource, Errno)>();
+    format::<(
+        base::Handle,
+        base::Spec,
+        base::Ready,
+        base::Step,
+        base::Outcome,
+    )>();
+    format::<(base::Counts, base::EventInfo, selection::Config<'static>)>();
+    format::<(
+        Change,
+        ChangeOp,
+        FdInfo,
+        Info,
+        base::timers::Timer,
+        clock::ManualClock,
+    )>();
+};

@@ -23,6 +23,7 @@ pub struct Descriptor<B> {
 
 /// What the caller asks of selection (libevent's `event_config`).
 #[derive(Clone, Copy, Debug, Default)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Config<'a> {
     /// Names never to use.
     pub avoid: &'a [&'a str],

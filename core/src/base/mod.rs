@@ -62,6 +62,7 @@ use crate::{Backend, BaseFlags, Error, FdInfo, RawFd, What};
 
 /// What defines an event, as its adapter keeps it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Spec {
     /// The fd, or the signal number for a [`What::SIGNAL`] event, or -1 for none.
     pub fd: RawFd,
@@ -75,6 +76,7 @@ pub struct Spec {
 
 /// How many events the base holds, by where they are (libevent's `event_base_get_num_events`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Counts {
     /// Events inserted (waiting for I/O or a signal) plus events waiting for a timeout: an event
     /// that does both counts twice, as libevent counts it.
@@ -87,6 +89,7 @@ pub struct Counts {
 
 /// What the base knows of one event, for iteration and dumps.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct EventInfo {
     /// Its handle.
     pub handle: Handle,

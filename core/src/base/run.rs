@@ -18,6 +18,7 @@ use crate::{Backend, Error, LoopFlags, RawFd, What};
 
 /// An event to run now.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Ready {
     /// Its handle. Stale already if the event was not persistent (it was deleted so that its
     /// callback can add it again).
@@ -42,6 +43,7 @@ pub enum Outcome {
 
 /// What [`EventBase::step`] asks the adapter to do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum Step {
     /// Run this event's callback, then call `step` again.
     Run(Ready),
