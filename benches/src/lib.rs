@@ -73,6 +73,8 @@ pub enum Method {
     Poll,
     /// select(2).
     Select,
+    /// io_uring (eventop's Rust contenders only: asked for as `EVENT_IO_URING=1` would).
+    IoUring,
 }
 
 /// A workload and its parameters.
@@ -105,7 +107,7 @@ impl Params {
         match Params::parse(&args) {
             Ok(p) => p,
             Err(e) => {
-                eprintln!("{e}\nusage: CONTENDER chain|cascade|timers|setup|precision [n=N] [active=A] [events=M] [timeout=none|fixed|random] [form=block|pass] [timers=T] [rounds=R] [backend=epoll|changelist|poll|select]");
+                eprintln!("{e}\nusage: CONTENDER chain|cascade|timers|setup|precision [n=N] [active=A] [events=M] [timeout=none|fixed|random] [form=block|pass] [timers=T] [rounds=R] [backend=epoll|changelist|poll|select|io_uring]");
                 std::process::exit(2)
             }
         }
@@ -162,6 +164,7 @@ impl Params {
                         "changelist" => Method::Changelist,
                         "poll" => Method::Poll,
                         "select" => Method::Select,
+                        "io_uring" => Method::IoUring,
                         _ => return Err(format!("unknown backend {v}")),
                     }
                 }

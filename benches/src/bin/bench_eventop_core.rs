@@ -6,7 +6,7 @@ use eventop::storage::Grow;
 use eventop::Growable;
 use eventop_benches::*;
 use eventop_core::base::{EventBase, Handle, Parts, Spec, Step};
-use eventop_core::sys::{clock::Monotonic, epoll::Epoll, poll::Poll, select::Select};
+use eventop_core::sys::{clock::Monotonic, epoll::Epoll, poll::Poll, select::Select, uring::Uring};
 use eventop_core::{Backend, BaseFlags, Error, LoopFlags, What};
 
 type Base<B> = EventBase<B, Monotonic, Growable>;
@@ -31,6 +31,7 @@ fn main() -> Result<(), Error> {
         Method::Changelist => bench(&p, Epoll::new(Grow::new(), true)?),
         Method::Poll => bench(&p, Poll::new(Grow::new())?),
         Method::Select => bench(&p, Select::new(Grow::new())?),
+        Method::IoUring => bench(&p, Uring::new()?),
     }
 }
 

@@ -71,6 +71,7 @@ fn new_base(method: Method) -> io::Result<Base> {
         Method::Changelist => (b.epoll_changelist(), "epoll (with changelist)"),
         Method::Poll => (b.avoid("epoll"), "poll"),
         Method::Select => (b.avoid("epoll").avoid("poll"), "select"),
+        Method::IoUring => (b.env(|name| name == "EVENT_IO_URING"), "io_uring"),
     };
     let base: Base = b.build()?;
     if base.backend_name() != want {
