@@ -8,8 +8,9 @@ use eventop_core::{Error as CoreError, Resource};
 /// `Result` with this crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// Everything a [`Base`](crate::Base) call can fail with. Each reason has its own
-/// [`io::ErrorKind`] ([`kind`](Self::kind)); `?` turns it into an `io::Error` of that kind, with
+/// Everything a [`Base`](crate::Base) call can fail with. Each reason maps to the
+/// [`io::ErrorKind`] that fits it ([`kind`](Self::kind); reasons alike share a kind, as the table
+/// shows, and the variant tells them apart); `?` turns it into an `io::Error` of that kind, with
 /// this error inside ([`get_ref`](io::Error::get_ref) and `downcast_ref` give it back), except
 /// [`Os`](Self::Os), which is the OS's own error.
 ///
