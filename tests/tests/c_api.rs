@@ -578,76 +578,66 @@ fn install_c_and_the_readme_example() {
         }
     }
 
-    // Static: libeventop.a and what pkg-config --static adds; nothing of eventop loaded at run.
+    // Static: libeventop.a and what pkg-config --static adds, so nothing of eventop is loaded at
+    // run; then fully static (`cc -static`), as the README says: `-lgcc_eh` for `-lgcc_s`, which
+    // has no archive (glibc warns at link time that `getaddrinfo` and kin want its shared library).
     let pkg = Command::new("pkg-config")
         .args(["--static", "--libs-only-l", "--libs-only-other", "eventop"])
         .env("PKG_CONFIG_PATH", prefix.join("lib/pkgconfig"))
         .output()
         .expect("pkg-config");
     let private = String::from_utf8(pkg.stdout).unwrap();
-    let exe = l.work.join("readme_example_static");
     let inc = format!("-I{}", prefix.join("include").display());
     let archive = prefix.join("lib/libeventop.a");
-    let mut args = vec![
-        "-std=gnu11",
-        "-Wall",
-        "-Werror",
-        inc.as_str(),
-        src.to_str().unwrap(),
-        archive.to_str().unwrap(),
-    ];
-    args.extend(private.split_whitespace().filter(|f| *f != "-leventop"));
-    args.extend(["-o", exe.to_str().unwrap()]);
-    cc(&args);
-    let needed = Command::new("readelf")
-        .arg("-d")
-        .arg(&exe)
-        .output()
-        .unwrap();
-    let needed = String::from_utf8_lossy(&needed.stdout);
-    assert!(
-        !needed.contains("libevent") && !needed.contains("libeventop"),
-        "{needed}"
-    );
-    let out = Command::new(&exe)
-        .env_remove("LD_LIBRARY_PATH")
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "static README example failed");
-    assert!(String::from_utf8_lossy(&out.stdout).ends_with("read 5 bytes (what 0x2)\n"));
-
-    // Fully static (`cc -static`), as the README says: `-lgcc_eh` for `-lgcc_s`, which has no
-    // archive. (glibc warns at link time that `getaddrinfo` and kin want its shared library.)
-    let exe = l.work.join("readme_example_all_static");
-    let mut args = vec![
-        "-static",
-        "-std=gnu11",
-        "-Wall",
-        "-Werror",
-        inc.as_str(),
-        src.to_str().unwrap(),
-        archive.to_str().unwrap(),
-    ];
-    args.extend(
-        private
-            .split_whitespace()
-            .filter(|f| *f != "-leventop")
-            .map(|f| if f == "-lgcc_s" { "-lgcc_eh" } else { f }),
-    );
-    args.extend(["-o", exe.to_str().unwrap()]);
-    cc(&args);
-    let needed = Command::new("readelf")
-        .arg("-d")
-        .arg(&exe)
-        .output()
-        .unwrap();
-    assert!(
-        !String::from_utf8_lossy(&needed.stdout).contains("NEEDED"),
-        "a -static program needs no shared library"
-    );
-    let out = Command::new(&exe).output().unwrap();
-    assert!(out.status.success(), "fully static README example failed");
-    assert!(String::from_utf8_lossy(&out.stdout).ends_with("read 5 bytes (what 0x2)\n"));
+    for all in [false, true] {
+        let exe = l.work.join(if all {
+            "readme_example_all_static"
+        } else {
+            "readme_example_static"
+        });
+        let mut args = vec![
+            "-std=gnu11",
+            "-Wall",
+            "-Werror",
+            inc.as_str(),
+            src.to_str().unwrap(),
+            archive.to_str().unwrap(),
+        ];
+        if all {
+            args.push("-static");
+        }
+        args.extend(
+            private
+                .split_whitespace()
+                .filter(|f| *f != "-leventop")
+                .map(|f| if all && f == "-lgcc_s" { "-lgcc_eh" } else { f }),
+        );
+        args.extend(["-o", exe.to_str().unwrap()]);
+        cc(&args);
+        let dynamic = Command::new("readelf")
+            .arg("-d")
+            .arg(&exe)
+            .output()
+            .unwrap();
+        let dynamic = String::from_utf8_lossy(&dynamic.stdout);
+        if all {
+            assert!(!dynamic.contains("NEEDED"), "-static, yet: {dynamic}");
+        } else {
+            assert!(
+                !dynamic.contains("libevent") && !dynamic.contains("libeventop"),
+                "{dynamic}"
+            );
+        }
+        let out = Command::new(&exe)
+            .env_remove("LD_LIBRARY_PATH")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "static README example failed (-static: {all})"
+        );
+        assert!(String::from_utf8_lossy(&out.stdout).ends_with("read 5 bytes (what 0x2)\n"));
+    }
 }
 
 /// The C chain benchmark (`ffi/examples/chain.c`, measured by `ci/instr-per-event-c`) builds on
