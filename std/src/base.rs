@@ -42,6 +42,8 @@ pub struct Base<D = ()> {
     deferred: Option<Error>,
     /// The core's default priority, for new events (kept here: one load, whichever core).
     priority: u8,
+    /// The last [`now`](Self::now): the core's reading and the `Instant` it gave.
+    now_memo: Option<(u64, Instant)>,
 }
 
 impl<D> Base<D> {
@@ -57,6 +59,7 @@ impl<D> Base<D> {
             records: Records::new(),
             waker: None,
             deferred: None,
+            now_memo: None,
         }
     }
 
@@ -539,12 +542,17 @@ impl<D> Base<D> {
         self.run_long(LoopFlags::empty(), data)
     }
 
-    /// Waits for events, runs one batch of callbacks, and returns.
+    /// Waits for events, runs their callbacks, and returns after an iteration that ran some and
+    /// left none active (libevent's `EVLOOP_ONCE`): an event that its own callback activates
+    /// again keeps the run going, until a break.
     pub fn run_once(&mut self, data: &mut D) -> Result<Exit> {
         self.run_with(LoopFlags::ONCE, data)
     }
 
-    /// Runs what is ready now, without waiting, and returns.
+    /// Runs what is ready now without waiting, and returns once an iteration finds nothing ready
+    /// (libevent's `EVLOOP_NONBLOCK`): a level-triggered fd that stays ready (its callback does
+    /// not drain it), or an event its callback activates again, keeps the run going, until a
+    /// break.
     pub fn run_nonblocking(&mut self, data: &mut D) -> Result<Exit> {
         self.run_with(LoopFlags::NONBLOCK, data)
     }
@@ -651,12 +659,24 @@ impl<D> Base<D> {
     /// `CLOCK_MONOTONIC`, the clock of [`Instant`] on Linux.
     pub fn now(&mut self) -> Instant {
         let cached = self.core.now();
+        let last = self.now_memo;
+        if let Some((reading, instant)) = last {
+            // The same cached reading: the same `Instant`, as often as it is asked for.
+            if reading == cached {
+                return instant;
+            }
+        }
         let fresh = Monotonic.now();
         let instant = Instant::now();
-        // The cached reading's age, taken off an `Instant` read after it: right whichever clock
-        // `Instant` uses, never before `cached` nor after `instant`.
+        // The reading's age, taken off an `Instant` read after it: right whichever clock
+        // `Instant` uses. The two reads jitter, so the answer is kept from going backwards.
         let age = Duration::from_nanos(fresh.saturating_sub(cached));
-        instant.checked_sub(age).unwrap_or(instant)
+        let mut now = instant.checked_sub(age).unwrap_or(instant);
+        if let Some((_, before)) = last {
+            now = now.max(before);
+        }
+        self.now_memo = Some((cached, now));
+        now
     }
 
     /// Forgets the cached time: the next [`now`](Self::now) reads the clock afresh (libevent's

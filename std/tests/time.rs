@@ -58,6 +58,31 @@ fn now_in_a_callback_is_cached_until_updated() -> io::Result<()> {
     Ok(())
 }
 
+/// Within an iteration, every `now()` is the same `Instant`; across iterations it never goes
+/// back. (Converted afresh at each call, two calls apart jittered either way by a few hundred
+/// nanoseconds.)
+#[test]
+fn now_is_one_instant_per_iteration_and_never_goes_back() -> io::Result<()> {
+    let mut base = Base::<()>::new()?;
+    let seen: Arc<Mutex<Vec<Instant>>> = Arc::default();
+    let s = seen.clone();
+    let ev = base.new_user(move |base, _, _, _| {
+        let first = base.now();
+        for _ in 0..10_000 {
+            assert_eq!(base.now(), first, "one cached reading, one instant");
+        }
+        s.lock().unwrap().push(first);
+    })?;
+    for _ in 0..200 {
+        base.activate(ev, Readiness::READ)?;
+        base.run_once(&mut ())?;
+    }
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.len(), 200);
+    assert!(seen.windows(2).all(|w| w[0] <= w[1]), "never backwards");
+    Ok(())
+}
+
 #[test]
 fn now_without_the_cache_reads_the_clock() -> io::Result<()> {
     let base = Builder::new().no_cache_time().build::<()>()?;
