@@ -84,19 +84,17 @@ pub extern "C" fn evutil_closesocket(fd: c_int) -> c_int {
     unsafe { libc::close(fd) }
 }
 
-/// `evutil_gettimeofday`.
+/// `evutil_gettimeofday`: `gettimeofday` itself, as libevent's headers make it where the system
+/// has one (so a NULL `tv` is 0 here too).
 ///
 /// # Safety
-/// `tv` writable; `tz` NULL or writable.
+/// `tv` and `tz` each NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn evutil_gettimeofday(
     tv: *mut libc::timeval,
     tz: *mut libc::c_void,
 ) -> c_int {
-    if tv.is_null() {
-        return -1;
-    }
-    // SAFETY: the caller's promise.
+    // SAFETY: the caller's promise; the C library takes NULL for either.
     unsafe { libc::gettimeofday(tv, tz.cast()) }
 }
 
