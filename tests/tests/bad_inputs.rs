@@ -197,13 +197,16 @@ fn stale_handles_and_double_calls(kind: Kind) {
     // Adding again with the handle: the same event, still one.
     assert_eq!(b.add(Some(h), &s, None), Ok(h));
     assert_eq!(b.counts().added, 1);
-    // Another token with this handle: not this event.
-    assert_eq!(b.del(h, 2), Err(Error::StaleHandle));
-    assert_eq!(
-        b.del(Handle::from_bits(0xdead_beef_dead_beef), 1),
-        Err(Error::StaleHandle)
-    );
+    // Another token with this handle, or a garbage handle: not this event, for any call.
+    let garbage = Handle::from_bits(0xdead_beef_dead_beef);
+    for (handle, token) in [(h, 2), (garbage, 1)] {
+        assert_eq!(b.del(handle, token), Err(Error::StaleHandle));
+        assert_eq!(b.del_timer(handle, token), Err(Error::StaleHandle));
+        assert_eq!(b.pending(handle, token, What::all()), (What::empty(), None));
+        assert!(!b.is_held(handle, token));
+    }
     assert_eq!(b.counts().added, 1);
+    assert_eq!(b.pending(h, 1, What::all()).0, What::READ);
     b.del(h, 1).unwrap();
     assert_eq!(b.del(h, 1), Err(Error::StaleHandle), "double delete");
     assert_eq!(b.del_timer(h, 1), Err(Error::StaleHandle));

@@ -391,7 +391,11 @@ fn only_the_highest_priority_queue_runs_and_higher_activations_preempt() {
     assert_eq!(order, [1, 9, 2, 3]);
     assert_eq!(b.set_priorities(0), Err(Error::NoPriorities));
     b.activate(None, &ev(1, 1), What::TIMEOUT, 0).unwrap();
-    assert!(b.set_priorities(5).is_err(), "refused while active");
+    assert_eq!(
+        b.set_priorities(5),
+        Err(Error::PrioritiesInUse),
+        "refused while active"
+    );
     assert_eq!(
         b.activate(None, &ev(1, 7), What::TIMEOUT, 0),
         Err(Error::BadPriority(7))
