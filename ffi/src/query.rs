@@ -97,7 +97,7 @@ fn sum(c: eventop_core::base::Counts, what: u32) -> c_int {
 /// takes it off the others first; eventop keeps a persistent one pending meanwhile).
 fn counts(b: &mut event_base) -> eventop_core::base::Counts {
     let mut c = b.core.counts();
-    c.added += c.active;
+    c.added = c.added.saturating_add(c.active);
     if c.active > 0 {
         b.core.each_event(|e| {
             if e.active.contains(What::TIMEOUT) {

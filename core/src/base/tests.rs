@@ -956,6 +956,36 @@ fn a_rearm_put_off_past_the_end_of_the_run_is_not_seen() {
     }
 }
 
+/// While a persistent event runs, its timer's re-arm is put off: if that timer is the heap's
+/// root, the next deadline is the earlier of its new deadline and the root's least child.
+#[test]
+fn the_next_deadline_skips_a_root_whose_rearm_is_put_off() {
+    let mut b = base();
+    set_now(0);
+    // `later` goes to the list; `a` and `c`, earlier than the list's last, to the heap: `a` its
+    // root, `c` its child.
+    let later = spec(-1, What::empty(), 3);
+    b.add(None, &later, Some(Duration::from_millis(50)))
+        .unwrap();
+    let a = spec(2, What::READ | What::PERSIST, 1);
+    let ha = b.add(None, &a, Some(Duration::from_millis(10))).unwrap();
+    let c = spec(-1, What::empty(), 2);
+    b.add(None, &c, Some(Duration::from_millis(15))).unwrap();
+    set_now(8 * MS);
+    b.io.backend.ready.push((2, What::READ));
+    let mut seen = None;
+    run(&mut b, LoopFlags::ONCE, |b, r| {
+        assert_eq!(r.token, 1);
+        seen = Some((b.next_deadline(), b.pending(ha, 1, What::TIMEOUT).1));
+    })
+    .unwrap();
+    assert_eq!(
+        seen,
+        Some((Some(15 * MS), Some(18 * MS))),
+        "`c`, then `a` re-armed"
+    );
+}
+
 #[test]
 fn io_rearms_a_persistent_timeout_from_now_behind_timers_set_before() {
     // `a` reads at 40 ms: its timeout counts again from then, behind `c`'s.
