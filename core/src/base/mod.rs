@@ -79,7 +79,8 @@ pub struct Spec {
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Counts {
     /// Events inserted (waiting for I/O or a signal) plus events waiting for a timeout: an event
-    /// that does both counts twice, as libevent counts it.
+    /// that does both counts twice. (libevent's `EVENT_BASE_COUNT_ADDED` counts the active events
+    /// too; the C library adds them.)
     pub added: u32,
     /// Events in an active queue.
     pub active: u32,
